@@ -1,0 +1,63 @@
+# Circuit OS — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format bench venv deps dev-deps system-deps npm-deps clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Stamps re-install only when a requirements file changes.
+$(VENV)/.base-installed: requirements/base.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements/dev.txt
+	touch $@
+
+deps: $(VENV)/.base-installed
+dev-deps: $(VENV)/.dev-installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+npm-deps: $(if $(wildcard package.json),node_modules/.installed)
+
+# System pieces the suite needs (as root): pgvector for PostgreSQL 15, Debian's Chromium.
+system-deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  bash scripts/setup_chromium.sh; \
+	  if [ -n "$${DATABASE_URL:-}" ] || [ "$${CI:-}" = true ]; then bash scripts/setup_pgvector.sh; fi; \
+	else echo "not root: skipping system packages (Chromium, pgvector) — install them yourself if missing"; fi
+
+run: deps npm-deps
+	@mkdir -p var
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput -v0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo
+	@DEBUG=$${DEBUG:-1} bash scripts/run.sh $(HOST) $(PORT)
+
+test: dev-deps npm-deps system-deps
+	@mkdir -p var test-artifacts
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: dev-deps
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles test-artifacts

@@ -1,0 +1,23 @@
+"""Settings for the test suite: production settings with a test key and plain-HTTP cookies.
+
+Everything else (database, Redis) still comes from the environment, so CI runs the suite
+on PostgreSQL + pgvector and Redis while a laptop runs it on the embedded defaults.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "circuitos-test-suite-key-not-secret")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+os.environ.setdefault("CHANNELS_PREFIX", "circuitos-test")
+os.environ.setdefault("CACHE_PREFIX", "circuitos-test")
+
+from circuitos_site.settings import *  # noqa: F403
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True

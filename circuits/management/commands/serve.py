@@ -1,0 +1,48 @@
+"""Run daphne; with the embedded broker also a Celery worker and beat in this process.
+
+Without Redis the broker is Celery's in-memory transport, which only reaches consumers
+in the same process. Running the worker and the scheduler here (threads) keeps the real
+Celery interface and lets the in-memory channel layer carry live updates to browsers.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve Circuit OS over HTTP + WebSocket (daphne); embedded worker/scheduler without Redis."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-worker", action="store_true", help="do not start the embedded worker and scheduler")
+
+    def handle(self, *args, host: str, port: int, no_worker: bool, **options):
+        if settings.CELERY_EMBEDDED and not no_worker:
+            start_embedded_worker()
+            self.stdout.write("Embedded Celery worker and scheduler started (in-memory broker).")
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+
+        from circuitos_site.asgi import application
+
+        self.stdout.write(self.style.SUCCESS(f"Circuit OS is up at http://{host}:{port}/  (Ctrl-C stops it)"))
+        Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            verbosity=0,
+        ).run()
+
+
+def start_embedded_worker(concurrency: int = 4) -> None:
+    from celery.beat import EmbeddedService
+
+    from circuitos_site.celery import app
+
+    worker = app.Worker(pool="threads", concurrency=concurrency, loglevel="INFO", without_heartbeat=True, without_mingle=True, without_gossip=True, quiet=True)
+    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+    EmbeddedService(app, thread=True).start()

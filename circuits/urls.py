@@ -1,0 +1,11 @@
+from django.urls import path
+
+from circuits.views import circuit_list, home, members
+
+tenant_urlpatterns = [
+    path("", home.TenantHomeView.as_view(), name="tenant_home"),
+    path("circuits/", circuit_list.CircuitListView.as_view(), name="circuit_list"),
+    path("circuits/<slug:slug>/toggle", circuit_list.CircuitToggleView.as_view(), name="circuit_toggle"),
+    path("settings/members/", members.MembersView.as_view(), name="members"),
+    path("settings/members/<int:pk>/", members.MemberDetailView.as_view(), name="member_detail"),
+]

@@ -1,0 +1,106 @@
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+
+from circuits.forms import AcceptInviteForm, AddMemberForm, RoleForm
+from circuits.models import Invitation, Membership
+from circuits.services.members import AcceptInvitation, AddMember, ChangeRole, RemoveMember
+from circuits.views.base import TenantView, render_page
+
+
+def _apply_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errs in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errs)
+    else:
+        form.add_error(None, error)
+
+
+class MembersView(TenantView):
+    """Settings → Members: everyone can see the list; owners/admins can change it."""
+
+    def context(self, form=None):
+        return {
+            "memberships": Membership.objects.for_tenant(self.tenant).select_related("user"),
+            "invitations": [i for i in Invitation.objects.for_tenant(self.tenant) if i.is_open],
+            "form": form or AddMemberForm(),
+            "role_form": RoleForm(),
+        }
+
+    def get(self, request):
+        return render_page(request, "circuits/members.html", self.context(), partial="circuits/partials/members.html")
+
+    def post(self, request):
+        self.require("manage_members")
+        form = AddMemberForm(request.POST)
+        if form.is_valid():
+            service = AddMember(
+                self.tenant,
+                request.user,
+                form.cleaned_data["identifier"],
+                form.cleaned_data["role"],
+                accept_url_builder=request.build_absolute_uri,
+            )
+            try:
+                result = service.execute()
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                if isinstance(result, Invitation):
+                    messages.success(request, f"Invitation sent to {result.email}.")
+                else:
+                    messages.success(request, f"{result.user.get_username()} added as {result.role}.")
+                return redirect("members", tenant_slug=self.tenant.slug)
+        return render_page(request, "circuits/members.html", self.context(form), partial="circuits/partials/members.html", status=400)
+
+
+class MemberDetailView(TenantView):
+    def _membership(self, pk: int) -> Membership:
+        return get_object_or_404(Membership.objects.for_tenant(self.tenant).select_related("user"), pk=pk)
+
+    def post(self, request, pk: int):
+        self.require("manage_members")
+        membership = self._membership(pk)
+        if request.POST.get("action") == "remove":
+            service = RemoveMember(self.tenant, request.user, membership)
+            done = f"{membership.user.get_username()} removed."
+        else:
+            form = RoleForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "Choose a valid role.")
+                return redirect("members", tenant_slug=self.tenant.slug)
+            service = ChangeRole(self.tenant, request.user, membership, form.cleaned_data["role"])
+            done = f"{membership.user.get_username()} is now {form.cleaned_data['role']}."
+        try:
+            service.execute()
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, done)
+        return redirect("members", tenant_slug=self.tenant.slug)
+
+
+def accept_invite(request, token: str):
+    invitation = get_object_or_404(Invitation, token=token)
+    if not invitation.is_open:
+        return render(request, "circuits/invite_closed.html", {"invitation": invitation}, status=410)
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            AcceptInvitation(invitation, request.user).execute()
+            messages.success(request, f"Welcome to {invitation.tenant.name}.")
+            return redirect("tenant_home", tenant_slug=invitation.tenant.slug)
+        return render(request, "circuits/accept_invite.html", {"invitation": invitation})
+    form = AcceptInviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        User = get_user_model()
+        if User.objects.filter(username=form.cleaned_data["username"]).exists():
+            form.add_error("username", "That username is taken.")
+        else:
+            with transaction.atomic():
+                user = User.objects.create_user(form.cleaned_data["username"], invitation.email, form.cleaned_data["password"])
+                AcceptInvitation(invitation, user).execute()
+            login(request, user, backend="circuits.auth.EmailOrUsernameBackend")
+            return redirect("tenant_home", tenant_slug=invitation.tenant.slug)
+    return render(request, "circuits/accept_invite.html", {"invitation": invitation, "form": form})

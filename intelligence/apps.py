@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IntelligenceConfig(AppConfig):
+    name = "intelligence"
+    verbose_name = "Intelligence (RAG, ML, knowledge graph)"
+    default_auto_field = "django.db.models.BigAutoField"

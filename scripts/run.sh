@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Start Circuit OS: daphne, plus a Celery worker and beat.
+# Without REDIS_URL the worker and beat run inside the daphne process (in-memory broker);
+# with it they are separate processes. Ctrl-C stops everything this script started.
+set -euo pipefail
+host=${1:-127.0.0.1}
+port=${2:-8000}
+py=.venv/bin/python
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+if [ -n "${REDIS_URL:-}" ]; then
+  .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency=4 &
+  pids+=($!)
+  .venv/bin/celery -A circuitos_site beat --loglevel=INFO --schedule var/celerybeat-schedule &
+  pids+=($!)
+  "$py" manage.py serve --host "$host" --port "$port" --no-worker &
+else
+  "$py" manage.py serve --host "$host" --port "$port" &
+fi
+pids+=($!)
+wait -n "${pids[@]}"
