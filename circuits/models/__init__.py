@@ -1,4 +1,35 @@
 from circuits.models.circuit import Circuit
+from circuits.models.execution import FINISHED, Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.models.misc import Credential, CredentialKind, Notification
+from circuits.models.records import ObjectType, Record, RecordChange
 from circuits.models.tenancy import Invitation, Membership, Tenant
+from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger, TriggerType
+from circuits.models.version import CircuitVersion, Edge, Node, OnError, VersionStatus
 
-__all__ = ["Circuit", "Invitation", "Membership", "Tenant"]
+__all__ = [
+    "FINISHED",
+    "Circuit",
+    "CircuitVersion",
+    "Credential",
+    "CredentialKind",
+    "CustomEventType",
+    "Edge",
+    "Event",
+    "Execution",
+    "ExecutionStatus",
+    "Invitation",
+    "Membership",
+    "Node",
+    "Notification",
+    "ObjectType",
+    "OnError",
+    "Record",
+    "RecordChange",
+    "StepRun",
+    "StepStatus",
+    "Tenant",
+    "ThresholdState",
+    "Trigger",
+    "TriggerType",
+    "VersionStatus",
+]

@@ -7,6 +7,7 @@ validation rules are written once. `check()` raises PermissionDenied / Validatio
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -16,7 +17,7 @@ from circuits.models.tenancy import Tenant
 from circuits.permissions import has_perm
 
 
-class Service:
+class Service(ABC):
     perm: str = ""
     denied_message = "You do not have permission to do this."
 
@@ -40,5 +41,6 @@ class Service:
         with transaction.atomic():
             return self.perform()
 
-    def perform(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def perform(self) -> Any:
+        """The mutation itself; runs inside the transaction opened by `execute()`."""

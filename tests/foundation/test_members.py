@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from circuits.models import Invitation, Membership
 from circuits.services.members import AddMember, ChangeRole, RemoveMember
-from tests.conftest import make_user
+from tests.fixtures import make_user
 
 
 def test_admin_adds_an_existing_user_by_email(client_for, world):

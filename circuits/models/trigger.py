@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+from circuits.models.circuit import Circuit
+from circuits.models.scoping import TenantOwned
+
+
+class TriggerType(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    API = "api", "API call"
+    EVENT = "event", "Platform event"
+    RECORD_CHANGE = "record_change", "Record change"
+    BEFORE_SAVE = "before_save", "Before save"
+    SCHEDULE = "schedule", "Schedule"
+    WEBHOOK = "webhook", "Inbound webhook"
+    THRESHOLD = "threshold", "Threshold"
+    CIRCUIT_COMPLETED = "circuit_completed", "Circuit completed"
+
+
+def _webhook_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Trigger(TenantOwned):
+    """What starts a circuit. `key` makes matching an indexed lookup (tenant, type, key)."""
+
+    circuit = models.ForeignKey(Circuit, on_delete=models.CASCADE, related_name="triggers")
+    type = models.CharField(max_length=32, choices=TriggerType.choices)
+    # event name ("lead.created"), "<object>.before_save", "circuit:<slug>", webhook token, …
+    key = models.CharField(max_length=200, blank=True, db_index=True)
+    config = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)  # schedules
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+    webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, default=None)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["circuit", "pk"]
+        indexes = [models.Index(fields=["tenant", "type", "key"], name="trigger_match_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} → {self.circuit}"
+
+    def ensure_webhook_token(self) -> None:
+        if self.type == TriggerType.WEBHOOK and not self.webhook_token:
+            self.webhook_token = _webhook_token()
+
+
+class ThresholdState(models.Model):
+    """Which side of its threshold a record was last seen on, so a crossing fires once."""
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="threshold_states")
+    record = models.ForeignKey("circuits.Record", on_delete=models.CASCADE, related_name="+")
+    above = models.BooleanField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trigger", "record"], name="unique_threshold_state")]
+
+
+class Event(TenantOwned):
+    """A published platform event and the executions it started."""
+
+    name = models.CharField(max_length=200, db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomEventType(TenantOwned):
+    """A tenant-defined event name, added to the built-in catalogue."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="unique_custom_event")]
+
+    def __str__(self) -> str:
+        return self.name
