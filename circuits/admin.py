@@ -1,7 +1,26 @@
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
-from circuits.models import Circuit, Invitation, Membership, Tenant
+from circuits.models import (
+    Circuit,
+    CircuitVersion,
+    Credential,
+    CustomEventType,
+    Edge,
+    Event,
+    Execution,
+    Invitation,
+    Membership,
+    Node,
+    Notification,
+    ObjectType,
+    Record,
+    RecordChange,
+    StepRun,
+    Tenant,
+    ThresholdState,
+    Trigger,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -41,3 +60,132 @@ class CircuitAdmin(GuardedModelAdmin):
     list_display = ["name", "slug", "tenant", "enabled", "updated_at"]
     list_filter = ["tenant", "enabled"]
     search_fields = ["name", "slug", "description"]
+
+
+class NodeInline(admin.TabularInline):
+    model = Node
+    extra = 0
+    fields = ["key", "action", "label", "on_error", "timeout_seconds"]
+
+
+class EdgeInline(admin.TabularInline):
+    model = Edge
+    extra = 0
+    fk_name = "version"
+    raw_id_fields = ["source", "target"]
+
+
+@admin.register(CircuitVersion)
+class CircuitVersionAdmin(admin.ModelAdmin):
+    list_display = ["circuit", "number", "status", "created_at", "published_at"]
+    list_filter = ["tenant", "status"]
+    search_fields = ["circuit__name", "note"]
+    inlines = [NodeInline, EdgeInline]
+
+
+@admin.register(Node)
+class NodeAdmin(admin.ModelAdmin):
+    list_display = ["key", "action", "version"]
+    list_filter = ["version__tenant", "action"]
+    search_fields = ["key", "label", "action"]
+
+
+@admin.register(Edge)
+class EdgeAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "version"]
+    list_filter = ["version__tenant"]
+    raw_id_fields = ["source", "target", "version"]
+
+
+@admin.register(Trigger)
+class TriggerAdmin(admin.ModelAdmin):
+    list_display = ["circuit", "type", "key", "enabled", "next_run_at", "last_fired_at"]
+    list_filter = ["tenant", "type", "enabled"]
+    search_fields = ["key", "circuit__name"]
+    readonly_fields = ["webhook_token"]
+
+
+@admin.register(ThresholdState)
+class ThresholdStateAdmin(admin.ModelAdmin):
+    list_display = ["trigger", "record", "above"]
+    list_filter = ["trigger__tenant"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "source", "created_at"]
+    list_filter = ["tenant", "name"]
+    search_fields = ["name", "source"]
+
+
+@admin.register(CustomEventType)
+class CustomEventTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant"]
+    list_filter = ["tenant"]
+    search_fields = ["name"]
+
+
+@admin.register(ObjectType)
+class ObjectTypeAdmin(admin.ModelAdmin):
+    list_display = ["slug", "label", "tenant"]
+    list_filter = ["tenant"]
+    search_fields = ["slug", "label"]
+
+
+@admin.register(Record)
+class RecordAdmin(admin.ModelAdmin):
+    list_display = ["pk", "object_type", "tenant", "created_at", "updated_at"]
+    list_filter = ["tenant", "object_type"]
+    search_fields = ["object_type"]
+
+
+@admin.register(RecordChange)
+class RecordChangeAdmin(admin.ModelAdmin):
+    list_display = ["record", "operation", "actor", "created_at"]
+    list_filter = ["record__tenant", "operation"]
+
+
+class StepRunInline(admin.TabularInline):
+    model = StepRun
+    extra = 0
+    fields = ["node_key", "scope", "attempt", "status", "port", "duration_ms"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    list_display = ["pk", "circuit", "status", "trigger_type", "created_at", "duration_ms"]
+    list_filter = ["tenant", "status", "trigger_type"]
+    search_fields = ["=id", "circuit__name"]
+    raw_id_fields = ["version", "trigger", "event", "parent", "rerun_of"]
+    inlines = [StepRunInline]
+
+
+@admin.register(StepRun)
+class StepRunAdmin(admin.ModelAdmin):
+    list_display = ["execution", "node_key", "attempt", "status", "duration_ms"]
+    list_filter = ["execution__tenant", "status"]
+    search_fields = ["node_key"]
+    raw_id_fields = ["execution"]
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    """Secrets are write-only: the admin shows metadata, never the encrypted value."""
+
+    list_display = ["name", "kind", "tenant", "updated_at"]
+    list_filter = ["tenant", "kind"]
+    search_fields = ["name"]
+    exclude = ["encrypted"]
+    readonly_fields = ["kind"]
+
+    def has_add_permission(self, request):
+        return False  # created through Settings → Credentials, where the secret is encrypted
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["title", "tenant", "user", "level", "created_at", "read_at"]
+    list_filter = ["tenant", "level"]
+    search_fields = ["title", "body"]

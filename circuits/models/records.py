@@ -55,3 +55,6 @@ class RecordChange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.record_id}"

@@ -60,6 +60,9 @@ class ThresholdState(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["trigger", "record"], name="unique_threshold_state")]
 
+    def __str__(self) -> str:
+        return f"{self.trigger_id}/{self.record_id}: {'above' if self.above else 'below'}"
+
 
 class Event(TenantOwned):
     """A published platform event and the executions it started."""

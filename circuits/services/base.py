@@ -33,7 +33,7 @@ class Service(ABC):
             raise PermissionDenied(self.denied_message)
         self.validate()
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: B027 - optional hook
         """Raise django.core.exceptions.ValidationError naming the bad field."""
 
     def execute(self) -> Any:
