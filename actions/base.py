@@ -62,7 +62,8 @@ class Context:
     data: dict  # the template context: trigger, steps, vars, tenant, execution
     deadline: float | None = None  # time.monotonic() value; long calls must respect it
     logs: list = field(default_factory=list)
-    engine: Any = None  # the running engine (control actions: sub-circuits, before-save)
+    engine: Any = None  # the running engine (control actions: bodies, sub-circuits)
+    scope: str = ""  # which loop iteration / parallel branch this step runs in
 
     def log(self, message: str, level: str = "info", **extra: Any) -> None:
         entry = {"level": level, "message": str(message)[:2000], **extra}
@@ -95,10 +96,10 @@ class Action(ABC):
     ports: ClassVar[tuple[str, ...]] = ("next",)
     # Pure actions (no effect outside the execution) may be recomputed on resume.
     side_effects: ClassVar[bool] = True
-    # Config keys that are *expressions* evaluated to a value, not text templates.
-    expression_fields: ClassVar[tuple[str, ...]] = ()
     # Config keys the engine must not render before run (the action renders them itself).
     raw_fields: ClassVar[tuple[str, ...]] = ()
+    # Containers (loop, parallel) run bodies of nodes through ctx.engine.run_body().
+    container: ClassVar[bool] = False
 
     @classmethod
     def validate_config(cls, config: dict) -> list[str]:
@@ -113,6 +114,11 @@ class Action(ABC):
     def check_config(cls, config: dict) -> list[str]:
         """Extra checks a schema cannot express. Returns error strings."""
         return []
+
+    @classmethod
+    def replay(cls, data: dict, output: Any) -> None:
+        """Re-apply a finished step's effect on the context (e.g. variables) when resuming."""
+        return None
 
     @classmethod
     def dynamic_ports(cls, config: dict) -> tuple[str, ...]:
@@ -134,4 +140,5 @@ class Action(ABC):
             "output_schema": cls.output_schema,
             "ports": list(cls.ports),
             "side_effects": cls.side_effects,
+            "container": cls.container,
         }

@@ -212,3 +212,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# --- Engine ------------------------------------------------------------------------------
+ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))
+ENGINE_LEASE_SECONDS = env_int("ENGINE_LEASE_SECONDS", 60, minimum=2)
+CELERY_BEAT_SCHEDULE = {
+    "resume-due-executions": {"task": "circuits.tasks.resume_due_executions", "schedule": float(env_int("ENGINE_RESUME_EVERY", 5, minimum=1))},
+    "fire-due-schedules": {"task": "circuits.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},
+}

@@ -5,12 +5,9 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from circuits.engine.live import tenant_group
 from circuits.models.tenancy import Tenant
 from circuits.permissions import has_perm
-
-
-def tenant_group(tenant_id: int) -> str:
-    return f"tenant.{tenant_id}"
 
 
 @database_sync_to_async

@@ -71,8 +71,10 @@ class Node(models.Model):
 
 
 class Edge(models.Model):
+    """source empty = the circuit's trigger: where execution starts."""
+
     version = models.ForeignKey(CircuitVersion, on_delete=models.CASCADE, related_name="edges")
-    source = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="out_edges")
+    source = models.ForeignKey(Node, null=True, blank=True, on_delete=models.CASCADE, related_name="out_edges")
     source_port = models.CharField(max_length=64, default="next")
     target = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="in_edges")
 
@@ -81,4 +83,4 @@ class Edge(models.Model):
         constraints = [models.UniqueConstraint(fields=["source", "source_port", "target"], name="unique_edge")]
 
     def __str__(self) -> str:
-        return f"{self.source.key}.{self.source_port} → {self.target.key}"
+        return f"{self.source.key if self.source_id else 'trigger'}.{self.source_port} → {self.target.key}"

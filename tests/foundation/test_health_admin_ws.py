@@ -76,7 +76,7 @@ async def _connect(user, slug: str):
 async def test_member_subscribes_to_tenant_events_and_outsider_is_refused(world):
     from channels.layers import get_channel_layer
 
-    from circuits.consumers import tenant_group
+    from circuits.engine.live import tenant_group
 
     communicator, connected, _ = await _connect(world.viewer, "acme")
     assert connected

@@ -1,0 +1,3 @@
+from actions.util import basic
+
+__all__ = ["basic"]

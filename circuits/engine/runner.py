@@ -1,0 +1,471 @@
+"""The engine: walks a version's graph, persisting every step before it moves on.
+
+Durability comes from one rule: a step whose StepRun is `succeeded` is never run again.
+Resuming an execution (after a worker died, a park, or "retry from the failed step")
+simply walks the graph again from the start, reusing the stored output and port of every
+finished step, so only unfinished work runs. Steps are identified by node key plus
+*scope* (which loop iteration / parallel branch they ran in).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from actions.base import ActionError, Context, Park, Result, Stop
+from circuits.engine import graph as graphs
+from circuits.engine.expressions import ExpressionError, render_value
+from circuits.engine.limits import LimitExceeded, Limits
+from circuits.engine.live import publish
+from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STEP_TIMEOUT = 120.0
+
+
+def inline_wait_max() -> float:
+    """Waits up to this long sleep in the worker; longer ones park the execution."""
+    return float(getattr(settings, "ENGINE_INLINE_WAIT_SECONDS", 5.0))
+
+
+def cancel_key(execution_id: int) -> str:
+    return f"circuitos:cancel:{execution_id}"
+
+
+class ExecutionFailed(Exception):
+    def __init__(self, message: str, node: str | None = None, kind: str = "error"):
+        super().__init__(message)
+        self.node = node
+        self.kind = kind
+
+
+class Cancelled(Exception):
+    pass
+
+
+class Parked(Exception):
+    def __init__(self, until: datetime):
+        super().__init__(f"parked until {until.isoformat()}")
+        self.until = until
+
+
+class Stopped(Exception):
+    def __init__(self, stop: Stop):
+        super().__init__(stop.message)
+        self.stop = stop
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, default=str))
+
+
+def _jsonable(value: Any) -> Any:
+    """Outputs are stored as JSON: make datetimes and other objects plain."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class Engine:
+    def __init__(self, execution: Execution, budget_seconds: float | None = None):
+        self.execution = execution
+        self.tenant = execution.tenant
+        self.limits = Limits.for_tenant(self.tenant)
+        if budget_seconds is not None:  # before-save circuits run within a time budget
+            self.limits = replace(self.limits, max_seconds=min(self.limits.max_seconds, budget_seconds))
+        self.graph = graphs.from_version(execution.version)
+        self.lock = threading.Lock()
+        self.step_count = execution.step_count
+        self.started_mono = time.monotonic()
+        self.last_output: Any = None
+        self.done: dict[tuple[str, str], StepRun] = {}
+        self.attempts: dict[tuple[str, str], int] = {}
+        self.waiting: dict[tuple[str, str], StepRun] = {}
+
+    # --- public entry ---------------------------------------------------------------
+
+    def run(self) -> Execution:
+        execution = self.execution
+        self._load_previous_steps()
+        data = self._initial_data()
+        publish(self.tenant.pk, execution.pk, self._execution_event("execution.started"))
+        try:
+            self._check_payload(execution.input, "the trigger payload")
+            self.run_scope(self.graph.starts, "", data)
+        except Parked as parked:
+            return self._finish_parked(parked.until, data)
+        except Stopped as stopped:
+            status = ExecutionStatus.FAILED if stopped.stop.status == "failed" else ExecutionStatus.SUCCEEDED
+            error = {"message": stopped.stop.message or "stopped", "type": "stop"} if status == ExecutionStatus.FAILED else None
+            output = stopped.stop.output if stopped.stop.output is not None else self.last_output
+            return self._finish(status, data, output=output, error=error)
+        except Cancelled:
+            return self._finish(ExecutionStatus.CANCELLED, data, error={"message": "cancelled", "type": "cancelled"})
+        except LimitExceeded as exc:
+            return self._finish(ExecutionStatus.FAILED, data, error={"message": str(exc), "type": "limit", "limit": exc.limit})
+        except ExecutionFailed as exc:
+            return self._finish(ExecutionStatus.FAILED, data, error={"message": str(exc), "node": exc.node, "type": exc.kind})
+        except Exception as exc:  # an engine bug must still end the execution visibly
+            log.exception("execution %s crashed", execution.pk)
+            return self._finish(ExecutionStatus.FAILED, data, error={"message": f"internal error: {exc}", "type": "internal"})
+        return self._finish(ExecutionStatus.SUCCEEDED, data, output=self.last_output)
+
+    # --- walking --------------------------------------------------------------------
+
+    def run_scope(self, starts: list[str], scope: str, data: dict) -> Any:
+        """Run the nodes reachable from `starts` in one scope; returns the last output."""
+        queue = list(starts)
+        seen: set[str] = set()
+        last = None
+        while queue:
+            key = queue.pop(0)
+            if key in seen:  # two paths joining on one node run it once
+                continue
+            seen.add(key)
+            port, output = self.run_node(key, scope, data)
+            last = output
+            if not scope:
+                self.last_output = output
+            queue.extend(self.graph.targets(key, port))
+        return last
+
+    def run_body(self, key: str, port: str, scope: str, data: dict) -> Any:
+        return self.run_scope(self.graph.targets(key, port), scope, data)
+
+    def run_node(self, key: str, scope: str, data: dict) -> tuple[str, Any]:
+        node = self.graph.nodes[key]
+        ident = (key, scope)
+        finished = self.done.get(ident)
+        if finished is not None:
+            return self._reuse(node, finished, data)
+        waiting = self.waiting.get(ident)
+        if waiting is not None:
+            if waiting.resume_at and waiting.resume_at > timezone.now():
+                raise Parked(waiting.resume_at)
+            if waiting.status == StepStatus.WAITING:
+                return self._complete_wait(node, waiting, data)
+        self._check_running()
+        action_class = node.action_class
+        action = action_class()
+        retry = node.retry or {}
+        max_attempts = int(retry.get("max_attempts", 1))
+        attempt = self.attempts.get(ident, 0)
+        while True:
+            attempt += 1
+            self._count_step()
+            try:
+                config = self._render_config(node, action_class, data)
+            except ExpressionError as exc:
+                step = self._new_step(node, scope, attempt, None)
+                self._fail_step(step, f"expression error: {exc}", "expression")
+                return self._on_error(node, step, data, str(exc))
+            step = self._new_step(node, scope, attempt, config)
+            if action_class.side_effects or getattr(action_class, "container", False):
+                step.save()  # persisted before the action runs: a crash leaves a visible trace
+            self._publish_step("step.started", step)
+            ctx = Context(
+                tenant=self.tenant,
+                execution=self.execution,
+                node_key=key,
+                data=data,
+                deadline=time.monotonic() + (node.timeout_seconds or DEFAULT_STEP_TIMEOUT),
+                engine=self,
+                scope=scope,
+            )
+            try:
+                result = self._call(action, ctx, config, node.timeout_seconds)
+            except (Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed):
+                if step.pk and step.status == StepStatus.RUNNING:
+                    step.delete()  # a container interrupted by its body: it runs again on resume
+                raise
+            except Exception as exc:
+                message = str(exc) if isinstance(exc, ActionError | ExpressionError) else f"{type(exc).__name__}: {exc}"
+                step.logs = ctx.logs
+                self._fail_step(step, message, type(exc).__name__, exc if not isinstance(exc, ActionError) else None)
+                if attempt < max_attempts:
+                    delay = self._backoff(retry, attempt)
+                    if delay > inline_wait_max():
+                        step.resume_at = timezone.now() + timedelta(seconds=delay)
+                        step.save(update_fields=["resume_at"])
+                        raise Parked(step.resume_at) from None
+                    self._sleep(delay)
+                    continue
+                return self._on_error(node, step, data, message)
+            return self._succeed(node, step, ctx, result, data)
+
+    # --- step outcomes --------------------------------------------------------------
+
+    def _succeed(self, node, step: StepRun, ctx: Context, result: Any, data: dict) -> tuple[str, Any]:
+        port = graphs.DONE_PORT if node.action_class.container else "next"
+        output = result
+        if isinstance(result, Result):
+            output, port = result.output, result.port
+        elif isinstance(result, Park):
+            until = result.until
+            step.status = StepStatus.WAITING
+            step.resume_at = until
+            step.output = _jsonable(result.output)
+            step.logs = ctx.logs
+            step.save()
+            self._publish_step("step.waiting", step)
+            raise Parked(until)
+        elif isinstance(result, Stop):
+            output = result.output
+        output = _jsonable(output)
+        self._check_payload(output, f"the output of {node.key!r}")
+        step.status = StepStatus.SUCCEEDED
+        step.port = port
+        step.output = output
+        step.logs = ctx.logs
+        self._close(step)
+        data["steps"][node.key] = {"output": output, "port": port, "status": "succeeded"}
+        self._publish_step("step.finished", step)
+        if isinstance(result, Stop):
+            raise Stopped(result)
+        return port, output
+
+    def _reuse(self, node, step: StepRun, data: dict) -> tuple[str, Any]:
+        data["steps"][node.key] = {"output": step.output, "port": step.port, "status": step.status}
+        action_class = node.action_class
+        if action_class is not None:
+            action_class.replay(data, step.output)
+        return step.port or "next", step.output
+
+    def _complete_wait(self, node, step: StepRun, data: dict) -> tuple[str, Any]:
+        step.status = StepStatus.SUCCEEDED
+        step.port = "next"
+        self._close(step)
+        data["steps"][node.key] = {"output": step.output, "port": "next", "status": "succeeded"}
+        self._publish_step("step.finished", step)
+        return "next", step.output
+
+    def _on_error(self, node, step: StepRun, data: dict, message: str) -> tuple[str, Any]:
+        error = {"message": message, "node": node.key}
+        data["steps"][node.key] = {"output": None, "error": error, "status": "failed", "port": graphs.ERROR_PORT}
+        if self.graph.has_port_edge(node.key, graphs.ERROR_PORT):
+            self._mark_handled(step, graphs.ERROR_PORT)
+            return graphs.ERROR_PORT, None
+        if node.on_error == "continue":
+            self._mark_handled(step, "next")
+            return "next", None
+        raise ExecutionFailed(f"step {node.key!r} failed: {message}", node=node.key)
+
+    def _mark_handled(self, step: StepRun, port: str) -> None:
+        # The failure is handled by the graph: on resume, follow the same port again.
+        step.port = port
+        step.save(update_fields=["port"])
+        self.done[(step.node_key, step.scope)] = step
+
+    def _new_step(self, node, scope: str, attempt: int, config: Any) -> StepRun:
+        return StepRun(
+            execution=self.execution,
+            node_key=node.key,
+            action=node.action,
+            scope=scope,
+            attempt=attempt,
+            status=StepStatus.RUNNING,
+            input=_jsonable(config) if config is not None else None,
+            started_at=timezone.now(),
+        )
+
+    def _fail_step(self, step: StepRun, message: str, kind: str, exc: BaseException | None = None) -> None:
+        step.status = StepStatus.FAILED
+        step.error = {"message": message, "type": kind}
+        if exc is not None:
+            step.error["traceback"] = "".join(traceback.format_exception(exc, limit=-3))[-2000:]
+        self._close(step)
+        self._publish_step("step.finished", step)
+
+    def _close(self, step: StepRun) -> None:
+        step.finished_at = timezone.now()
+        step.duration_ms = (step.finished_at - step.started_at).total_seconds() * 1000 if step.started_at else None
+        step.save()
+        if step.status == StepStatus.SUCCEEDED:
+            self.done[(step.node_key, step.scope)] = step
+
+    # --- running an action ------------------------------------------------------------
+
+    def _call(self, action, ctx: Context, config: dict, timeout: float | None) -> Any:
+        if not timeout:
+            return action.run(ctx, config)
+        # An explicit timeout is enforced: the action runs in a helper thread and the step
+        # fails at the deadline even if the action itself ignores ctx.deadline.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{ctx.node_key}")
+        future = pool.submit(self._run_in_thread, action, ctx, config)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            raise ActionError(f"timed out after {timeout:g} seconds") from None
+        finally:
+            pool.shutdown(wait=False)
+
+    @staticmethod
+    def _run_in_thread(action, ctx: Context, config: dict) -> Any:
+        try:
+            return action.run(ctx, config)
+        finally:
+            connection.close()
+
+    def _render_config(self, node, action_class, data: dict) -> dict:
+        raw = set(action_class.raw_fields)
+        if not raw:
+            return render_value(node.config, data)
+        return {k: (v if k in raw else render_value(v, data)) for k, v in node.config.items()}
+
+    def _backoff(self, retry: dict, attempt: int) -> float:
+        base = float(retry.get("backoff_seconds", 1.0))
+        cap = float(retry.get("max_backoff_seconds", 60.0))
+        delay = min(cap, base * (2 ** (attempt - 1)))
+        return delay * random.uniform(0.8, 1.2)  # jitter spreads retries of many executions
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.25))
+            self._check_cancel()
+
+    # --- limits, cancel, bookkeeping -----------------------------------------------
+
+    def _count_step(self) -> None:
+        with self.lock:
+            self.step_count += 1
+            count = self.step_count
+        if count > self.limits.max_steps:
+            raise LimitExceeded("max_steps", self.limits.max_steps, f"more than {self.limits.max_steps} steps in one execution")
+
+    def _check_running(self) -> None:
+        self._check_cancel()
+        if time.monotonic() - self.started_mono > self.limits.max_seconds:
+            raise LimitExceeded("max_seconds", self.limits.max_seconds, f"the execution ran longer than {self.limits.max_seconds:g} seconds")
+
+    def _check_cancel(self) -> None:
+        if cache.get(cancel_key(self.execution.pk)):
+            raise Cancelled()
+
+    def _check_payload(self, value: Any, what: str) -> None:
+        size = _json_size(value)
+        if size > self.limits.max_payload_bytes:
+            raise LimitExceeded("max_payload_bytes", self.limits.max_payload_bytes, f"{what} is {size} bytes")
+
+    def _load_previous_steps(self) -> None:
+        for step in StepRun.objects.filter(execution=self.execution).order_by("pk"):
+            ident = (step.node_key, step.scope)
+            self.attempts[ident] = max(self.attempts.get(ident, 0), step.attempt)
+            if step.status == StepStatus.SUCCEEDED or (step.status == StepStatus.FAILED and step.port):
+                self.done[ident] = step
+            elif step.status == StepStatus.WAITING or (step.status == StepStatus.FAILED and step.resume_at):
+                self.waiting[ident] = step
+            elif step.status == StepStatus.RUNNING and ident not in self.done:
+                # A worker died mid-step: the step runs again as the next attempt.
+                step.status = StepStatus.FAILED
+                step.error = {"message": "the worker stopped during this step; it was run again", "type": "worker_lost"}
+                step.finished_at = timezone.now()
+                step.save(update_fields=["status", "error", "finished_at"])
+        for ident, step in list(self.waiting.items()):
+            if step.status == StepStatus.FAILED and step.resume_at and step.resume_at <= timezone.now():
+                del self.waiting[ident]  # retry backoff is over: the next attempt runs normally
+
+    def _initial_data(self) -> dict:
+        execution = self.execution
+        return {
+            "trigger": execution.input,
+            "steps": {},
+            "vars": dict(execution.vars or {}),
+            "tenant": {"id": self.tenant.pk, "slug": self.tenant.slug, "name": self.tenant.name},
+            "execution": {
+                "id": execution.pk,
+                "circuit": execution.circuit.slug,
+                "version": execution.version.number,
+                "trigger_type": execution.trigger_type,
+                "is_test": execution.is_test,
+            },
+        }
+
+    def on_log(self, ctx: Context, entry: dict) -> None:
+        publish(self.tenant.pk, self.execution.pk, {"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
+
+    def _publish_step(self, kind: str, step: StepRun) -> None:
+        publish(
+            self.tenant.pk,
+            self.execution.pk,
+            {
+                "kind": kind,
+                "execution": self.execution.pk,
+                "circuit": self.execution.circuit.slug,
+                "node": step.node_key,
+                "scope": step.scope,
+                "attempt": step.attempt,
+                "status": step.status,
+                "port": step.port,
+                "duration_ms": step.duration_ms,
+                "output": step.output if kind == "step.finished" else None,
+                "error": step.error,
+            },
+        )
+
+    def _execution_event(self, kind: str) -> dict:
+        e = self.execution
+        return {
+            "kind": kind,
+            "execution": e.pk,
+            "circuit": e.circuit.slug,
+            "status": e.status,
+            "duration_ms": e.duration_ms,
+            "error": e.error,
+            "output": e.output if kind == "execution.finished" else None,
+        }
+
+    def _finish_parked(self, until: datetime, data: dict) -> Execution:
+        e = self.execution
+        updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING).update(
+            status=ExecutionStatus.WAITING, wait_until=until, vars=data.get("vars", {}), step_count=self.step_count, lease_until=None
+        )
+        if updated:
+            e.status, e.wait_until = ExecutionStatus.WAITING, until
+        publish(self.tenant.pk, e.pk, self._execution_event("execution.waiting"))
+        return e
+
+    def _finish(self, status: str, data: dict, *, output: Any = None, error: dict | None = None) -> Execution:
+        e = self.execution
+        now = timezone.now()
+        output = _jsonable(output)
+        duration = int((now - e.started_at).total_seconds() * 1000) if e.started_at else None
+        # Only a running execution is finished here: a concurrent cancel keeps its status.
+        updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING).update(
+            status=status,
+            output=output,
+            error=error,
+            vars=data.get("vars", {}),
+            finished_at=now,
+            duration_ms=duration,
+            step_count=self.step_count,
+            lease_until=None,
+            wait_until=None,
+        )
+        e.refresh_from_db()
+        if updated:
+            cache.delete(cancel_key(e.pk))
+        publish(self.tenant.pk, e.pk, self._execution_event("execution.finished"))
+        if updated:
+            from circuits.events import execution_finished
+
+            execution_finished(e)
+        return e
+
+
+def close_thread_connections() -> None:
+    close_old_connections()
+    connection.close()

@@ -1,0 +1,112 @@
+"""Creating executions and handing them to a worker (or running them right here)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from circuits.models import Circuit, CircuitVersion, Execution, ExecutionStatus, VersionStatus
+
+log = logging.getLogger(__name__)
+
+
+class NotRunnable(Exception):
+    """The circuit cannot run (disabled, nothing published)."""
+
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "ENGINE_LEASE_SECONDS", 60))
+
+
+def published_version(circuit: Circuit) -> CircuitVersion | None:
+    return CircuitVersion.objects.filter(circuit=circuit, status=VersionStatus.PUBLISHED).first()
+
+
+def create_execution(
+    circuit: Circuit,
+    payload: Any,
+    *,
+    version: CircuitVersion | None = None,
+    trigger=None,
+    trigger_type: str = "manual",
+    event=None,
+    started_by=None,
+    is_test: bool = False,
+    parent: Execution | None = None,
+    rerun_of: Execution | None = None,
+) -> Execution:
+    if version is None:
+        if not circuit.enabled:
+            raise NotRunnable(f"circuit {circuit.slug!r} is disabled")
+        version = published_version(circuit)
+        if version is None:
+            raise NotRunnable(f"circuit {circuit.slug!r} has no published version")
+    return Execution.objects.create(
+        tenant_id=circuit.tenant_id,
+        circuit=circuit,
+        version=version,
+        trigger=trigger,
+        trigger_type=trigger.type if trigger is not None else trigger_type,
+        event=event,
+        input=payload if payload is not None else {},
+        started_by=started_by,
+        is_test=is_test,
+        parent=parent,
+        rerun_of=rerun_of,
+    )
+
+
+def enqueue(execution: Execution) -> None:
+    """Hand the execution to a worker once the surrounding transaction commits."""
+    from circuits.tasks import run_execution
+
+    execution_id = execution.pk
+    transaction.on_commit(lambda: run_execution.delay(execution_id))
+
+
+def claim(execution_id: int) -> Execution | None:
+    """Take ownership of an execution for this worker, or None if it is not ours to run.
+
+    `skip_locked` lets many workers race for the same id without blocking; the lease lets
+    another worker take over an execution whose worker died.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        execution = (
+            Execution.objects.select_for_update(skip_locked=True)
+            .filter(pk=execution_id, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING])
+            .first()
+        )
+        if execution is None:
+            return None
+        if execution.status == ExecutionStatus.RUNNING and execution.lease_until and execution.lease_until > now:
+            return None
+        if execution.status == ExecutionStatus.WAITING and execution.wait_until and execution.wait_until > now:
+            return None
+        execution.status = ExecutionStatus.RUNNING
+        execution.lease_until = now + timedelta(seconds=lease_seconds())
+        execution.wait_until = None
+        if execution.started_at is None:
+            execution.started_at = now
+        execution.save(update_fields=["status", "lease_until", "wait_until", "started_at"])
+    return Execution.objects.select_related("tenant", "circuit", "version").get(pk=execution.pk)
+
+
+def run_claimed(execution: Execution, budget_seconds: float | None = None) -> Execution:
+    from circuits.engine.runner import Engine
+
+    return Engine(execution, budget_seconds=budget_seconds).run()
+
+
+def run_now(execution: Execution, budget_seconds: float | None = None) -> Execution:
+    """Run in this process (test runs, webhooks that wait, before-save, sub-circuits)."""
+    claimed = claim(execution.pk)
+    if claimed is None:
+        execution.refresh_from_db()
+        return execution
+    return run_claimed(claimed, budget_seconds)

@@ -1,0 +1,45 @@
+"""Building circuits for engine tests through the same services the UI and API use."""
+
+from __future__ import annotations
+
+from circuits.models import Circuit, CircuitVersion, Execution
+from circuits.services.circuits import CreateCircuit
+from circuits.services.versions import PublishDraft, SaveDraft, SaveTrigger
+
+
+def node(key: str, action: str, config: dict | None = None, **extra) -> dict:
+    return {"key": key, "action": action, "config": config or {}, **extra}
+
+
+def edge(source: str, target: str, port: str = "next") -> dict:
+    return {"source": source, "port": port, "target": target}
+
+
+def chain(*keys: str) -> list[dict]:
+    """trigger → a → b → c."""
+    return [edge(a, b) for a, b in zip(("trigger", *keys), keys, strict=False)]
+
+
+def build(world, slug: str, nodes: list[dict], edges: list[dict], *, triggers=(), publish: bool = True, actor=None) -> Circuit:
+    actor = actor or world.owner
+    circuit = CreateCircuit(world.tenant, actor, name=slug.replace("-", " ").title(), slug=slug).execute()
+    SaveDraft(world.tenant, actor, circuit, {"nodes": nodes, "edges": edges}).execute()
+    for t in triggers:
+        SaveTrigger(world.tenant, actor, circuit, type=t["type"], config=t.get("config", {})).execute()
+    if publish:
+        PublishDraft(world.tenant, actor, circuit).execute()
+    return circuit
+
+
+def run(circuit: Circuit, payload: dict | None = None, **kwargs) -> Execution:
+    from circuits.engine.start import create_execution, run_now
+
+    return run_now(create_execution(circuit, payload or {}, **kwargs))
+
+
+def steps(execution: Execution) -> dict[str, str]:
+    return {f"{s.node_key}{s.scope}": s.status for s in execution.steps.order_by("pk")}
+
+
+def published(circuit: Circuit) -> CircuitVersion:
+    return circuit.versions.get(status="published")
