@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from circuits.triggers.webhook import inbound_webhook
 from circuits.urls import tenant_urlpatterns
 from circuits.views import home, members
 from circuits.views.health import health
@@ -13,6 +14,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("invite/<str:token>/", members.accept_invite, name="accept_invite"),
+    path("hooks/<str:token>", inbound_webhook, name="inbound_webhook"),
     path("t/<slug:tenant_slug>/", include(tenant_urlpatterns)),
 ]
 
