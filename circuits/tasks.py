@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from circuits.engine.start import claim, run_claimed
+from circuits.engine.start import claim, run_claimed, send_to_worker
 from circuits.models import Execution, ExecutionStatus
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def resume_due_executions(batch: int = 200) -> int:
         )
     )
     for pk in due:
-        run_execution.delay(pk)
+        send_to_worker(pk)
     return len(due)
 
 

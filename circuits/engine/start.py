@@ -61,12 +61,16 @@ def create_execution(
     )
 
 
-def enqueue(execution: Execution) -> None:
-    """Hand the execution to a worker once the surrounding transaction commits."""
+def send_to_worker(execution_id: int) -> None:
     from circuits.tasks import run_execution
 
+    run_execution.apply_async((execution_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def enqueue(execution: Execution) -> None:
+    """Hand the execution to a worker once the surrounding transaction commits."""
     execution_id = execution.pk
-    transaction.on_commit(lambda: run_execution.delay(execution_id))
+    transaction.on_commit(lambda: send_to_worker(execution_id))
 
 
 def claim(execution_id: int) -> Execution | None:
