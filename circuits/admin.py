@@ -2,6 +2,7 @@ from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
 from circuits.models import (
+    ApiKey,
     Circuit,
     CircuitVersion,
     Credential,
@@ -189,3 +190,15 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ["title", "tenant", "user", "level", "created_at", "read_at"]
     list_filter = ["tenant", "level"]
     search_fields = ["title", "body"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "tenant", "role", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["tenant", "role"]
+    search_fields = ["name", "prefix"]
+    exclude = ["hashed_key"]
+    readonly_fields = ["prefix"]
+
+    def has_add_permission(self, request):
+        return False  # created with `manage.py createapikey` or in Settings, where the key is shown once

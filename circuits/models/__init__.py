@@ -1,6 +1,6 @@
 from circuits.models.circuit import Circuit
 from circuits.models.execution import FINISHED, Execution, ExecutionStatus, StepRun, StepStatus
-from circuits.models.misc import Credential, CredentialKind, Notification
+from circuits.models.misc import ApiKey, Credential, CredentialKind, Notification
 from circuits.models.records import ObjectType, Record, RecordChange
 from circuits.models.tenancy import Invitation, Membership, Tenant
 from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger, TriggerType
@@ -8,6 +8,7 @@ from circuits.models.version import CircuitVersion, Edge, Node, OnError, Version
 
 __all__ = [
     "FINISHED",
+    "ApiKey",
     "Circuit",
     "CircuitVersion",
     "Credential",

@@ -51,3 +51,29 @@ class Notification(TenantOwned):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ApiKey(TenantOwned):
+    """A per-tenant API key. Only a hash is stored; the key is shown once when created.
+
+    `prefix` (the first characters of the key) identifies the key in lists and lets the
+    authentication look it up by index before comparing hashes.
+    """
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed_key = models.CharField(max_length=128)
+    role = models.CharField(max_length=16)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The member the key acts as (its permissions never exceed the key's role).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
