@@ -1,0 +1,3 @@
+from actions.data import records
+
+__all__ = ["records"]
