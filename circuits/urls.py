@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from circuits.views import circuit_list, home, members
 
@@ -8,4 +8,6 @@ tenant_urlpatterns = [
     path("circuits/<slug:slug>/toggle", circuit_list.CircuitToggleView.as_view(), name="circuit_toggle"),
     path("settings/members/", members.MembersView.as_view(), name="members"),
     path("settings/members/<int:pk>/", members.MemberDetailView.as_view(), name="member_detail"),
+    path("", include("circuits.views.builder.urls")),
+    path("", include("circuits.views.pages.urls")),
 ]

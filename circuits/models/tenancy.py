@@ -26,6 +26,8 @@ class Tenant(models.Model):
     outbound_allowlist = models.JSONField(default=list, blank=True)
     # Governor limits (steps per execution, loop iterations, seconds, payload bytes).
     limits = models.JSONField(default=dict, blank=True)
+    # Metrics count executions created after this moment ("reset metrics").
+    metrics_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

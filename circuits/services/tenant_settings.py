@@ -1,0 +1,116 @@
+"""Tenant settings: credentials, outbound allow-list and governor limits."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import fields
+
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
+
+from circuits.credentials import save_credential
+from circuits.engine.limits import Limits
+from circuits.models import Credential
+from circuits.roles import Perm
+from circuits.services.base import Service
+
+
+class SaveCredential(Service):
+    """Create or replace a credential; the secret is encrypted and never shown again."""
+
+    perm = Perm.MANAGE_SETTINGS
+    denied_message = "Only owners and admins can manage credentials."
+
+    def __init__(self, tenant, actor, *, name: str, kind: str, secret: dict, description: str = ""):
+        super().__init__(tenant, actor)
+        self.name, self.kind, self.secret, self.description = name, kind, secret, description
+
+    def validate(self) -> None:
+        if not self.name or slugify(self.name) != self.name:
+            raise ValidationError({"name": "Use lowercase letters, digits and hyphens for the credential name."})
+        from circuits.credentials import validate_secret
+
+        validate_secret(self.kind, self.secret)
+
+    def perform(self) -> Credential:
+        return save_credential(self.tenant, self.name, self.kind, self.secret, description=self.description, user=self.actor)
+
+
+class DeleteCredential(Service):
+    perm = Perm.MANAGE_SETTINGS
+    denied_message = "Only owners and admins can manage credentials."
+
+    def __init__(self, tenant, actor, credential: Credential):
+        super().__init__(tenant, actor)
+        self.credential = credential
+
+    def validate(self) -> None:
+        if self.credential.tenant_id != self.tenant.pk:
+            raise ValidationError("That credential belongs to another tenant.")
+
+    def perform(self) -> None:
+        self.credential.delete()
+
+
+def _check_allow_entry(entry: str) -> str | None:
+    entry = entry.strip()
+    if not entry:
+        return "empty entry"
+    try:
+        ipaddress.ip_network(entry, strict=False)
+        return None
+    except ValueError:
+        pass
+    host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+    if port and not port.isdigit():
+        return f"{entry!r}: the port must be a number"
+    name = host or entry
+    if not all(part and (part.isalnum() or "-" in part) for part in name.split(".")):
+        return f"{entry!r} is not a host name, host:port or network (CIDR)"
+    return None
+
+
+class UpdateTenantSettings(Service):
+    perm = Perm.MANAGE_SETTINGS
+    denied_message = "Only owners and admins can change tenant settings."
+
+    def __init__(self, tenant, actor, *, outbound_allowlist: list[str] | None = None, limits: dict | None = None, name: str | None = None):
+        super().__init__(tenant, actor)
+        self.allowlist, self.limits, self.name = outbound_allowlist, limits, name
+
+    def validate(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.allowlist is not None:
+            if not isinstance(self.allowlist, list) or not all(isinstance(e, str) for e in self.allowlist):
+                errors["outbound_allowlist"] = ["A list of host names, host:port or CIDR networks."]
+            else:
+                problems = [p for p in (_check_allow_entry(e) for e in self.allowlist) if p]
+                if problems:
+                    errors["outbound_allowlist"] = problems
+        if self.limits is not None:
+            known = {f.name: f for f in fields(Limits)}
+            problems = []
+            if not isinstance(self.limits, dict):
+                problems.append("Limits must be an object.")
+            else:
+                for key, value in self.limits.items():
+                    if key not in known:
+                        problems.append(f"unknown limit {key!r} (known: {', '.join(known)})")
+                    elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                        problems.append(f"{key} must be a positive number")
+            if problems:
+                errors["limits"] = problems
+        if self.name is not None and not self.name.strip():
+            errors["name"] = ["The tenant needs a name."]
+        if errors:
+            raise ValidationError(errors)
+
+    def perform(self):
+        if self.allowlist is not None:
+            self.tenant.outbound_allowlist = [e.strip() for e in self.allowlist]
+        if self.limits is not None:
+            self.tenant.limits = self.limits
+        if self.name is not None:
+            self.tenant.name = self.name.strip()
+        self.tenant.save()
+        return self.tenant

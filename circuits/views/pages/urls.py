@@ -1,0 +1,3 @@
+"""Routes under /t/<tenant>/ for this group of pages."""
+
+urlpatterns: list = []
