@@ -102,10 +102,23 @@ class Action(ABC):
     container: ClassVar[bool] = False
 
     @classmethod
-    def validate_config(cls, config: dict) -> list[str]:
-        """Errors in `config` as readable strings naming the field ("url: is required")."""
+    def validate_config(cls, config: dict, *, rendered: bool = False) -> list[str]:
+        """Errors in `config` as readable strings naming the field ("url: is required").
+
+        At save time (`rendered=False`) a value that is still a template (`{{ … }}`) cannot be
+        type-checked yet, so errors about it are left to the run, where the engine validates
+        the rendered config again before the action sees it.
+        """
+        from circuits.engine.expressions import is_template
+
+        validator = cls.__dict__.get("_validator")
+        if validator is None:
+            validator = Draft202012Validator(cls.schema)
+            cls._validator = validator
         errors = []
-        for error in sorted(Draft202012Validator(cls.schema).iter_errors(config), key=lambda e: list(e.path)):
+        for error in sorted(validator.iter_errors(config), key=lambda e: list(e.path)):
+            if not rendered and is_template(error.instance):
+                continue
             where = ".".join(str(p) for p in error.path) or "config"
             errors.append(f"{where}: {error.message}")
         return errors + cls.check_config(config)

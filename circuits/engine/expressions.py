@@ -81,6 +81,17 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def contains_template(value: Any) -> bool:
+    """Does `value` hold a template anywhere (strings inside lists and dicts included)?"""
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, list):
+        return any(contains_template(v) for v in value)
+    if isinstance(value, dict):
+        return any(contains_template(v) for v in value.values())
+    return False
+
+
 @lru_cache(maxsize=4096)
 def _compile_expression(source: str):
     try:

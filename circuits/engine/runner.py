@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from actions.base import ActionError, Context, Park, Result, Stop
 from circuits.engine import graph as graphs
-from circuits.engine.expressions import ExpressionError, render_value
+from circuits.engine.expressions import ExpressionError, contains_template, render_value
 from circuits.engine.limits import LimitExceeded, Limits
 from circuits.engine.live import publish
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
@@ -94,6 +94,7 @@ class Engine:
         self.done: dict[tuple[str, str], StepRun] = {}
         self.attempts: dict[tuple[str, str], int] = {}
         self.waiting: dict[tuple[str, str], StepRun] = {}
+        self._templated: dict[str, bool] = {}
 
     # --- public entry ---------------------------------------------------------------
 
@@ -172,6 +173,11 @@ class Engine:
                 step = self._new_step(node, scope, attempt, None)
                 self._fail_step(step, f"expression error: {exc}", "expression")
                 return self._on_error(node, step, data, str(exc))
+            problems = action_class.validate_config(config, rendered=True) if self._has_templates(node) else []
+            if problems:  # a template rendered to a value the action cannot take
+                step = self._new_step(node, scope, attempt, config)
+                self._fail_step(step, "invalid config after rendering: " + "; ".join(problems), "config")
+                return self._on_error(node, step, data, "; ".join(problems))
             step = self._new_step(node, scope, attempt, config)
             if action_class.side_effects or getattr(action_class, "container", False):
                 step.save()  # persisted before the action runs: a crash leaves a visible trace
@@ -318,6 +324,12 @@ class Engine:
             return action.run(ctx, config)
         finally:
             connection.close()
+
+    def _has_templates(self, node) -> bool:
+        key = node.key
+        if key not in self._templated:
+            self._templated[key] = contains_template(node.config)
+        return self._templated[key]
 
     def _render_config(self, node, action_class, data: dict) -> dict:
         raw = set(action_class.raw_fields)
