@@ -221,3 +221,9 @@ CELERY_BEAT_SCHEDULE = {
     "resume-due-executions": {"task": "circuits.tasks.resume_due_executions", "schedule": float(env_int("ENGINE_RESUME_EVERY", 5, minimum=1))},
     "fire-due-schedules": {"task": "circuits.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},
 }
+
+# --- Demo --------------------------------------------------------------------------------
+# The demo tenant's examples use a tiny local site, news feed and webhook inbox served by
+# this app, so they work offline. On by default only with DEBUG.
+DEMO_ENDPOINTS = env_bool("DEMO_ENDPOINTS", DEBUG)
+DEMO_BASE_URL = env_url("DEMO_BASE_URL", ("http", "https")) or "http://127.0.0.1:8000"

@@ -14,6 +14,8 @@ os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 os.environ.setdefault("CHANNELS_PREFIX", "circuitos-test")
 os.environ.setdefault("CACHE_PREFIX", "circuitos-test")
+# Tests drive executions themselves (or start their own workers on their own queues).
+os.environ.setdefault("CELERY_QUEUE", "circuitos-test")
 
 from circuitos_site.settings import *  # noqa: F403
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("invite/<str:token>/", members.accept_invite, name="accept_invite"),
     path("hooks/<str:token>", inbound_webhook, name="inbound_webhook"),
+    path("demo/", include("circuits.demo.urls")),
     path("t/<slug:tenant_slug>/", include(tenant_urlpatterns)),
 ]
 

@@ -10,6 +10,7 @@ from circuits.models import (
     Edge,
     Event,
     Execution,
+    InboxMessage,
     Invitation,
     Membership,
     Node,
@@ -202,3 +203,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # created with `manage.py createapikey` or in Settings, where the key is shown once
+
+
+@admin.register(InboxMessage)
+class InboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["channel", "tenant", "received_at"]
+    list_filter = ["tenant", "channel"]

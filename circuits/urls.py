@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from circuits.demo.views import InboxView
 from circuits.views import circuit_list, home, members
 
 tenant_urlpatterns = [
@@ -8,6 +9,7 @@ tenant_urlpatterns = [
     path("circuits/<slug:slug>/toggle", circuit_list.CircuitToggleView.as_view(), name="circuit_toggle"),
     path("settings/members/", members.MembersView.as_view(), name="members"),
     path("settings/members/<int:pk>/", members.MemberDetailView.as_view(), name="member_detail"),
+    path("inbox/", InboxView.as_view(), name="demo_inbox"),
     path("", include("circuits.views.builder.urls")),
     path("", include("circuits.views.pages.urls")),
 ]

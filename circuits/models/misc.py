@@ -77,3 +77,17 @@ class ApiKey(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class InboxMessage(TenantOwned):
+    """A message received by the demo's local webhook inbox (what "Slack" was sent)."""
+
+    channel = models.SlugField(max_length=100)
+    body = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.channel} at {self.received_at:%Y-%m-%d %H:%M:%S}"

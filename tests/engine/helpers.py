@@ -43,3 +43,18 @@ def steps(execution: Execution) -> dict[str, str]:
 
 def published(circuit: Circuit) -> CircuitVersion:
     return circuit.versions.get(status="published")
+
+
+def drain(max_rounds: int = 20) -> int:
+    """Run every queued execution (and those they start) in this process, like a worker would."""
+    from circuits.engine.start import run_now
+
+    ran = 0
+    for _ in range(max_rounds):
+        queued = list(Execution.objects.filter(status="queued").order_by("pk"))
+        if not queued:
+            return ran
+        for execution in queued:
+            run_now(execution)
+            ran += 1
+    raise AssertionError("executions kept queuing more executions")

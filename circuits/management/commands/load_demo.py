@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from circuits.demo.examples import load_examples
 from circuits.models import Membership, Tenant
 from circuits.roles import Role
 
@@ -22,6 +23,9 @@ DEMO_USERS = [("owner", Role.OWNER), ("editor", Role.EDITOR), ("viewer", Role.VI
 
 class Command(BaseCommand):
     help = "Load the demo tenant (acme) and its three demo users; prints their logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default=None, help="where this app is reachable (for the demo site, feed and inbox)")
 
     def handle(self, *args, **options):
         logins_file = settings.VAR_DIR / "demo_logins.json"
@@ -39,7 +43,8 @@ class Command(BaseCommand):
                     user.is_staff = user.is_superuser = role == Role.OWNER
                     user.save()
                 Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
-            self._load_examples(tenant)
+            owner = User.objects.get(username="owner@acme.test")
+            load_examples(tenant, owner, options["base_url"] or settings.DEMO_BASE_URL)
         logins_file.parent.mkdir(parents=True, exist_ok=True)
         logins_file.write_text(json.dumps(logins, indent=2))
         logins_file.chmod(0o600)
@@ -47,6 +52,3 @@ class Command(BaseCommand):
         for name, role in DEMO_USERS:
             username = f"{name}@acme.test"
             self.stdout.write(f"  {role:<7} {username:<20} password: {logins[username]}")
-
-    def _load_examples(self, tenant: Tenant) -> None:
-        """Hook for the example circuits (added with the engine)."""

@@ -1,0 +1,95 @@
+"""The demo tenant's example circuits run end to end against the local demo site, feed and inbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from circuits.models import Circuit, Execution, InboxMessage, Record, Tenant, Trigger
+from circuits.records.service import CreateRecord
+from circuits.triggers.schedule import fire_due
+from tests.access import Page, TenantAccessSuite
+from tests.engine.helpers import drain
+
+
+@pytest.fixture
+def demo(live_server, settings, tmp_path):
+    settings.DEMO_ENDPOINTS = True
+    settings.VAR_DIR = tmp_path
+    call_command("load_demo", base_url=live_server.url, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    return Tenant.objects.get(slug="acme")
+
+
+def test_load_demo_is_idempotent_and_publishes_the_three_examples(demo, live_server):
+    call_command("load_demo", base_url=live_server.url, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    slugs = sorted(Circuit.objects.for_tenant(demo).values_list("slug", flat=True))
+    assert slugs == ["competitor-watch", "hot-lead-alert", "simple-data-circuit"]
+    for circuit in Circuit.objects.for_tenant(demo):
+        assert circuit.versions.filter(status="published").count() == 1
+
+
+def test_a_new_lead_is_scored_and_a_hot_one_alerts_slack_email_and_creates_a_task(demo, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        lead = CreateRecord(
+            demo,
+            None,
+            "lead",
+            {"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.test", "company": "US Navy", "title": "VP Engineering", "phone": "+1 555"},
+        ).execute()
+    drain()
+    lead.refresh_from_db()
+    assert lead.data["score"] == 100 and lead.data["status"] == "working"  # Simple Data Circuit
+    statuses = dict(Execution.objects.values_list("circuit__slug", "status"))
+    assert statuses == {"simple-data-circuit": "succeeded", "hot-lead-alert": "succeeded"}
+    [slack] = InboxMessage.objects.for_tenant(demo)
+    assert "Hot lead: Grace Hopper (US Navy) scored 100" in slack.body["text"]
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["sales@acme.test"]
+    task = Record.objects.for_tenant(demo).get(object_type="task")
+    assert task.data["subject"].startswith("Call Grace Hopper") and task.data["related_to"] == lead.pk
+
+
+def test_a_cold_lead_does_not_alert(demo, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        CreateRecord(demo, None, "lead", {"last_name": "Nobody", "email": "n@example.test"}).execute()
+    drain()
+    assert not InboxMessage.objects.exists()
+    assert not Execution.objects.filter(circuit__slug="hot-lead-alert").exists()
+
+
+def test_competitor_watch_reads_the_feed_and_site_files_a_task_and_posts_a_digest(demo):
+    trigger = Trigger.objects.get(circuit__slug="competitor-watch")
+    Trigger.objects.filter(pk=trigger.pk).update(next_run_at=timezone.now() - timedelta(seconds=1))
+    assert fire_due() == 1
+    drain()
+    execution = Execution.objects.get(circuit__slug="competitor-watch")
+    assert execution.status == "succeeded", execution.error
+    news = execution.steps.get(node_key="news").output
+    assert [i["title"] for i in news["items"]] == ["Globex launches an AI sales assistant", "Globex opens a European office"]
+    task = Record.objects.for_tenant(demo).get(object_type="task")
+    assert task.data["subject"] == "Review competitor news: Globex launches an AI sales assistant"
+    [digest] = InboxMessage.objects.for_tenant(demo)
+    assert "Globex opens a European office" in digest.body["text"]
+    assert "Their site says: Globex Corporation — AI Sales Assistant" in digest.body["text"]
+
+
+def test_demo_endpoints_are_off_unless_enabled(client, settings):
+    settings.DEMO_ENDPOINTS = False
+    assert client.get("/demo/site/").status_code == 404
+    assert client.post("/demo/inbox/acme/sales", {"text": "x"}, content_type="application/json").status_code == 404
+
+
+class TestInboxPageAccess(TenantAccessSuite):
+    pages = [Page("inbox", lambda w: f"/t/{w.tenant.slug}/inbox/")]
+
+
+@pytest.mark.django_db
+def test_the_inbox_page_lists_only_this_tenants_messages(client_for, world, settings):
+    settings.DEMO_ENDPOINTS = True
+    InboxMessage.objects.create(tenant=world.tenant, channel="sales", body={"text": "ours"})
+    InboxMessage.objects.create(tenant=world.other_tenant, channel="sales", body={"text": "theirs"})
+    page = client_for(world.viewer).get("/t/acme/inbox/").content.decode()
+    assert "ours" in page and "theirs" not in page
