@@ -7,6 +7,7 @@ code runs on PostgreSQL + pgvector, channels-redis and Celery on Redis.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -97,7 +98,8 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "circuitos.sqlite3",
             # WAL + a busy timeout let the web process and the worker threads share the file.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            # synchronous=NORMAL is durable in WAL mode except for the last commits on power loss.
+            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
         }
     }
 USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -120,7 +122,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "circuitos_site.channel_layer.LoopSafeInMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Without Redis the broker is Celery's in-memory transport: `manage.py serve` then runs a
@@ -161,6 +163,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 NODE_MODULES_DIR = BASE_DIR / "node_modules"
+# npm packages (package.json, installed by `make npm-deps`) served from our own static files
+# under static/vendor/<name>/ — only their dist folders, and only those that are installed, so
+# settings load (and pages without them work) before `npm ci` has run.
+NPM_STATIC = {"drawflow": "drawflow/dist", "chart.js": "chart.js/dist"}
+STATICFILES_DIRS += [(f"vendor/{name}", NODE_MODULES_DIR / dist) for name, dist in NPM_STATIC.items() if (NODE_MODULES_DIR / dist).is_dir()]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -194,14 +201,53 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^health$"]
 
 # --- REST framework ------------------------------------------------------------------------
+# Per API key (or signed-in user) and per tenant, counted in the shared cache (Redis in production).
+API_RATE_PER_KEY = env_str("API_RATE_PER_KEY", "1200/min")
+API_RATE_PER_TENANT = env_str("API_RATE_PER_TENANT", "6000/min")
+for _name, _rate in (("API_RATE_PER_KEY", API_RATE_PER_KEY), ("API_RATE_PER_TENANT", API_RATE_PER_TENANT)):
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(f"{_name}={_rate!r}: use <requests>/<period>, e.g. 600/min (period: s, min, hour or day).")
+# Largest JSON body the API reads (413 above it) and the longest `POST /api/v1/execute?wait=true` runs.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
+API_WAIT_SECONDS = float(env_int("API_WAIT_SECONDS", 30, minimum=1))
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "circuits.api.schema.ApiAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "circuits.api.authentication.ApiKeyAuthentication",
+        "circuits.api.authentication.TenantSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["circuits.api.permissions.TenantPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["circuits.api.throttling.KeyRateThrottle", "circuits.api.throttling.TenantRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE_PER_KEY, "api_tenant": API_RATE_PER_TENANT},
+    "DEFAULT_PARSER_CLASSES": ["circuits.api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_METADATA_CLASS": None,
+    "EXCEPTION_HANDLER": "circuits.api.exceptions.problem_exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Circuit OS API",
+    "DESCRIPTION": (
+        "Everything a user can do in the browser, over HTTP. Authenticate with a tenant's API key "
+        "(`Authorization: Bearer cos_…`) or the browser session (name the tenant with `X-Tenant`). "
+        "Errors are RFC 9457 problem details (`application/problem+json`)."
+    ),
     "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "circuits.models.execution.ExecutionStatus",
+        "StepStatusEnum": "circuits.models.execution.StepStatus",
+        "VersionStatusEnum": "circuits.models.version.VersionStatus",
+        "RoleEnum": "circuits.roles.Role",
+    },
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "circuits.api.schema.postprocess"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "REDOC_DIST": "SIDECAR",
 }
 
@@ -217,6 +263,7 @@ LOGGING = {
 # --- Engine ------------------------------------------------------------------------------
 ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))
 ENGINE_LEASE_SECONDS = env_int("ENGINE_LEASE_SECONDS", 60, minimum=2)
+ENGINE_BATCH_PURE_STEPS = env_bool("ENGINE_BATCH_PURE_STEPS", True)
 CELERY_BEAT_SCHEDULE = {
     "resume-due-executions": {"task": "circuits.tasks.resume_due_executions", "schedule": float(env_int("ENGINE_RESUME_EVERY", 5, minimum=1))},
     "fire-due-schedules": {"task": "circuits.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from circuits.triggers.webhook import inbound_webhook
 from circuits.urls import tenant_urlpatterns
@@ -16,6 +17,9 @@ urlpatterns = [
     path("invite/<str:token>/", members.accept_invite, name="accept_invite"),
     path("hooks/<str:token>", inbound_webhook, name="inbound_webhook"),
     path("demo/", include("circuits.demo.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("circuits.api.urls")),
     path("t/<slug:tenant_slug>/", include(tenant_urlpatterns)),
 ]
 

@@ -1,16 +1,21 @@
 """Live updates: every execution/step state change goes to two Channels groups.
 
 `execution.<id>` (the builder and the execution page) and `tenant.<id>` (lists and
-dashboards). A failure to publish never fails an execution: the database is the truth and
-pages catch up from it when they (re)connect.
+dashboards). Messages are handed to one background thread with its own event loop, which
+sends them in order: the engine never waits for the channel layer, and a Redis layer keeps
+one connection pool instead of one per message. A failure to publish never fails an
+execution: the database is the truth and pages catch up from it when they (re)connect.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
+import threading
+import time
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 log = logging.getLogger(__name__)
@@ -24,14 +29,69 @@ def tenant_group(tenant_id: int) -> str:
     return f"tenant.{tenant_id}"
 
 
+class _Publisher:
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queue: asyncio.Queue | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, groups: list[str], message: dict) -> None:
+        loop, queue = self._ensure_loop()
+        loop.call_soon_threadsafe(queue.put_nowait, (groups, message))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted so far was sent (tests, process exit)."""
+        if self.loop is None or self.loop.is_closed():
+            return True
+        done = threading.Event()
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, done)
+        return done.wait(timeout)
+
+    def _ensure_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+        if self.loop is None or self.loop.is_closed():
+            with self.lock:
+                if self.loop is None or self.loop.is_closed():
+                    ready = threading.Event()
+                    threading.Thread(target=self._run, args=(ready,), name="live-publisher", daemon=True).start()
+                    ready.wait()
+        return self.loop, self.queue
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.queue = asyncio.Queue()
+        self.loop = loop
+        ready.set()
+        loop.run_until_complete(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            groups, message = item
+            layer = get_channel_layer()
+            if layer is None:
+                continue
+            for group in groups:
+                try:
+                    await layer.group_send(group, message)
+                except Exception:  # best-effort: the database has the state
+                    log.warning("could not publish live event %s", message["event"].get("kind"), exc_info=True)
+
+
+_publisher = _Publisher()
+atexit.register(_publisher.flush, 2.0)
+
+
 def publish(tenant_id: int, execution_id: int | None, event: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": "circuit.event", "event": event}
-    try:
-        if execution_id is not None:
-            async_to_sync(layer.group_send)(execution_group(execution_id), message)
-        async_to_sync(layer.group_send)(tenant_group(tenant_id), message)
-    except Exception:  # the live view is best-effort; the DB has the state
-        log.warning("could not publish live event %s", event.get("kind"), exc_info=True)
+    groups = [tenant_group(tenant_id)]
+    if execution_id is not None:
+        groups.insert(0, execution_group(execution_id))
+    # `ts` (seconds since the epoch) lets clients order events and measure delivery delay.
+    _publisher.submit(groups, {"type": "circuit.event", "event": {**event, "ts": time.time()}})
+
+
+def flush(timeout: float = 5.0) -> bool:
+    return _publisher.flush(timeout)

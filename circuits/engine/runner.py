@@ -84,6 +84,7 @@ class Engine:
         self.execution = execution
         self.tenant = execution.tenant
         self.limits = Limits.for_tenant(self.tenant)
+        self.batch_pure = bool(getattr(settings, "ENGINE_BATCH_PURE_STEPS", True))
         if budget_seconds is not None:  # before-save circuits run within a time budget
             self.limits = replace(self.limits, max_seconds=min(self.limits.max_seconds, budget_seconds))
         self.graph = graphs.from_version(execution.version)
@@ -95,6 +96,9 @@ class Engine:
         self.attempts: dict[tuple[str, str], int] = {}
         self.waiting: dict[tuple[str, str], StepRun] = {}
         self._templated: dict[str, bool] = {}
+        # Finished steps of pure actions wait here and are written in one batch with the next
+        # side-effecting step (or the end): a resume simply recomputes them.
+        self.pending: list[StepRun] = []
 
     # --- public entry ---------------------------------------------------------------
 
@@ -179,7 +183,8 @@ class Engine:
                 self._fail_step(step, "invalid config after rendering: " + "; ".join(problems), "config")
                 return self._on_error(node, step, data, "; ".join(problems))
             step = self._new_step(node, scope, attempt, config)
-            if action_class.side_effects or getattr(action_class, "container", False):
+            if action_class.side_effects or action_class.container:
+                self.flush_pending()
                 step.save()  # persisted before the action runs: a crash leaves a visible trace
             self._publish_step("step.started", step)
             ctx = Context(
@@ -298,9 +303,21 @@ class Engine:
     def _close(self, step: StepRun) -> None:
         step.finished_at = timezone.now()
         step.duration_ms = (step.finished_at - step.started_at).total_seconds() * 1000 if step.started_at else None
-        step.save()
+        action_class = self.graph.nodes[step.node_key].action_class
+        if step.pk is None and step.status == StepStatus.SUCCEEDED and self.batch_pure and not (action_class.side_effects or action_class.container):
+            with self.lock:
+                self.pending.append(step)
+        else:
+            self.flush_pending()
+            step.save()
         if step.status == StepStatus.SUCCEEDED:
             self.done[(step.node_key, step.scope)] = step
+
+    def flush_pending(self) -> None:
+        with self.lock:
+            pending, self.pending = self.pending, []
+        if pending:
+            StepRun.objects.bulk_create(pending)
 
     # --- running an action ------------------------------------------------------------
 
@@ -441,6 +458,7 @@ class Engine:
         }
 
     def _finish_parked(self, until: datetime, data: dict) -> Execution:
+        self.flush_pending()
         e = self.execution
         updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING).update(
             status=ExecutionStatus.WAITING, wait_until=until, vars=data.get("vars", {}), step_count=self.step_count, lease_until=None
@@ -451,6 +469,7 @@ class Engine:
         return e
 
     def _finish(self, status: str, data: dict, *, output: Any = None, error: dict | None = None) -> Execution:
+        self.flush_pending()
         e = self.execution
         now = timezone.now()
         output = _jsonable(output)

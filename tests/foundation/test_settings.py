@@ -43,7 +43,7 @@ def probe(env: dict[str, str]) -> dict:
 def test_embedded_defaults_use_sqlite_memory_layer_and_in_process_broker():
     found = probe({"DEBUG": "1"})
     assert found["db"] == "django.db.backends.sqlite3"
-    assert found["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert found["layer"] == "circuitos_site.channel_layer.LoopSafeInMemoryChannelLayer"
     assert found["broker"] == "memory://"
     assert found["embedded"] is True
 

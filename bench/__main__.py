@@ -1,0 +1,21 @@
+"""Run the benchmarks: `python -m bench` (all) or `python -m bench engine pages`."""
+
+import importlib
+import sys
+
+from bench.common import setup_django
+
+ALL = ["engine", "queue", "webhook", "fanout", "websocket", "pages"]
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or ALL
+    setup_django()
+    for name in names:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"bench.{name}":
+                print(f"\n== {name}: no such benchmark")
+                continue
+            raise
+        module.main()
