@@ -57,6 +57,7 @@ format:
 	$(VENV)/bin/ruff format .
 
 bench: dev-deps
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null 2>&1; } || echo "wrk not installed: using the Python load generator"
 	$(PY) -m bench
 
 clean:
