@@ -43,8 +43,10 @@ def inline_wait_max() -> float:
     return float(getattr(settings, "ENGINE_INLINE_WAIT_SECONDS", 5.0))
 
 
-def cancel_key(execution_id: int) -> str:
-    return f"circuitos:cancel:{execution_id}"
+def cancel_key(execution: Execution) -> str:
+    # The creation time makes the key unique even where ids are reused (a recreated database
+    # sharing a Redis cache), so a stale flag can never cancel a different execution.
+    return f"circuitos:cancel:{execution.pk}:{execution.created_at.timestamp():.6f}"
 
 
 class ExecutionFailed(Exception):
@@ -381,7 +383,7 @@ class Engine:
             raise LimitExceeded("max_seconds", self.limits.max_seconds, f"the execution ran longer than {self.limits.max_seconds:g} seconds")
 
     def _check_cancel(self) -> None:
-        if cache.get(cancel_key(self.execution.pk)):
+        if cache.get(cancel_key(self.execution)):
             raise Cancelled()
 
     def _check_payload(self, value: Any, what: str) -> None:
@@ -488,7 +490,7 @@ class Engine:
         )
         e.refresh_from_db()
         if updated:
-            cache.delete(cancel_key(e.pk))
+            cache.delete(cancel_key(e))
         publish(self.tenant.pk, e.pk, self._execution_event("execution.finished"))
         if updated:
             from circuits.events import execution_finished

@@ -91,7 +91,7 @@ class CancelExecution(_ExecutionService):
     def perform(self) -> Execution:
         now = timezone.now()
         # The running worker sees the flag between steps; the row is cancelled right away.
-        cache.set(cancel_key(self.execution.pk), True, timeout=24 * 3600)
+        cache.set(cancel_key(self.execution), True, timeout=24 * 3600)
         Execution.objects.filter(pk=self.execution.pk, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING]).update(
             status=ExecutionStatus.CANCELLED,
             finished_at=now,
