@@ -45,4 +45,5 @@ def start_embedded_worker(concurrency: int = 4) -> None:
 
     worker = app.Worker(pool="threads", concurrency=concurrency, loglevel="INFO", without_heartbeat=True, without_mingle=True, without_gossip=True, quiet=True)
     threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
-    EmbeddedService(app, thread=True).start()
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    EmbeddedService(app, thread=True, schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule")).start()
