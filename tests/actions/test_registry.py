@@ -61,3 +61,26 @@ def _action(**attrs) -> type[Action]:
 def test_registration_refuses_broken_actions(attrs, message):
     with pytest.raises((RegistryError, Exception), match=message):
         register(_action(**attrs))
+
+
+BAD_CONFIGS = {
+    "control.if": ({}, "condition"),
+    "control.switch": ({"value": "x", "cases": [{"port": "default", "equals": 1}]}, "reserved"),
+    "control.parallel": ({"branches": ["only"]}, "branches"),
+    "control.loop": ({"max_iterations": 0}, "items"),
+    "control.subcircuit": ({"circuit": ""}, "circuit"),
+    "control.stop": ({"status": "maybe"}, "status"),
+    "control.set_record_fields": ({"fields": {}}, "fields"),
+    "control.reject_save": ({}, "message"),
+    "util.log": ({"message": "x", "level": "loud"}, "level"),
+    "util.wait": ({"seconds": 1, "until": "2030-01-01T00:00:00Z"}, "seconds"),
+    "util.set_variable": ({"variables": {"1bad": 1}}, "variables"),
+    "util.transform": ({}, "template"),
+}
+
+
+@pytest.mark.parametrize(("name", "case"), BAD_CONFIGS.items())
+def test_control_and_util_actions_refuse_bad_configs_naming_the_field(name, case):
+    config, field = case
+    errors = registry.get(name).validate_config(config)
+    assert errors and any(field in e for e in errors), errors
