@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -34,6 +35,7 @@ class _Publisher:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.queue: asyncio.Queue | None = None
         self.lock = threading.Lock()
+        self.pid = 0  # a forked child (Celery prefork) inherits the loop but not its thread
 
     def submit(self, groups: list[str], message: dict) -> None:
         loop, queue = self._ensure_loop()
@@ -41,16 +43,19 @@ class _Publisher:
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far was sent (tests, process exit)."""
-        if self.loop is None or self.loop.is_closed():
+        if not self._alive():
             return True
         done = threading.Event()
         self.loop.call_soon_threadsafe(self.queue.put_nowait, done)
         return done.wait(timeout)
 
+    def _alive(self) -> bool:
+        return self.loop is not None and not self.loop.is_closed() and self.pid == os.getpid()
+
     def _ensure_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
-        if self.loop is None or self.loop.is_closed():
+        if not self._alive():
             with self.lock:
-                if self.loop is None or self.loop.is_closed():
+                if not self._alive():
                     ready = threading.Event()
                     threading.Thread(target=self._run, args=(ready,), name="live-publisher", daemon=True).start()
                     ready.wait()
@@ -61,6 +66,7 @@ class _Publisher:
         asyncio.set_event_loop(loop)
         self.queue = asyncio.Queue()
         self.loop = loop
+        self.pid = os.getpid()
         ready.set()
         loop.run_until_complete(self._drain())
 
