@@ -1,0 +1,339 @@
+"""What the builder's endpoints do: drafts, forms, triggers, publishing, versions, test runs."""
+
+from __future__ import annotations
+
+import json
+from html import unescape
+
+import pytest
+from django.http import QueryDict
+
+from actions import registry
+from circuits.credentials import save_credential
+from circuits.engine.start import create_execution, run_now
+from circuits.models import Circuit, Execution, Record, StepRun, Trigger
+from circuits.services.versions import ImportCircuit, SaveDraft, check_document, validate_version
+from circuits.triggers.types import validate_trigger
+from circuits.views.builder import schema_forms
+from circuits.views.builder.gallery import templates
+from circuits.views.builder.services import RerunFromStep, diff_documents
+from tests.builder.helpers import document, flow
+from tests.engine.helpers import build, edge, node
+
+URL = "/t/acme/circuits/flow/edit"
+
+
+def post_json(client, url: str, body: dict):
+    return client.post(url, json.dumps(body), content_type="application/json")
+
+
+# --- the gallery -------------------------------------------------------------------------------
+
+
+def test_every_gallery_template_is_a_valid_circuit_document_with_a_valid_graph(world):
+    assert len(templates()) >= 3
+    for template in templates():
+        check_document(template.document)
+        for t in template.document["triggers"]:
+            assert validate_trigger(t["type"], t.get("config", {})) == [], template.id
+        circuit = ImportCircuit(world.tenant, world.owner, template.document).execute()
+        assert validate_version(circuit.versions.get()) == [], template.id
+
+
+def test_creating_a_circuit_from_a_template_opens_it_in_the_builder(world, client_for):
+    client = client_for(world.editor)
+    response = client.post("/t/acme/circuits/new", {"mode": "template", "template": "daily-news-digest"})
+    assert response.status_code == 302 and response["Location"] == "/t/acme/circuits/daily-news-digest/edit"
+    again = client.post("/t/acme/circuits/new", {"mode": "template", "template": "daily-news-digest"})
+    assert again["Location"] == "/t/acme/circuits/daily-news-digest-2/edit"  # a free slug, not an error
+    circuit = Circuit.objects.get(tenant=world.tenant, slug="daily-news-digest")
+    assert circuit.triggers.get().type == "schedule"
+    page = client.get("/t/acme/circuits/daily-news-digest/edit")
+    data = json.loads(page.content.decode().split('id="builder-data" type="application/json">')[1].split("</script>")[0])
+    assert {n["key"] for n in data["document"]["nodes"]} == {"news", "each_item", "post_item", "summary"}
+    assert data["ports"]["each_item"] == ["each", "done", "error"]
+
+
+def test_importing_an_exported_file_creates_a_circuit_and_a_broken_file_is_refused_by_field(world, client_for):
+    client = client_for(world.editor)
+    flow(world)
+    exported = client.get(f"{URL}/export")
+    assert exported["Content-Disposition"] == 'attachment; filename="flow.circuit.json"'
+    upload = exported.content.replace(b'"slug": "flow"', b'"slug": "flow-copy"')
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post("/t/acme/circuits/new", {"mode": "import", "file": SimpleUploadedFile("f.json", upload)})
+    assert response.status_code == 302 and response["Location"].endswith("/flow-copy/edit")
+    broken = client.post("/t/acme/circuits/new", {"mode": "import", "file": SimpleUploadedFile("f.json", b"{nope")})
+    assert broken.status_code == 400 and b"not valid JSON" in broken.content
+
+
+# --- drafts ---------------------------------------------------------------------------------------
+
+
+def test_saving_returns_the_new_revision_and_the_graphs_problems(world, client_for):
+    flow(world)
+    client = client_for(world.editor)
+    revision = Circuit.objects.get(slug="flow").versions.get(status="draft").revision
+    doc = document(extra=True)
+    doc["nodes"][1]["config"] = {}  # util.log without its message
+    response = post_json(client, f"{URL}/save", {"document": doc, "base_revision": revision})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["revision"] == revision + 1
+    assert any(e.get("node") == "note" and "message" in e["message"] for e in body["errors"])
+
+
+def test_a_stale_revision_is_a_conflict_and_nothing_is_overwritten(world, client_for):
+    circuit = flow(world)
+    draft = circuit.versions.get(status="draft")
+    SaveDraft(world.tenant, world.admin, circuit, document(), base_revision=draft.revision).execute()  # someone else saves
+    response = post_json(client_for(world.editor), f"{URL}/save", {"document": document(extra=True), "base_revision": draft.revision})
+    assert response.status_code == 409
+    assert response.json()["conflict"] is True and "Reload" in response.json()["message"]
+    assert circuit.versions.get(status="draft").nodes.count() == 1  # the other person's save stands
+
+
+def test_a_malformed_document_is_refused_naming_the_problem(world, client_for):
+    flow(world)
+    client = client_for(world.editor)
+    bad = {"nodes": [{"key": "Bad Key", "action": "util.log"}], "edges": []}
+    response = post_json(client, f"{URL}/save", {"document": bad, "base_revision": 2})
+    assert response.status_code == 400
+    assert "nodes/0/key" in json.dumps(response.json()["errors"]["document"])
+    assert post_json(client, f"{URL}/save", {"document": "x"}).status_code == 400
+    assert client.post(f"{URL}/save", "{not json", content_type="application/json").json()["errors"]["body"]
+
+
+# --- config forms ---------------------------------------------------------------------------------
+
+
+def test_the_node_form_offers_only_credentials_of_the_kind_the_action_needs(world, client_for):
+    flow(world)
+    save_credential(world.tenant, "team-slack", "slack_webhook", {"url": "https://hooks.slack.com/services/x"})
+    save_credential(world.tenant, "mail", "smtp", {"host": "127.0.0.1"})
+    save_credential(world.other_tenant, "their-slack", "slack_webhook", {"url": "https://hooks.slack.com/services/y"})
+    node_json = json.dumps({"config": {"credential": "team-slack", "text": "hi"}})
+    page = client_for(world.viewer).get(f"{URL}/node-form", {"action": "notify.slack", "key": "post", "node": node_json}).content.decode()
+    select = page.split('name="c.credential"')[1].split("</select>")[0]
+    assert "team-slack" in select and "mail" not in select and "their-slack" not in select
+    assert '<fieldset class="plain" disabled>' in page  # read-only for a viewer
+    assert "steps.&lt;key&gt;.output" in page and "loop.item" in page  # the expression help
+
+
+def _validate(client, data: dict) -> dict:
+    response = client.post(f"{URL}/node-form", data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    result = json.loads(unescape(html.split('data-result="')[1].split('"></template>')[0]))
+    return {"html": html, **result}
+
+
+def test_the_node_form_parses_typed_fields_and_reports_errors_on_their_fields(world, client_for):
+    flow(world)
+    client = client_for(world.editor)
+    result = _validate(
+        client,
+        {
+            "action": "web.http_request",
+            "key": "call",
+            "n.key": "call",
+            "c.url": "https://example.com/{{ trigger.id }}",
+            "c.method": "POST",
+            "c.headers": '{"X-Team": "ops"}',
+            "c.timeout_seconds": "12.5",
+            "c.follow_redirects.__present": "1",  # unchecked: differs from the default (true)
+            "c.fail_on_status.__present": "1",
+            "c.fail_on_status": "on",  # checked: the default, left out of the config
+            "n.max_attempts": "3",
+            "n.backoff_seconds": "2",
+            "n.on_error": "continue",
+        },
+    )
+    assert result["valid"], result["errors"]
+    assert result["node"]["config"] == {
+        "url": "https://example.com/{{ trigger.id }}",
+        "method": "POST",
+        "headers": {"X-Team": "ops"},
+        "timeout_seconds": 12.5,
+        "follow_redirects": False,
+    }
+    assert result["node"]["retry"] == {"max_attempts": 3, "backoff_seconds": 2}
+    assert result["node"]["on_error"] == "continue"
+    bad = _validate(client, {"action": "web.http_request", "key": "call", "n.key": "call", "c.headers": "{oops", "c.timeout_seconds": "soon"})
+    assert not bad["valid"]
+    assert 'id="fe-c-headers"' in bad["html"] and "not valid JSON" in bad["html"]
+    assert "&#x27;soon&#x27; is not a number" in bad["html"]
+    assert "is required" in bad["html"].split('id="fe-c-url"')[1].split("</div>")[0]
+
+
+def test_a_template_that_does_not_compile_is_shown_on_its_field(world, client_for):
+    flow(world)
+    result = _validate(client_for(world.editor), {"action": "util.log", "key": "note", "n.key": "note", "c.message": "Hi {{ trigger.name "})
+    assert not result["valid"]
+    assert "invalid template" in result["html"].split('id="fe-c-message"')[1].split("</div>")[0]
+
+
+def test_switch_cases_and_parallel_branches_become_ports(world, client_for):
+    flow(world)
+    client = client_for(world.editor)
+    cases = json.dumps([{"port": "gold", "equals": "gold"}, {"port": "silver", "equals": "silver"}])
+    result = _validate(client, {"action": "control.switch", "key": "route", "n.key": "route", "c.value": "{{ trigger.plan }}", "c.cases": cases})
+    assert result["valid"], result["errors"]
+    assert result["node"]["ports"] == ["default", "gold", "silver", "error"] or set(result["node"]["ports"]) == {"default", "gold", "silver", "error"}
+    branches = _validate(client, {"action": "control.parallel", "key": "fan", "n.key": "fan", "c.branches": "a\nb"})
+    assert set(branches["node"]["ports"]) >= {"a", "b", "done", "error"}
+
+
+def test_renaming_a_step_to_a_taken_or_reserved_key_is_refused(world, client_for):
+    flow(world)
+    client = client_for(world.editor)
+    taken = _validate(client, {"action": "util.log", "key": "note", "n.key": "greet", "taken": '["greet"]', "c.message": "x"})
+    assert taken["node"]["key"] == "note" and "already called" in taken["html"]
+    reserved = _validate(client, {"action": "util.log", "key": "note", "n.key": "trigger", "c.message": "x"})
+    assert reserved["node"]["key"] == "note" and "reserved" in reserved["html"]
+
+
+def test_schema_forms_round_trip_lists_choices_and_free_values():
+    schema = registry.get("web.search_news").schema
+    config = {"feeds": ["https://a.example/rss", "https://b.example/rss"], "limit": 5, "query": "ai"}
+    fields = schema_forms.build_fields(schema, config, owner="web.search_news")
+    data = QueryDict(mutable=True)
+    for f in fields:
+        data[f.name] = f.value
+    parsed, errors = schema_forms.parse_fields(schema, data, owner="web.search_news")
+    assert errors == {} and parsed == config
+    free = registry.get("util.set_variable").schema
+    parsed, _ = schema_forms.parse_fields(free, {"c.variables": ['{"n": 3, "who": "{{ trigger.name }}"}']}, owner="util.set_variable")
+    assert parsed == {"variables": {"n": 3, "who": "{{ trigger.name }}"}}
+    any_schema = registry.get("control.if").schema
+    parsed, _ = schema_forms.parse_fields(any_schema, {"c.condition": ["{{ trigger.score >= 80 }}"]}, owner="control.if")
+    assert parsed == {"condition": "{{ trigger.score >= 80 }}"}
+
+
+# --- triggers ---------------------------------------------------------------------------------------
+
+
+def test_the_trigger_panel_saves_a_schedule_and_refuses_a_bad_cron(world, client_for):
+    circuit = flow(world)
+    client = client_for(world.editor)
+    bad = client.post(f"{URL}/trigger-form", {"type": "schedule", "c.cron": "every day", "enabled": "on"})
+    assert bad.status_code == 400 and b"not a valid cron expression" in bad.content
+    assert not circuit.triggers.exists()
+    ok = client.post(f"{URL}/trigger-form", {"type": "schedule", "c.cron": "0 9 * * 1-5", "c.timezone": "Europe/Paris", "enabled": "on"})
+    assert ok.status_code == 200 and b"Trigger saved" in ok.content
+    trigger = circuit.triggers.get()
+    assert trigger.config == {"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"} and trigger.next_run_at is not None
+    client.post(f"{URL}/trigger-form", {"trigger": trigger.pk, "type": "event", "c.event": "lead.created", "enabled": "on"})
+    trigger.refresh_from_db()
+    assert (trigger.type, trigger.key) == ("event", "lead.created")
+    client.post(f"{URL}/trigger-form", {"trigger": trigger.pk, "delete": "1"})
+    assert not Trigger.objects.filter(pk=trigger.pk).exists()
+
+
+def test_a_trigger_of_another_circuit_cannot_be_edited_through_this_one(world, client_for):
+    flow(world)
+    other = build(world, "other", [node("a", "util.log", {"message": "x"})], [edge("trigger", "a")], triggers=[{"type": "manual"}])
+    trigger = other.triggers.get()
+    response = client_for(world.editor).post(f"{URL}/trigger-form", {"trigger": trigger.pk, "type": "api", "enabled": "on"})
+    assert response.status_code == 404
+    trigger.refresh_from_db()
+    assert trigger.type == "manual"
+
+
+# --- publish, versions, diff, roll back -----------------------------------------------------------------
+
+
+def test_publishing_an_invalid_draft_answers_the_graph_errors(world, client_for):
+    circuit = flow(world)
+    draft = circuit.versions.get(status="draft")
+    doc = document(extra=True)
+    doc["nodes"][1]["config"] = {"message": "{{ nope("}
+    SaveDraft(world.tenant, world.editor, circuit, doc, base_revision=draft.revision).execute()
+    response = client_for(world.editor).post(f"{URL}/publish", {"note": "try"})
+    assert response.status_code == 400
+    assert any(e.get("node") == "note" for e in response.json()["graph_errors"])
+    ok_doc = document(extra=True)
+    SaveDraft(world.tenant, world.editor, circuit, ok_doc).execute()
+    published = client_for(world.editor).post(f"{URL}/publish", {"note": "second"})
+    assert published.status_code == 200 and published.json() == {"version": 2, "status": "published", "note": "second"}
+
+
+def test_versions_diff_shows_added_removed_and_changed_steps_and_edges(world, client_for):
+    flow(world)
+    page = client_for(world.viewer).get(f"{URL}/diff", {"a": 1, "b": 2}).content.decode()
+    assert "Steps added" in page and "note" in page and "greet.next → note" in page
+    changed = diff_documents(
+        {"nodes": [{"key": "a", "action": "util.log", "config": {"message": "x"}}], "edges": []},
+        {"nodes": [{"key": "a", "action": "util.log", "config": {"message": "y"}, "position": {"x": 5}}], "edges": []},
+    )
+    change = {"field": "config", "before": {"message": "x"}, "after": {"message": "y"}}
+    assert changed["nodes_changed"] == [{"key": "a", "action": "util.log", "fields": [change]}]
+    assert client_for(world.viewer).get(f"{URL}/diff", {"a": 1, "b": 9}).status_code == 404
+    assert client_for(world.viewer).get(f"{URL}/diff", {"a": "x"}).status_code == 400
+
+
+def test_rolling_back_publishes_an_earlier_version_again(world, client_for):
+    circuit = flow(world)
+    client = client_for(world.editor)
+    assert client.post(f"{URL}/publish", {"note": "v2"}).status_code == 200
+    response = client.post(f"{URL}/rollback", {"number": "1"})
+    assert response.status_code == 200 and response.json()["version"] == 1
+    assert circuit.versions.get(status="published").number == 1
+    assert client.post(f"{URL}/rollback", {"number": "7"}).status_code == 400
+
+
+# --- test runs ----------------------------------------------------------------------------------------
+
+
+def test_a_test_run_is_queued_for_a_worker_not_run_inside_the_request(world, client_for, django_capture_on_commit_callbacks):
+    flow(world)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client_for(world.operator).post(f"{URL}/test-run", json.dumps({"payload": {"name": "Zed"}}), content_type="application/json")
+    assert response.status_code == 202
+    body = response.json()
+    execution = Execution.objects.get(pk=body["execution"])
+    assert (execution.status, execution.is_test, execution.input) == ("queued", True, {"name": "Zed"})
+    assert execution.version.status == "draft"
+    assert body["ws"] == f"/ws/t/acme/executions/{execution.pk}/" and body["url"] == f"/t/acme/executions/{execution.pk}/"
+    assert len(callbacks) == 1  # handed to the worker once the transaction commits
+    bad = client_for(world.operator).post(f"{URL}/test-run", json.dumps({"payload": [1]}), content_type="application/json")
+    assert bad.status_code == 400 and "payload" in bad.json()["errors"]
+
+
+def test_steps_of_an_execution_show_input_output_and_errors(world, client_for):
+    circuit = flow(world)
+    execution = Execution.objects.filter(circuit=circuit).first()
+    body = client_for(world.viewer).get(f"{URL}/executions/{execution.pk}/steps").json()
+    steps = {s["node"]: s for s in body["steps"]}
+    assert steps["greet"]["output"] == "hi Ann" and steps["greet"]["input"] == {"template": "hi Ann"}
+    other = build(world, "other", [node("a", "util.log", {"message": "x"})], [edge("trigger", "a")])
+    foreign = run_now(create_execution(other, {}))
+    assert client_for(world.viewer).get(f"{URL}/executions/{foreign.pk}/steps").status_code == 404
+
+
+@pytest.mark.django_db
+def test_rerun_from_a_step_pins_the_earlier_steps_and_runs_the_rest_with_the_current_draft(world):
+    nodes = [
+        node("lead", "data.create_record", {"object_type": "lead", "fields": {"last_name": "{{ trigger.name }}", "email": "x@example.com"}}),
+        node("shout", "util.transform", {"template": "{{ steps.lead.output.last_name | upper }}"}),
+    ]
+    circuit = build(world, "pinned", nodes, [edge("trigger", "lead"), edge("lead", "shout")], publish=False)
+    first = run_now(create_execution(circuit, {"name": "Lovelace"}, version=circuit.versions.get(), is_test=True))
+    assert first.output == "LOVELACE" and Record.objects.count() == 1
+    changed = [nodes[0], node("shout", "util.transform", {"template": "Dear {{ steps.lead.output.last_name }}"})]
+    SaveDraft(world.tenant, world.editor, circuit, {"nodes": changed, "edges": [edge("trigger", "lead"), edge("lead", "shout")]}).execute()
+    rerun = RerunFromStep(world.tenant, world.editor, circuit, first, "shout").execute()
+    assert StepRun.objects.get(execution=rerun, node_key="lead").logs[-1]["message"] == f"pinned from execution {first.pk}"
+    rerun = run_now(rerun)
+    assert rerun.status == "succeeded" and rerun.output == "Dear Lovelace"
+    assert Record.objects.count() == 1  # the pinned step did not run again
+    assert rerun.rerun_of_id == first.pk and rerun.is_test
+
+
+def test_rerun_from_a_step_that_is_not_in_the_draft_is_refused(world, client_for):
+    circuit = flow(world)
+    execution = Execution.objects.filter(circuit=circuit).first()
+    body = json.dumps({"from_execution": execution.pk, "from_node": "ghost"})
+    response = client_for(world.editor).post(f"{URL}/test-run", body, content_type="application/json")
+    assert response.status_code == 400 and "ghost" in response.json()["errors"]["node"][0]
