@@ -105,7 +105,7 @@ def validate(graph: Graph) -> list[dict]:
             errors.append(_err(message, node=key, field_="config"))
         for message in check_value(node.config, "config"):
             errors.append(_err(message, node=key, field_="config"))
-        errors += _check_policy(node)
+        errors += check_policy(node)
     for index, (source, port, target) in enumerate(graph.edges):
         if source != TRIGGER and source not in nodes:
             errors.append(_err(f"edge from unknown node {source!r}", edge=index))
@@ -132,7 +132,7 @@ def validate(graph: Graph) -> list[dict]:
     cycle = _find_cycle(graph)
     if cycle:
         return [_err(f"the graph has a cycle: {' → '.join(cycle)}", node=cycle[0])]
-    reachable = _reachable(graph, graph.starts)
+    reachable = reachable(graph, graph.starts)
     for key in nodes:
         if key not in reachable:
             errors.append(_err(f"node {key!r} is unreachable from the trigger", node=key))
@@ -140,7 +140,7 @@ def validate(graph: Graph) -> list[dict]:
     return errors
 
 
-def _check_policy(node: NodeSpec) -> list[dict]:
+def check_policy(node: NodeSpec) -> list[dict]:
     errors = []
     retry = node.retry or {}
     unknown = set(retry) - {"max_attempts", "backoff_seconds", "max_backoff_seconds"}
@@ -192,7 +192,7 @@ def _find_cycle(graph: Graph) -> list[str] | None:
     return None
 
 
-def _reachable(graph: Graph, starts: list[str]) -> set[str]:
+def reachable(graph: Graph, starts: list[str]) -> set[str]:
     seen: set[str] = set()
     queue = deque(starts)
     while queue:
@@ -215,8 +215,8 @@ def _check_bodies(graph: Graph) -> list[dict]:
             continue
         body: set[str] = set()
         for port in body_ports:
-            body |= _reachable(graph, graph.targets(key, port))
-        after = _reachable(graph, graph.targets(key, DONE_PORT) + graph.targets(key, ERROR_PORT))
+            body |= reachable(graph, graph.targets(key, port))
+        after = reachable(graph, graph.targets(key, DONE_PORT) + graph.targets(key, ERROR_PORT))
         for shared in sorted(body & after):
             errors.append(_err(f"node {shared!r} is both inside the body of {key!r} and after it", node=shared))
         for source, _port, target in graph.edges:

@@ -40,7 +40,7 @@ def _containers_around(graph: graphs.Graph, key: str) -> set[str]:
     around = set()
     for container in graph.nodes:
         for port in graph.body_ports(container):
-            if key in graphs._reachable(graph, graph.targets(container, port)):
+            if key in graphs.reachable(graph, graph.targets(container, port)):
                 around.add(container)
     return around
 

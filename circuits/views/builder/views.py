@@ -366,7 +366,7 @@ class NodeFormView(BuilderBase):
         node["config"] = config
         messages_ = action_class.validate_config(config) + check_value(config, "config")
         spec = graphs.NodeSpec(node["key"], action_class.name, node["label"], config, node["retry"], node["timeout_seconds"], node["on_error"])
-        for problem in graphs._check_policy(spec):
+        for problem in graphs.check_policy(spec):
             node_errors.setdefault("n." + problem["field"], []).append(problem["message"])
         fields = schema_forms.build_fields(action_class.schema, config, owner=action_class.name, credentials=self.credential_names, errors=parse_errors)
         rest = schema_forms.attach_errors(messages_, fields)
