@@ -132,9 +132,9 @@ def validate(graph: Graph) -> list[dict]:
     cycle = _find_cycle(graph)
     if cycle:
         return [_err(f"the graph has a cycle: {' → '.join(cycle)}", node=cycle[0])]
-    reachable = reachable(graph, graph.starts)
+    seen = reachable(graph, graph.starts)
     for key in nodes:
-        if key not in reachable:
+        if key not in seen:
             errors.append(_err(f"node {key!r} is unreachable from the trigger", node=key))
     errors += _check_bodies(graph)
     return errors
