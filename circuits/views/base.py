@@ -19,7 +19,8 @@ def resolve_tenant(request: HttpRequest, slug: str) -> Tenant:
         raise Http404("No such tenant.")
     request.tenant = tenant
     request.role = role_of(request.user, tenant)
-    request.session["tenant"] = tenant.slug
+    if request.session.get("tenant") != tenant.slug:  # remembered for "/" — written only on a switch
+        request.session["tenant"] = tenant.slug
     return tenant
 
 

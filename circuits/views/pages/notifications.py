@@ -1,0 +1,87 @@
+"""In-app notifications: the list, mark-as-read, and the bell in the top bar."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Q, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+
+from circuits.models import Notification
+from circuits.notifications import link_error
+from circuits.views.base import TenantView, render_page
+from circuits.views.pages.common import paginate, safe_next
+
+BELL_ITEMS = 5
+
+
+def with_safe_links(notifications) -> list[Notification]:
+    """Links are checked when notifications are created; checked again before becoming an href."""
+    rows = list(notifications)
+    for n in rows:
+        n.safe_link = n.link if n.link and link_error(n.link) is None else ""
+    return rows
+
+
+def my_notifications(tenant, user) -> QuerySet:
+    """This member's notifications in `tenant`: addressed to them, or to everyone (user empty).
+
+    A notification for everyone is one row with one `read_at`: marking it read marks it
+    read for the whole tenant (the model keeps no per-member read state for broadcasts).
+    """
+    return Notification.objects.for_tenant(tenant).filter(Q(user=user) | Q(user__isnull=True))
+
+
+def render_list(request, tenant, unread_only: bool):
+    qs = my_notifications(tenant, request.user)
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    page = paginate(request, qs)
+    context = {
+        "page": page,
+        "notifications": with_safe_links(page.object_list),
+        "unread_only": unread_only,
+        "unread_count": my_notifications(tenant, request.user).filter(read_at__isnull=True).count(),
+    }
+    return render_page(request, "pages/notifications/list.html", context, partial="pages/notifications/_results.html")
+
+
+class NotificationListView(TenantView):
+    def get(self, request):
+        return render_list(request, self.tenant, request.GET.get("unread") == "1")
+
+
+class NotificationReadView(TenantView):
+    """Mark some (`ids`) or all (`all=1`) of the member's unread notifications as read."""
+
+    def post(self, request):
+        qs = my_notifications(self.tenant, request.user).filter(read_at__isnull=True)
+        if request.POST.get("all") != "1":
+            ids = [int(i) for i in request.POST.getlist("ids") if str(i).isdigit()]
+            if not ids:
+                problem = "ids: choose the notifications to mark as read."
+                if request.htmx:
+                    messages.error(request, problem)
+                    return render_list(request, self.tenant, request.POST.get("unread") == "1")
+                return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
+            qs = qs.filter(pk__in=ids)
+        count = qs.update(read_at=timezone.now())
+        if request.htmx:
+            # The list redraws in place; the bell listens for the trigger and reloads its count.
+            response = render_list(request, self.tenant, request.POST.get("unread") == "1")
+            response["HX-Trigger"] = "notifications-changed"
+            return response
+        messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
+        return redirect(safe_next(request, reverse("notification_list", kwargs={"tenant_slug": self.tenant.slug})))
+
+
+class NotificationBellView(TenantView):
+    """The bell's badge and the latest few notifications (loaded by htmx on every page)."""
+
+    def get(self, request):
+        qs = my_notifications(self.tenant, request.user)
+        unread = qs.filter(read_at__isnull=True)
+        context = {"unread_count": unread.count(), "latest": with_safe_links(unread[:BELL_ITEMS])}
+        return render_page(request, "pages/notifications/_bell.html", context, partial="pages/notifications/_bell.html")

@@ -1,0 +1,296 @@
+"""Settings tabs next to Members: API keys, credentials, outbound allow-list, limits.
+
+Every member may look (secrets are never shown; keys only by prefix); only owners and
+admins change anything, and the services check that again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields as dataclass_fields
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+
+from circuits.credentials import SECRET_FIELDS
+from circuits.engine.limits import Limits
+from circuits.models import ApiKey, Credential, CredentialKind, Membership
+from circuits.permissions import has_perm
+from circuits.roles import Role
+from circuits.services.apikeys import CreateApiKey, RevokeApiKey
+from circuits.services.tenant_settings import DeleteCredential, SaveCredential, UpdateTenantSettings
+from circuits.views.base import TenantView, render_page
+from circuits.views.pages.common import apply_errors, error_dict
+
+# How each secret field is typed into the form (anything not listed is a password box).
+SECRET_INPUTS: dict[str, tuple[str, str]] = {
+    # field: (input type, label)
+    "url": ("password", "Webhook URL"),
+    "username": ("text", "Username"),
+    "password": ("password", "Password"),
+    "token": ("password", "Token"),
+    "header": ("text", "Header name"),
+    "value": ("password", "Header value"),
+    "host": ("text", "Host"),
+    "port": ("number", "Port"),
+    "use_tls": ("checkbox", "Use TLS (STARTTLS)"),
+    "from_email": ("email", "From address"),
+    "secret": ("password", "Secret"),
+}
+LIMIT_HELP = {
+    "max_steps": "Step runs per execution.",
+    "max_loop_iterations": "Iterations of one loop node.",
+    "max_seconds": "Wall time of one execution (waiting excluded).",
+    "max_payload_bytes": "Size of a trigger payload or a step output, as JSON.",
+    "max_parallel_branches": "Branches of one parallel node.",
+    "max_subcircuit_depth": "How deep sub-circuits may call each other.",
+}
+
+
+def settings_context(view: TenantView, tab: str) -> dict:
+    return {"settings_tab": tab, "can_manage": has_perm(view.request.user, view.tenant, "manage_settings")}
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Name", help_text="What the key is for, e.g. “CRM sync”.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.OPERATOR, label="Role", help_text="A key never has more rights than its member.")
+    user = forms.ChoiceField(label="Acts as member")
+    expires_on = forms.DateField(required=False, label="Expires on", widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: never expires.")
+
+    def __init__(self, *args, members: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].choices = members
+
+    def clean_expires_on(self):
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        # The key works through the chosen day: it expires at the next midnight.
+        expires = datetime.combine(day + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
+        if expires <= timezone.now():
+            raise ValidationError("The expiry must be in the future.")
+        return expires
+
+
+class ApiKeysView(TenantView):
+    def _members(self) -> list[tuple[str, str]]:
+        rows = Membership.objects.for_tenant(self.tenant).select_related("user").order_by("user__username")
+        return [(str(m.user_id), f"{m.user.get_username()} ({m.role})") for m in rows]
+
+    def _render(self, request, form=None, new_key: str = "", new_key_obj=None, status: int = 200):
+        keys = list(ApiKey.objects.for_tenant(self.tenant).select_related("user", "created_by"))
+        now = timezone.now()
+        for key in keys:
+            key.state = "revoked" if key.revoked_at else "expired" if key.expires_at and key.expires_at <= now else "active"
+        context = {
+            **settings_context(self, "api_keys"),
+            "keys": keys,
+            "form": form or ApiKeyForm(members=self._members(), initial={"user": str(request.user.pk)}),
+            "new_key": new_key,
+            "new_key_obj": new_key_obj,
+        }
+        return render_page(request, "pages/settings/api_keys.html", context, status=status)
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        self.require("manage_settings")
+        form = ApiKeyForm(request.POST, members=self._members())
+        if form.is_valid():
+            member = get_user_model().objects.filter(pk=form.cleaned_data["user"]).first()
+            service = CreateApiKey(
+                self.tenant,
+                request.user,
+                name=form.cleaned_data["name"],
+                role=form.cleaned_data["role"],
+                user=member,
+                expires_at=form.cleaned_data["expires_on"],
+            )
+            try:
+                key = service.execute()
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            except PermissionDenied as exc:
+                # Permission was checked above; this is the "role above the member's" rule.
+                form.add_error("role", str(exc))
+            else:
+                # Rendered, not redirected: the raw key exists only in this response.
+                response = self._render(request, new_key=service.raw_key, new_key_obj=key, status=201)
+                response["Cache-Control"] = "no-store"
+                return response
+        return self._render(request, form, status=400)
+
+
+class ApiKeyRevokeView(TenantView):
+    def post(self, request, pk: int):
+        self.require("manage_settings")
+        key = get_object_or_404(ApiKey.objects.for_tenant(self.tenant), pk=pk)
+        try:
+            RevokeApiKey(self.tenant, request.user, key).execute()
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Key “{key.name}” ({key.prefix}…) revoked.")
+        return redirect("settings_api_keys", tenant_slug=self.tenant.slug)
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+def kind_fields() -> list[dict]:
+    """Each credential kind with the inputs of its secret (for the form's fieldsets)."""
+    out = []
+    for kind, label in CredentialKind.choices:
+        inputs = []
+        for name, required in SECRET_FIELDS[kind].items():
+            input_type, field_label = SECRET_INPUTS.get(name, ("password", name.replace("_", " ").capitalize()))
+            inputs.append({"name": name, "input_name": f"secret-{kind}-{name}", "type": input_type, "label": field_label, "required": required})
+        out.append({"kind": kind, "label": label, "inputs": inputs})
+    return out
+
+
+def posted_secret(post, kind: str) -> dict:
+    """The secret of the chosen kind only (other kinds' boxes are ignored even if filled)."""
+    secret: dict = {}
+    for name in SECRET_FIELDS.get(kind, {}):
+        input_type = SECRET_INPUTS.get(name, ("password", ""))[0]
+        raw = post.get(f"secret-{kind}-{name}", "")
+        if input_type == "checkbox":
+            if raw:
+                secret[name] = True
+            continue
+        raw = raw.strip()
+        if not raw:
+            continue
+        if input_type == "number":
+            if not raw.isdigit():
+                raise ValidationError({"secret": f"{name}: {raw!r} is not a whole number."})
+            secret[name] = int(raw)
+        else:
+            secret[name] = raw
+    return secret
+
+
+class CredentialsView(TenantView):
+    def _render(self, request, values: dict | None = None, errors: dict | None = None, status: int = 200):
+        context = {
+            **settings_context(self, "credentials"),
+            "credentials": Credential.objects.for_tenant(self.tenant).select_related("created_by").defer("encrypted"),
+            "kinds": kind_fields(),
+            "values": values or {"kind": CredentialKind.SLACK_WEBHOOK},
+            "errors": errors or {},
+        }
+        return render_page(request, "pages/settings/credentials.html", context, status=status)
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        self.require("manage_settings")
+        values = {k: (request.POST.get(k) or "").strip() for k in ("name", "kind", "description")}
+        try:
+            secret = posted_secret(request.POST, values["kind"])
+            existed = Credential.objects.for_tenant(self.tenant).filter(name=values["name"]).exists()
+            SaveCredential(self.tenant, request.user, name=values["name"], kind=values["kind"], secret=secret, description=values["description"]).execute()
+        except ValidationError as exc:
+            return self._render(request, values, error_dict(exc), status=400)
+        messages.success(request, f"Credential “{values['name']}” {'replaced' if existed else 'saved'}. Its secret will not be shown again.")
+        return redirect("settings_credentials", tenant_slug=self.tenant.slug)
+
+
+class CredentialDeleteView(TenantView):
+    def post(self, request, pk: int):
+        self.require("manage_settings")
+        credential = get_object_or_404(Credential.objects.for_tenant(self.tenant).defer("encrypted"), pk=pk)
+        DeleteCredential(self.tenant, request.user, credential).execute()
+        messages.success(request, f"Credential “{credential.name}” deleted.")
+        return redirect("settings_credentials", tenant_slug=self.tenant.slug)
+
+
+# --- outbound allow-list and limits -------------------------------------------------------------
+
+
+class AllowListView(TenantView):
+    def _render(self, request, text: str | None = None, errors: dict | None = None, status: int = 200):
+        context = {
+            **settings_context(self, "network"),
+            "text": "\n".join(self.tenant.outbound_allowlist or []) if text is None else text,
+            "errors": errors or {},
+        }
+        return render_page(request, "pages/settings/network.html", context, status=status)
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        self.require("manage_settings")
+        text = request.POST.get("outbound_allowlist", "")
+        entries = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+        try:
+            UpdateTenantSettings(self.tenant, request.user, outbound_allowlist=entries).execute()
+        except ValidationError as exc:
+            return self._render(request, text, error_dict(exc), status=400)
+        messages.success(request, f"Outbound allow-list saved ({len(entries)} entr{'y' if len(entries) == 1 else 'ies'}).")
+        return redirect("settings_network", tenant_slug=self.tenant.slug)
+
+
+def limit_rows(overrides: dict, posted: dict | None = None) -> list[dict]:
+    defaults = Limits()
+    rows = []
+    for f in dataclass_fields(Limits):
+        value = posted.get(f.name, "") if posted is not None else overrides.get(f.name, "")
+        rows.append(
+            {
+                "name": f.name,
+                "label": f.name.replace("_", " ").capitalize(),
+                "default": getattr(defaults, f.name),
+                "value": value,
+                "help": LIMIT_HELP.get(f.name, ""),
+            }
+        )
+    return rows
+
+
+class LimitsView(TenantView):
+    def _render(self, request, posted: dict | None = None, errors: dict | None = None, status: int = 200):
+        context = {**settings_context(self, "limits"), "rows": limit_rows(self.tenant.limits or {}, posted), "errors": errors or {}}
+        return render_page(request, "pages/settings/limits.html", context, status=status)
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        self.require("manage_settings")
+        posted = {f.name: (request.POST.get(f.name) or "").strip() for f in dataclass_fields(Limits)}
+        limits: dict = {}
+        problems = []
+        for f in dataclass_fields(Limits):
+            raw = posted[f.name]
+            if not raw:
+                continue  # empty = the default
+            try:
+                number = float(raw)
+            except ValueError:
+                problems.append(f"{f.name}: {raw!r} is not a number")
+                continue
+            whole = f.type in (int, "int")  # counts; `max_seconds` may be fractional
+            if whole and not number.is_integer():
+                problems.append(f"{f.name}: must be a whole number")
+                continue
+            limits[f.name] = int(number) if whole else number
+        try:
+            if problems:
+                raise ValidationError({"limits": problems})
+            UpdateTenantSettings(self.tenant, request.user, limits=limits).execute()
+        except ValidationError as exc:
+            return self._render(request, posted, error_dict(exc), status=400)
+        messages.success(request, "Limits saved.")
+        return redirect("settings_limits", tenant_slug=self.tenant.slug)
