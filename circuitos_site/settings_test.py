@@ -27,4 +27,5 @@ WHITENOISE_USE_FINDERS = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not the in-memory default: threads (parallel branches, the live server) then
     # share it through WAL with a busy timeout instead of failing on shared-cache table locks.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-circuitos.sqlite3")}  # noqa: F405
+    # One file per test process, so two suites running at once never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-circuitos-{os.getpid()}.sqlite3")}  # noqa: F405

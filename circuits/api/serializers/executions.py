@@ -1,0 +1,133 @@
+"""Executions and their step runs; starting circuits and publishing events."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from circuits.api.serializers.common import JSONObjectField, StrictSerializer
+from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus, TriggerType
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    circuit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True, help_text="The version number it ran.")
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices, read_only=True)
+    started_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    error = serializers.JSONField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "circuit",
+            "version",
+            "status",
+            "trigger_type",
+            "is_test",
+            "event",
+            "rerun_of",
+            "parent",
+            "started_by",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "step_count",
+        ]
+        read_only_fields = fields
+
+
+class StepRunSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=StepStatus.choices, read_only=True)
+    input = serializers.JSONField(read_only=True, allow_null=True)
+    output = serializers.JSONField(read_only=True, allow_null=True)
+    error = serializers.JSONField(read_only=True, allow_null=True)
+    logs = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = StepRun
+        fields = [
+            "id",
+            "node_key",
+            "action",
+            "scope",
+            "attempt",
+            "status",
+            "port",
+            "input",
+            "output",
+            "error",
+            "logs",
+            "resume_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionDetailSerializer(ExecutionSerializer):
+    input = serializers.JSONField(read_only=True)
+    output = serializers.JSONField(read_only=True, allow_null=True)
+    vars = serializers.JSONField(read_only=True)
+    steps = StepRunSerializer(many=True, read_only=True)
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [*ExecutionSerializer.Meta.fields, "input", "output", "vars", "wait_until", "steps"]
+        read_only_fields = fields
+
+
+class ExecutionFilterSerializer(StrictSerializer):
+    """Query parameters of GET /api/v1/executions (unknown parameters are ignored, not refused)."""
+
+    circuit = serializers.SlugField(required=False, help_text="Circuit slug.")
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
+    trigger = serializers.ChoiceField(choices=TriggerType.choices, required=False, help_text="What started the execution.")
+    is_test = serializers.BooleanField(required=False, allow_null=True, default=None)
+    created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; inclusive.")
+    created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; exclusive.")
+
+    def to_internal_value(self, data):
+        # Query strings carry other parameters too (cursor, page_size): only ours are read.
+        return serializers.Serializer.to_internal_value(self, data)
+
+    def validate(self, attrs: dict) -> dict:
+        after, before = attrs.get("created_after"), attrs.get("created_before")
+        if after and before and after >= before:
+            raise serializers.ValidationError({"created_before": ["Must be later than created_after."]})
+        return attrs
+
+
+class ExecuteSerializer(StrictSerializer):
+    circuit_name = serializers.SlugField(max_length=50, help_text="The circuit's slug.")
+    data = JSONObjectField(required=False, default=dict, help_text="The trigger payload the circuit receives.")
+    test = serializers.BooleanField(required=False, default=False, help_text="Run the draft (or newest version) as a test run.")
+
+
+class ExecuteQuerySerializer(serializers.Serializer):
+    wait = serializers.BooleanField(required=False, default=False, help_text="Run the circuit in this request and answer with its result.")
+    timeout = serializers.FloatField(required=False, min_value=0.1, help_text="With wait: the most seconds to run (capped by API_WAIT_SECONDS).")
+
+
+class EventPublishSerializer(StrictSerializer):
+    event = serializers.RegexField(r"^[A-Za-z0-9_.:\-]{1,200}$", max_length=200, help_text="Event name, e.g. lead.created (see GET /api/v1/events).")
+    data = JSONObjectField(required=False, default=dict, help_text="The event payload.")
+
+
+class EventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    source = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PublishResultSerializer(serializers.Serializer):
+    event = EventSerializer()
+    executions = ExecutionSerializer(many=True)
+
+
+class CatalogueEntrySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    builtin = serializers.BooleanField()

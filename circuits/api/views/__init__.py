@@ -1,0 +1,1 @@
+"""API views, one module per resource group; thin: they validate input and call the services."""

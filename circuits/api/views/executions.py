@@ -1,0 +1,233 @@
+"""Executions: start one (POST /execute), list and read them, cancel, re-run, retry from the failed step."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from circuits.api.pagination import ExecutionCursorPagination
+from circuits.api.serializers.common import EmptySerializer
+from circuits.api.serializers.executions import (
+    ExecuteQuerySerializer,
+    ExecuteSerializer,
+    ExecutionDetailSerializer,
+    ExecutionFilterSerializer,
+    ExecutionSerializer,
+)
+from circuits.api.views.base import ApiView, id_param
+from circuits.engine.start import run_now
+from circuits.models import Execution, StepRun
+from circuits.roles import Perm
+from circuits.services.base import Service
+from circuits.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep, StartExecution
+
+TAG = ["executions"]
+EXECUTION = {
+    "id": 812,
+    "circuit": "lead-scoring",
+    "version": 3,
+    "status": "succeeded",
+    "trigger_type": "api",
+    "is_test": False,
+    "event": None,
+    "rerun_of": None,
+    "parent": None,
+    "started_by": "owner@acme.test",
+    "error": None,
+    "created_at": "2025-01-07T10:00:00Z",
+    "started_at": "2025-01-07T10:00:00.010Z",
+    "finished_at": "2025-01-07T10:00:00.052Z",
+    "duration_ms": 42,
+    "step_count": 1,
+}
+STEP = {
+    "id": 4411,
+    "node_key": "score",
+    "action": "util.transform",
+    "scope": "",
+    "attempt": 1,
+    "status": "succeeded",
+    "port": "next",
+    "input": {"template": {"score": 80}},
+    "output": {"score": 80},
+    "error": None,
+    "logs": [],
+    "resume_at": None,
+    "started_at": "2025-01-07T10:00:00.011Z",
+    "finished_at": "2025-01-07T10:00:00.050Z",
+    "duration_ms": 39.2,
+}
+DETAIL = {**EXECUTION, "input": {"score": 80}, "output": {"score": 80}, "vars": {}, "wait_until": None, "steps": [STEP]}
+EXECUTION_EXAMPLE = OpenApiExample("An execution", response_only=True, value=EXECUTION)
+DETAIL_EXAMPLE = OpenApiExample("With steps", response_only=True, value=DETAIL)
+EXECUTION_ID = id_param("id", "execution")
+
+
+def wait_cap() -> float:
+    return float(getattr(settings, "API_WAIT_SECONDS", 30))
+
+
+class _StartAndWait(StartExecution):
+    """StartExecution whose in-request run is bounded (the service's own wait has no bound)."""
+
+    def __init__(self, *args, budget_seconds: float, **kwargs):
+        super().__init__(*args, wait=True, **kwargs)
+        self.budget_seconds = budget_seconds
+
+    def execute(self) -> Execution:
+        execution = Service.execute(self)  # check + create in one transaction (no enqueue when waiting)
+        return run_now(execution, budget_seconds=self.budget_seconds)
+
+
+def detail_queryset(view: ApiView):
+    steps = Prefetch("steps", queryset=StepRun.objects.order_by("started_at", "pk"))
+    return Execution.objects.restrict(view.actor, Perm.VIEW, view.tenant).select_related("circuit", "version", "started_by").prefetch_related(steps)
+
+
+@extend_schema(tags=TAG)
+class ExecuteView(ApiView):
+    perms = {}  # RUN is checked on the circuit (an object grant counts)
+    serializer_class = ExecutionDetailSerializer
+
+    @extend_schema(
+        summary="Run a circuit",
+        description=(
+            "Starts the circuit's published version with `data` as its payload and answers 202 with the execution at once. "
+            "With `?wait=true` the circuit runs in this request, for at most `timeout` seconds (capped by API_WAIT_SECONDS), "
+            "and the answer (200) carries its output and steps; a run that parks (a long wait) answers 202."
+        ),
+        parameters=[ExecuteQuerySerializer],
+        request=ExecuteSerializer,
+        responses={200: ExecutionDetailSerializer, 202: ExecutionDetailSerializer},
+        examples=[
+            OpenApiExample("Run", request_only=True, value={"circuit_name": "lead-scoring", "data": {"email": "ada@example.com", "score": 80}}),
+            DETAIL_EXAMPLE,
+        ],
+    )
+    def post(self, request):
+        query = self.validated(ExecuteQuerySerializer, data=request.query_params.dict())
+        data = self.validated(ExecuteSerializer)
+        circuit = self.get_circuit(data["circuit_name"])
+        kwargs = {"test": data["test"], "trigger_type": "api"}
+        if query["wait"]:
+            budget = min(query.get("timeout") or wait_cap(), wait_cap())
+            execution = _StartAndWait(self.tenant, self.actor, circuit, data["data"], budget_seconds=budget, **kwargs).execute()
+        else:
+            execution = StartExecution(self.tenant, self.actor, circuit, data["data"], **kwargs).execute()
+        execution = detail_queryset(self).get(pk=execution.pk)
+        finished = execution.is_finished
+        return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=TAG)
+class ExecutionListView(ApiView):
+    serializer_class = ExecutionSerializer
+    pagination_class = ExecutionCursorPagination
+
+    def get_queryset(self):
+        filters = self.validated(ExecutionFilterSerializer, data=self.request.query_params.dict())
+        qs = Execution.objects.restrict(self.actor, Perm.VIEW, self.tenant).select_related("circuit", "version", "started_by")
+        if "circuit" in filters:
+            qs = qs.filter(circuit__in=self.circuits().filter(slug=filters["circuit"]))
+        if "status" in filters:
+            qs = qs.filter(status=filters["status"])
+        if "trigger" in filters:
+            qs = qs.filter(trigger_type=filters["trigger"])
+        if filters.get("is_test") is not None:
+            qs = qs.filter(is_test=filters["is_test"])
+        if "created_after" in filters:
+            qs = qs.filter(created_at__gte=filters["created_after"])
+        if "created_before" in filters:
+            qs = qs.filter(created_at__lt=filters["created_before"])
+        return qs
+
+    @extend_schema(
+        summary="List executions (newest first, cursor-paginated)",
+        parameters=[ExecutionFilterSerializer, OpenApiParameter("page_size", OpenApiTypes.INT, description="At most 200.")],
+        examples=[EXECUTION_EXAMPLE],
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ExecutionSerializer(page, many=True).data)
+
+
+@extend_schema(tags=TAG, parameters=[EXECUTION_ID])
+class ExecutionDetailView(ApiView):
+    serializer_class = ExecutionDetailSerializer
+
+    @extend_schema(summary="Read an execution with its step runs", examples=[DETAIL_EXAMPLE])
+    def get(self, request, id: int):
+        execution = detail_queryset(self).filter(pk=id).first()
+        if execution is None:
+            raise Http404(f"No execution {id}.")
+        return Response(ExecutionDetailSerializer(execution).data)
+
+
+class _ExecutionActionView(ApiView):
+    perms = {}  # RUN is checked by the service on the execution's circuit
+    serializer_class = ExecutionSerializer
+    service: type[Service]
+    created = False
+
+    def post(self, request, id: int):
+        execution = Execution.objects.restrict(self.actor, Perm.VIEW, self.tenant).select_related("circuit").filter(pk=id).first()
+        if execution is None:
+            raise Http404(f"No execution {id}.")
+        self.validated(EmptySerializer)
+        result = self.service(self.tenant, self.actor, execution).execute()
+        result = Execution.objects.select_related("circuit", "version", "started_by").get(pk=result.pk)
+        return Response(ExecutionSerializer(result).data, status=status.HTTP_201_CREATED if self.created else status.HTTP_200_OK)
+
+
+@extend_schema(tags=TAG, parameters=[EXECUTION_ID])
+class ExecutionCancelView(_ExecutionActionView):
+    service = CancelExecution
+
+    @extend_schema(
+        summary="Cancel a queued, running or waiting execution",
+        request=EmptySerializer,
+        examples=[
+            OpenApiExample(
+                "Cancelled",
+                response_only=True,
+                value={**EXECUTION, "status": "cancelled", "error": {"message": "cancelled by owner@acme.test", "type": "cancelled"}},
+            )
+        ],
+    )
+    def post(self, request, id: int):
+        return super().post(request, id)
+
+
+@extend_schema(tags=TAG, parameters=[EXECUTION_ID])
+class ExecutionRerunView(_ExecutionActionView):
+    service = RerunExecution
+    created = True
+
+    @extend_schema(
+        summary="Run a finished execution again from the start (same version, same input)",
+        request=EmptySerializer,
+        responses={201: OpenApiResponse(ExecutionSerializer, description="The new execution (queued).")},
+        examples=[OpenApiExample("Re-run", response_only=True, value={**EXECUTION, "id": 813, "status": "queued", "rerun_of": 812})],
+    )
+    def post(self, request, id: int):
+        return super().post(request, id)
+
+
+@extend_schema(tags=TAG, parameters=[EXECUTION_ID])
+class ExecutionRetryView(_ExecutionActionView):
+    service = RetryFromFailedStep
+    created = True
+
+    @extend_schema(
+        summary="Retry a failed or cancelled execution from its failed step (finished steps are kept)",
+        request=EmptySerializer,
+        responses={201: OpenApiResponse(ExecutionSerializer, description="The new execution (queued).")},
+        examples=[OpenApiExample("Retry", response_only=True, value={**EXECUTION, "id": 814, "status": "queued", "rerun_of": 812})],
+    )
+    def post(self, request, id: int):
+        return super().post(request, id)
