@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from circuits.models import Circuit
+from circuits.models import Circuit, Execution, ExecutionStatus
 from circuits.roles import Perm
 from circuits.services.base import Service
 
@@ -75,3 +75,31 @@ class SetCircuitEnabled(UpdateCircuit):
 
     def __init__(self, tenant, actor, circuit: Circuit, enabled: bool):
         super().__init__(tenant, actor, circuit, enabled=enabled)
+
+
+class DeleteCircuit(Service):
+    """Delete a circuit with its versions, triggers and execution history."""
+
+    perm = Perm.EDIT
+    denied_message = "You cannot delete this circuit."
+
+    def __init__(self, tenant, actor, circuit: Circuit):
+        super().__init__(tenant, actor)
+        self.circuit = circuit
+
+    def permission_object(self):
+        return self.circuit
+
+    def validate(self) -> None:
+        if self.circuit.tenant_id != self.tenant.pk:
+            raise ValidationError("That circuit belongs to another tenant.")
+        active = Execution.objects.for_tenant(self.tenant).filter(
+            circuit=self.circuit, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING]
+        )
+        if active.exists():
+            raise ValidationError({"circuit": f"{active.count()} execution(s) of this circuit are still queued, running or waiting; cancel them first."})
+
+    def perform(self) -> None:
+        # Executions protect the versions they ran: remove the history before the versions.
+        Execution.objects.for_tenant(self.tenant).filter(circuit=self.circuit).delete()
+        self.circuit.delete()

@@ -137,26 +137,31 @@ class RetryFromFailedStep(_ExecutionService):
         retry.vars = e.vars
         retry.save(update_fields=["vars"])
         kept = [s for s in e.steps.order_by("pk") if s.status == StepStatus.SUCCEEDED or (s.status == StepStatus.FAILED and s.port)]
-        StepRun.objects.bulk_create(
-            [
-                StepRun(
-                    execution=retry,
-                    node_key=s.node_key,
-                    action=s.action,
-                    scope=s.scope,
-                    attempt=s.attempt,
-                    status=s.status,
-                    port=s.port,
-                    input=s.input,
-                    output=s.output,
-                    error=s.error,
-                    logs=[*s.logs, {"level": "info", "message": f"kept from execution {e.pk}"}],
-                    started_at=s.started_at,
-                    finished_at=s.finished_at,
-                    duration_ms=s.duration_ms,
-                )
-                for s in kept
-            ]
-        )
+        copy_steps(kept, retry, note=f"kept from execution {e.pk}")
         enqueue(retry)
         return retry
+
+
+def copy_steps(steps: list[StepRun], execution: Execution, *, note: str) -> None:
+    """Give `execution` finished results of another run: the engine reuses them instead of running those steps."""
+    StepRun.objects.bulk_create(
+        [
+            StepRun(
+                execution=execution,
+                node_key=s.node_key,
+                action=s.action,
+                scope=s.scope,
+                attempt=s.attempt,
+                status=s.status,
+                port=s.port,
+                input=s.input,
+                output=s.output,
+                error=s.error,
+                logs=[*s.logs, {"level": "info", "message": note}],
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+                duration_ms=s.duration_ms,
+            )
+            for s in steps
+        ]
+    )

@@ -267,6 +267,25 @@ class SaveTrigger(Service):
         return self.trigger
 
 
+class DeleteTrigger(Service):
+    perm = Perm.EDIT
+    denied_message = "You cannot edit this circuit's triggers."
+
+    def __init__(self, tenant, actor, trigger: Trigger):
+        super().__init__(tenant, actor)
+        self.trigger = trigger
+
+    def permission_object(self):
+        return self.trigger.circuit
+
+    def validate(self) -> None:
+        if self.trigger.tenant_id != self.tenant.pk:
+            raise ValidationError("That trigger belongs to another tenant.")
+
+    def perform(self) -> None:
+        self.trigger.delete()
+
+
 class ImportCircuit(Service):
     """Create a circuit from an exported document: circuit, triggers and a draft."""
 

@@ -10,14 +10,13 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from circuits.api.mutations import DeleteCircuit
 from circuits.api.pagination import PagePagination
 from circuits.api.serializers.circuits import CircuitCreateSerializer, CircuitSerializer, CircuitUpdateSerializer, ImportSerializer
 from circuits.api.serializers.common import EmptySerializer
 from circuits.api.views.base import CIRCUIT_NAME, ApiView
 from circuits.models import Circuit, CircuitVersion, VersionStatus
 from circuits.roles import Perm
-from circuits.services.circuits import CreateCircuit, SetCircuitEnabled, UpdateCircuit
+from circuits.services.circuits import CreateCircuit, DeleteCircuit, SetCircuitEnabled, UpdateCircuit
 from circuits.services.versions import ImportCircuit, export_circuit
 
 TAG = ["circuits"]

@@ -7,13 +7,12 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from circuits.api.mutations import DeleteTrigger
 from circuits.api.serializers.circuits import TriggerSerializer, TriggerUpdateSerializer, TriggerWriteSerializer
 from circuits.api.views.base import CIRCUIT_NAME, ApiView, id_param
 from circuits.models import Circuit, Trigger
 from circuits.permissions import has_perm
 from circuits.roles import Perm
-from circuits.services.versions import SaveTrigger
+from circuits.services.versions import DeleteTrigger, SaveTrigger
 
 TAG = ["triggers"]
 TRIGGER_EXAMPLE = OpenApiExample(

@@ -13,9 +13,10 @@ from django.core.exceptions import ValidationError
 
 from circuits.engine import graph as graphs
 from circuits.engine.start import create_execution, enqueue
-from circuits.models import Circuit, CircuitVersion, Execution, StepRun, StepStatus, Trigger
+from circuits.models import Circuit, CircuitVersion, Execution, StepStatus
 from circuits.roles import Perm
 from circuits.services.base import Service
+from circuits.services.executions import copy_steps
 
 
 def upstream_of(graph: graphs.Graph, key: str) -> set[str]:
@@ -109,49 +110,9 @@ class RerunFromStep(Service):
             is_test=True,
             rerun_of=self.source,
         )
-        StepRun.objects.bulk_create(
-            [
-                StepRun(
-                    execution=execution,
-                    node_key=s.node_key,
-                    action=s.action,
-                    scope=s.scope,
-                    attempt=s.attempt,
-                    status=s.status,
-                    port=s.port,
-                    input=s.input,
-                    output=s.output,
-                    error=s.error,
-                    logs=[*s.logs, {"level": "info", "message": f"pinned from execution {self.source.pk}"}],
-                    started_at=s.started_at,
-                    finished_at=s.finished_at,
-                    duration_ms=s.duration_ms,
-                )
-                for s in self.kept
-            ]
-        )
+        copy_steps(self.kept, execution, note=f"pinned from execution {self.source.pk}")
         enqueue(execution)
         return execution
-
-
-class DeleteTrigger(Service):
-    perm = Perm.EDIT
-    denied_message = "You cannot edit this circuit's triggers."
-
-    def __init__(self, tenant, actor, circuit: Circuit, trigger: Trigger):
-        super().__init__(tenant, actor)
-        self.circuit = circuit
-        self.trigger = trigger
-
-    def permission_object(self):
-        return self.circuit
-
-    def validate(self) -> None:
-        if self.trigger.circuit_id != self.circuit.pk or self.trigger.tenant_id != self.tenant.pk:
-            raise ValidationError("That trigger belongs to another circuit.")
-
-    def perform(self) -> None:
-        self.trigger.delete()
 
 
 def _node_fields(node: dict) -> dict[str, Any]:

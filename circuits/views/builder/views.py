@@ -29,6 +29,7 @@ from circuits.services.circuits import CreateCircuit
 from circuits.services.executions import StartExecution
 from circuits.services.versions import (
     Conflict,
+    DeleteTrigger,
     GraphInvalid,
     ImportCircuit,
     PublishDraft,
@@ -44,7 +45,7 @@ from circuits.triggers import types as trigger_types
 from circuits.views.base import TenantView
 from circuits.views.builder import schema_forms
 from circuits.views.builder.gallery import get_template, templates
-from circuits.views.builder.services import DeleteTrigger, RerunFromStep, diff_versions
+from circuits.views.builder.services import RerunFromStep, diff_versions
 
 MAX_BODY = 2_000_000  # a circuit document larger than this is refused before parsing
 
@@ -474,7 +475,7 @@ class TriggerFormView(BuilderBase):
         if request.POST.get("delete"):
             if trigger is None:
                 raise ValidationError({"trigger": "Say which trigger to remove."})
-            DeleteTrigger(self.tenant, request.user, circuit, trigger).execute()
+            DeleteTrigger(self.tenant, request.user, trigger).execute()
             remaining = circuit.triggers.order_by("pk").first()
             type_ = remaining.type if remaining else TriggerType.MANUAL
             return self._render(request, remaining, type_, remaining.config if remaining else {}, remaining.enabled if remaining else True, [], saved=True)
