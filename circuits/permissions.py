@@ -25,6 +25,11 @@ def role_of(user, tenant: Tenant) -> str | None:
     return cache[tenant.pk]
 
 
+def remember_role(user, tenant: Tenant, role: str | None) -> None:
+    """Fix the user's role in `tenant` for this request (an API key acts with a capped role)."""
+    user.__dict__.setdefault(_CACHE_ATTR, {})[tenant.pk] = role
+
+
 def forget_roles(user) -> None:
     user.__dict__.pop(_CACHE_ATTR, None)
 

@@ -15,18 +15,13 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from circuits import permissions as circuit_permissions
-from circuits.models import ApiKey, Membership, Tenant
+from circuits.models import ApiKey, Membership
+from circuits.permissions import remember_role
 from circuits.roles import ROLE_PERMISSIONS
 from circuits.services.apikeys import find_key
 
 # Writing last_used_at on every request would turn each read into a write; a minute is precise enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
-
-
-def remember_role(user, tenant: Tenant, role: str) -> None:
-    """Prime `role_of`'s per-user cache: the role this request acts with in `tenant`."""
-    user.__dict__.setdefault(circuit_permissions._CACHE_ATTR, {})[tenant.pk] = role
 
 
 def effective_role(key_role: str, member_role: str) -> str:

@@ -20,13 +20,25 @@ class StartExecution(Service):
     perm = Perm.RUN
     denied_message = "You cannot run this circuit."
 
-    def __init__(self, tenant, actor, circuit: Circuit, payload, *, test: bool = False, wait: bool = False, trigger_type: str = "manual"):
+    def __init__(
+        self,
+        tenant,
+        actor,
+        circuit: Circuit,
+        payload,
+        *,
+        test: bool = False,
+        wait: bool = False,
+        trigger_type: str = "manual",
+        budget_seconds: float | None = None,
+    ):
         super().__init__(tenant, actor)
         self.circuit = circuit
         self.payload = payload if payload is not None else {}
         self.test = test
         self.wait = wait
         self.trigger_type = trigger_type
+        self.budget_seconds = budget_seconds  # bounds a run the caller waits for
 
     def permission_object(self):
         return self.circuit
@@ -63,7 +75,7 @@ class StartExecution(Service):
     def execute(self) -> Execution:
         execution = super().execute()
         # A caller waiting for the result runs it here, after the row is committed.
-        return run_now(execution) if self.wait else execution
+        return run_now(execution, budget_seconds=self.budget_seconds) if self.wait else execution
 
 
 class _ExecutionService(Service):

@@ -41,18 +41,17 @@ def test_execute_with_wait_answers_with_the_result(world, operator):
     assert [s["node_key"] for s in body["steps"]] == ["greet"]
 
 
-def test_execute_with_wait_runs_within_the_bound(world, operator, settings, monkeypatch):
-    import circuits.api.views.executions as views
-
-    simple_circuit(world, "greeter")
-    budgets = []
-    real_run_now = views.run_now
-    monkeypatch.setattr(views, "run_now", lambda execution, budget_seconds: budgets.append(budget_seconds) or real_run_now(execution, budget_seconds))
-    settings.API_WAIT_SECONDS = 7
-    operator.post("/api/v1/execute?wait=true&timeout=30", {"circuit_name": "greeter"})
-    operator.post("/api/v1/execute?wait=true&timeout=2.5", {"circuit_name": "greeter"})
-    operator.post("/api/v1/execute?wait=true", {"circuit_name": "greeter"})
-    assert budgets == [7, 2.5, 7]  # the caller may ask for less than the cap, never more
+def test_execute_with_wait_runs_within_the_bound(world, operator, settings):
+    # A 1.2 s pause, then one more step: a bound shorter than the pause stops the run there.
+    build(world, "slowish", [node("nap", "util.wait", {"seconds": 1.2}), node("after", "util.transform", {"template": "done"})], chain("nap", "after"))
+    settings.API_WAIT_SECONDS = 30
+    bounded = operator.post("/api/v1/execute?wait=true&timeout=0.5", {"circuit_name": "slowish"}).json()
+    assert bounded["status"] == "failed" and "Governor limit exceeded" in bounded["error"]["message"]
+    unbounded = operator.post("/api/v1/execute?wait=true&timeout=30", {"circuit_name": "slowish"}).json()
+    assert unbounded["status"] == "succeeded" and unbounded["output"] == "done"
+    settings.API_WAIT_SECONDS = 0.5  # the server's cap wins over a larger timeout
+    capped = operator.post("/api/v1/execute?wait=true&timeout=30", {"circuit_name": "slowish"}).json()
+    assert capped["status"] == "failed"
 
 
 def test_execute_with_wait_answers_202_for_a_run_that_parks(world, operator):

@@ -20,7 +20,6 @@ from circuits.api.serializers.executions import (
     ExecutionSerializer,
 )
 from circuits.api.views.base import ApiView, id_param
-from circuits.engine.start import run_now
 from circuits.models import Execution, StepRun
 from circuits.roles import Perm
 from circuits.services.base import Service
@@ -72,18 +71,6 @@ def wait_cap() -> float:
     return float(getattr(settings, "API_WAIT_SECONDS", 30))
 
 
-class _StartAndWait(StartExecution):
-    """StartExecution whose in-request run is bounded (the service's own wait has no bound)."""
-
-    def __init__(self, *args, budget_seconds: float, **kwargs):
-        super().__init__(*args, wait=True, **kwargs)
-        self.budget_seconds = budget_seconds
-
-    def execute(self) -> Execution:
-        execution = Service.execute(self)  # check + create in one transaction (no enqueue when waiting)
-        return run_now(execution, budget_seconds=self.budget_seconds)
-
-
 def detail_queryset(view: ApiView):
     steps = Prefetch("steps", queryset=StepRun.objects.order_by("started_at", "pk"))
     return Execution.objects.restrict(view.actor, Perm.VIEW, view.tenant).select_related("circuit", "version", "started_by").prefetch_related(steps)
@@ -116,7 +103,7 @@ class ExecuteView(ApiView):
         kwargs = {"test": data["test"], "trigger_type": "api"}
         if query["wait"]:
             budget = min(query.get("timeout") or wait_cap(), wait_cap())
-            execution = _StartAndWait(self.tenant, self.actor, circuit, data["data"], budget_seconds=budget, **kwargs).execute()
+            execution = StartExecution(self.tenant, self.actor, circuit, data["data"], wait=True, budget_seconds=budget, **kwargs).execute()
         else:
             execution = StartExecution(self.tenant, self.actor, circuit, data["data"], **kwargs).execute()
         execution = detail_queryset(self).get(pk=execution.pk)
