@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from django.db import transaction
 from django.utils import timezone
 
 from circuits.engine.start import claim, run_claimed, send_to_worker
@@ -45,5 +44,4 @@ def resume_due_executions(batch: int = 200) -> int:
 def fire_due_schedules() -> int:
     from circuits.triggers.schedule import fire_due
 
-    with transaction.atomic():
-        return fire_due()
+    return fire_due()

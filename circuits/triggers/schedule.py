@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
 from circuits.engine.start import NotRunnable, create_execution, enqueue
@@ -9,8 +10,9 @@ from circuits.models import Trigger, TriggerType, VersionStatus
 from circuits.triggers.types import next_cron_time
 
 
+@transaction.atomic
 def fire_due(now=None, batch: int = 100) -> int:
-    """Start one execution per due schedule trigger and move it to its next time. Call in a transaction."""
+    """Start one execution per due schedule trigger and move it to its next time (one transaction)."""
     now = now or timezone.now()
     due = (
         Trigger.objects.select_for_update(skip_locked=True, of=("self",))
