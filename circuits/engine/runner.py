@@ -200,9 +200,13 @@ class Engine:
             )
             try:
                 result = self._call(action, ctx, config, node.timeout_seconds)
-            except (Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed):
+            except (Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed) as interruption:
                 if step.pk and step.status == StepStatus.RUNNING:
-                    step.delete()  # a container interrupted by its body: it runs again on resume
+                    if action_class.container:
+                        step.delete()  # a container interrupted by its body: it runs again on resume
+                    else:  # the step itself was stopped (cancel, limit): say so on the step
+                        step.logs = ctx.logs
+                        self._fail_step(step, str(interruption) or type(interruption).__name__.lower(), type(interruption).__name__)
                 raise
             except Exception as exc:
                 message = str(exc) if isinstance(exc, ActionError | ExpressionError) else f"{type(exc).__name__}: {exc}"

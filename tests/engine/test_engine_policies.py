@@ -263,3 +263,40 @@ def test_rerun_and_retry_from_the_failed_step(world):
     assert "kept from execution" in kept.logs[-1]["message"]
     rerun = run_now(RerunExecution(world.tenant, world.operator, retry).execute())
     assert rerun.status == ExecutionStatus.SUCCEEDED and rerun.steps.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_explicit_step_timeout_fails_the_step_at_its_deadline(world):
+    circuit = build(world, "slow-step", [node("nap", "util.wait", {"seconds": 3}, timeout_seconds=0.5)], chain("nap"))
+    started = time.monotonic()
+    execution = run(circuit)
+    assert time.monotonic() - started < 2.5  # did not sit out the 3 seconds
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.steps.get(node_key="nap").error["message"] == "timed out after 0.5 seconds"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_running_execution_stops_it_between_steps(world):
+    import threading
+
+    circuit = build(
+        world,
+        "cancel-running",
+        [node("nap", "util.wait", {"seconds": 2}), node("after", "util.log", {"message": "should not run"})],
+        chain("nap", "after"),
+    )
+    execution = create_execution(circuit, {})
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault("execution", run_now(execution)))
+    runner.start()
+    deadline = time.monotonic() + 5
+    while not execution.steps.filter(node_key="nap").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.RUNNING
+    CancelExecution(world.tenant, world.operator, execution).execute()
+    runner.join(timeout=10)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.CANCELLED
+    assert not execution.steps.filter(node_key="after").exists()
+    assert execution.steps.get(node_key="nap").status == "failed"  # interrupted, and it says so
