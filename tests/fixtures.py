@@ -106,4 +106,9 @@ def client_for(client):
 def pytest_generate_tests(metafunc):
     """Parametrize `page` from the `pages` of a TenantAccessSuite subclass."""
     if "page" in metafunc.fixturenames and metafunc.cls is not None and hasattr(metafunc.cls, "pages"):
-        metafunc.parametrize("page", metafunc.cls.pages, ids=str)
+        pages = metafunc.cls.pages
+        # A test that only applies to some pages says so with `applies_to(page)`.
+        applies = getattr(metafunc.function, "applies_to", None)
+        if applies is not None:
+            pages = [p for p in pages if applies(p)]
+        metafunc.parametrize("page", pages, ids=str)
