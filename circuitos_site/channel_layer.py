@@ -42,12 +42,24 @@ class LoopSafeInMemoryChannelLayer(InMemoryChannelLayer):
             queue.put_nowait(item)
 
     async def receive(self, channel):
+        # Unlike the base class, the queue is kept while the consumer lives: dropping an empty
+        # queue would lose a message another thread is putting into it at that moment.
+        self.require_valid_channel_name(channel)
+        queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
         self._loops[channel] = asyncio.get_running_loop()
-        try:
-            return await super().receive(channel)
-        finally:
-            if channel not in self.channels:
-                self._loops.pop(channel, None)
+        _expires, message = await queue.get()
+        if queue.empty() and not any(channel in members for members in self.groups.values()):
+            # A one-off channel (no group sends to it, e.g. the health check's): nothing to keep.
+            self.channels.pop(channel, None)
+            self._loops.pop(channel, None)
+        return message
+
+    async def group_discard(self, group, channel):
+        await super().group_discard(group, channel)
+        if not any(channel in members for members in self.groups.values()) and self.channels.get(channel, asyncio.Queue()).empty():
+            # The consumer left every group (it disconnected): forget its queue.
+            self.channels.pop(channel, None)
+            self._loops.pop(channel, None)
 
     async def flush(self):
         await super().flush()

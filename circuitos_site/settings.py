@@ -99,7 +99,13 @@ else:
             "NAME": VAR_DIR / "circuitos.sqlite3",
             # WAL + a busy timeout let the web process and the worker threads share the file.
             # synchronous=NORMAL is durable in WAL mode except for the last commits on power loss.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+            # IMMEDIATE transactions take the write lock up front, so concurrent writers (parallel
+            # branches, the embedded worker) wait on the busy timeout instead of failing at once.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
