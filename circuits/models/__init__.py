@@ -1,6 +1,6 @@
 from circuits.models.circuit import Circuit
 from circuits.models.execution import FINISHED, Execution, ExecutionStatus, StepRun, StepStatus
-from circuits.models.misc import ApiKey, Credential, CredentialKind, InboxMessage, Notification
+from circuits.models.misc import ApiKey, Credential, CredentialKind, InboxMessage, Notification, NotificationRead
 from circuits.models.records import ObjectType, Record, RecordChange
 from circuits.models.tenancy import Invitation, Membership, Tenant
 from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger, TriggerType
@@ -23,6 +23,7 @@ __all__ = [
     "Membership",
     "Node",
     "Notification",
+    "NotificationRead",
     "ObjectType",
     "OnError",
     "Record",

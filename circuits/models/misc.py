@@ -91,3 +91,17 @@ class InboxMessage(TenantOwned):
 
     def __str__(self) -> str:
         return f"#{self.channel} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class NotificationRead(models.Model):
+    """A member has read a notification addressed to everyone (each member reads it for themself)."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notification", "user"], name="unique_notification_read")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.notification_id}"

@@ -51,7 +51,7 @@ class TenantHomeView(TenantView):
             "active_count": executions.filter(status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING]).count(),
             "recent": recent,
             "failures": failures,
-            "unread_count": my_notifications(self.tenant, request.user).filter(read_at__isnull=True).count(),
+            "unread_count": my_notifications(self.tenant, request.user).filter(seen_at__isnull=True).count(),
             "can_edit": has_perm(request.user, self.tenant, "edit"),
         }
         return render_page(request, "pages/overview.html", context)

@@ -42,7 +42,8 @@ def test_mark_all_as_read_and_the_unread_filter(client_for, world):
     client = client_for(world.viewer)
     assert client.get(URL, {"unread": "1"}).context["unread_count"] == 2
     client.post(f"{URL}read", {"all": "1"})
-    assert not Notification.objects.filter(read_at__isnull=True).exists()
+    assert not Notification.objects.filter(user=world.viewer, read_at__isnull=True).exists()
+    assert Notification.objects.get(title="Two").reads.filter(user=world.viewer).exists()
     assert list(client.get(URL, {"unread": "1"}).context["notifications"]) == []
 
 
@@ -80,3 +81,12 @@ def test_every_page_has_the_bell_and_the_live_socket(client_for, world):
     page = client_for(world.viewer).get("/t/acme/").content.decode()
     assert 'hx-get="/t/acme/notifications/bell"' in page and 'data-tenant-socket="/ws/t/acme/events/"' in page
     assert f'data-user-id="{world.viewer.pk}"' in page
+
+
+def test_a_notification_for_everyone_is_read_by_each_member_for_themself(client_for, world):
+    from circuits.models import Notification
+
+    Notification.objects.create(tenant=world.tenant, title="Maintenance tonight")
+    client_for(world.editor).post("/t/acme/notifications/read", {"all": "1"})
+    assert client_for(world.editor).get("/t/acme/notifications/", {"unread": "1"}).context["unread_count"] == 0
+    assert client_for(world.viewer).get("/t/acme/notifications/", {"unread": "1"}).context["unread_count"] == 1

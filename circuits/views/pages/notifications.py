@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, When
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from circuits.models import Notification
+from circuits.models import Notification, NotificationRead
 from circuits.notifications import link_error
 from circuits.views.base import TenantView, render_page
 from circuits.views.pages.common import paginate, safe_next
@@ -28,22 +28,35 @@ def with_safe_links(notifications) -> list[Notification]:
 def my_notifications(tenant, user) -> QuerySet:
     """This member's notifications in `tenant`: addressed to them, or to everyone (user empty).
 
-    A notification for everyone is one row with one `read_at`: marking it read marks it
-    read for the whole tenant (the model keeps no per-member read state for broadcasts).
+    `seen_at` is when *this member* read it: the row's `read_at` for a personal notification,
+    their NotificationRead for one addressed to everyone (each member reads it for themself).
     """
-    return Notification.objects.for_tenant(tenant).filter(Q(user=user) | Q(user__isnull=True))
+    mine = NotificationRead.objects.filter(user=user, notification=OuterRef("pk")).values("read_at")[:1]
+    return (
+        Notification.objects.for_tenant(tenant)
+        .filter(Q(user=user) | Q(user__isnull=True))
+        .annotate(seen_at=Case(When(user__isnull=True, then=Subquery(mine)), default=F("read_at")))
+    )
+
+
+def mark_read(notifications: QuerySet, user) -> int:
+    now = timezone.now()
+    personal = notifications.filter(user=user).update(read_at=now)
+    broadcast = list(notifications.filter(user__isnull=True).values_list("pk", flat=True))
+    NotificationRead.objects.bulk_create([NotificationRead(notification_id=pk, user=user, read_at=now) for pk in broadcast], ignore_conflicts=True)
+    return personal + len(broadcast)
 
 
 def render_list(request, tenant, unread_only: bool):
     qs = my_notifications(tenant, request.user)
     if unread_only:
-        qs = qs.filter(read_at__isnull=True)
+        qs = qs.filter(seen_at__isnull=True)
     page = paginate(request, qs)
     context = {
         "page": page,
         "notifications": with_safe_links(page.object_list),
         "unread_only": unread_only,
-        "unread_count": my_notifications(tenant, request.user).filter(read_at__isnull=True).count(),
+        "unread_count": my_notifications(tenant, request.user).filter(seen_at__isnull=True).count(),
     }
     return render_page(request, "pages/notifications/list.html", context, partial="pages/notifications/_results.html")
 
@@ -57,7 +70,7 @@ class NotificationReadView(TenantView):
     """Mark some (`ids`) or all (`all=1`) of the member's unread notifications as read."""
 
     def post(self, request):
-        qs = my_notifications(self.tenant, request.user).filter(read_at__isnull=True)
+        qs = my_notifications(self.tenant, request.user).filter(seen_at__isnull=True)
         if request.POST.get("all") != "1":
             ids = [int(i) for i in request.POST.getlist("ids") if str(i).isdigit()]
             if not ids:
@@ -67,7 +80,7 @@ class NotificationReadView(TenantView):
                     return render_list(request, self.tenant, request.POST.get("unread") == "1")
                 return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
             qs = qs.filter(pk__in=ids)
-        count = qs.update(read_at=timezone.now())
+        count = mark_read(qs, request.user)
         if request.htmx:
             # The list redraws in place; the bell listens for the trigger and reloads its count.
             response = render_list(request, self.tenant, request.POST.get("unread") == "1")
@@ -82,6 +95,6 @@ class NotificationBellView(TenantView):
 
     def get(self, request):
         qs = my_notifications(self.tenant, request.user)
-        unread = qs.filter(read_at__isnull=True)
+        unread = qs.filter(seen_at__isnull=True)
         context = {"unread_count": unread.count(), "latest": with_safe_links(unread[:BELL_ITEMS])}
         return render_page(request, "pages/notifications/_bell.html", context, partial="pages/notifications/_bell.html")
