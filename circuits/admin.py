@@ -15,6 +15,7 @@ from circuits.models import (
     Membership,
     Node,
     Notification,
+    NotificationRead,
     ObjectType,
     Record,
     RecordChange,
@@ -209,3 +210,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class InboxMessageAdmin(admin.ModelAdmin):
     list_display = ["channel", "tenant", "received_at"]
     list_filter = ["tenant", "channel"]
+
+
+@admin.register(NotificationRead)
+class NotificationReadAdmin(admin.ModelAdmin):
+    list_display = ["notification", "user", "read_at"]
+    list_filter = ["notification__tenant"]
