@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import fields
 
 from django.core.exceptions import ValidationError
@@ -10,7 +11,7 @@ from django.utils.text import slugify
 
 from circuits.credentials import save_credential
 from circuits.engine.limits import Limits
-from circuits.models import Credential
+from circuits.models import Credential, CustomEventType
 from circuits.roles import Perm
 from circuits.services.base import Service
 
@@ -114,3 +115,29 @@ class UpdateTenantSettings(Service):
             self.tenant.name = self.name.strip()
         self.tenant.save()
         return self.tenant
+
+
+class DefineCustomEvent(Service):
+    """Add a tenant-defined event name to the catalogue (circuits can then trigger on it)."""
+
+    perm = Perm.MANAGE_SETTINGS
+    denied_message = "Only owners and admins can define custom events."
+    NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+
+    def __init__(self, tenant, actor, *, name: str, description: str = ""):
+        super().__init__(tenant, actor)
+        self.name = (name or "").strip()
+        self.description = (description or "").strip()
+
+    def validate(self) -> None:
+        from circuits.triggers.catalogue import BUILTIN_EVENTS
+
+        if not self.NAME.match(self.name) or len(self.name) > 200:
+            raise ValidationError({"name": "Use lowercase words joined by dots, e.g. deal.escalated."})
+        if self.name in BUILTIN_EVENTS:
+            raise ValidationError({"name": f"{self.name} is a built-in event already."})
+        if CustomEventType.objects.for_tenant(self.tenant).filter(name=self.name).exists():
+            raise ValidationError({"name": f"{self.name} is already in the catalogue."})
+
+    def perform(self) -> CustomEventType:
+        return CustomEventType.objects.create(tenant=self.tenant, name=self.name, description=self.description)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from circuits.events import publish_event
-from circuits.models import Event, Execution
+from circuits.models import CustomEventType, Event, Execution
+from circuits.triggers.catalogue import catalogue
+from tests.access import Page, TenantAccessSuite
 from tests.engine.helpers import build, chain, node
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +85,33 @@ def test_the_publish_form_offers_the_catalogue_and_is_hidden_from_viewers(client
     assert '<datalist id="event-names">' in page and '<option value="lead.created">' in page and "Publish a test event" in page
     assert "Publish a test event" not in client_for(world.viewer).get(URL).content.decode()
     assert client_for(world.viewer).post(URL, {"name": "lead.created"}).status_code == 403
+
+
+class TestCustomEventAccess(TenantAccessSuite):
+    pages = [
+        Page(
+            "define-custom-event",
+            lambda w: f"/t/{w.tenant.slug}/events/custom",
+            perm="manage_settings",
+            method="post",
+            data=lambda w: {"name": f"deal.escalated{CustomEventType.objects.count()}".replace("escalated0", "escalated")},
+        )
+    ]
+
+
+def test_an_admin_adds_a_custom_event_that_circuits_can_trigger_on(client_for, world):
+    response = client_for(world.admin).post("/t/acme/events/custom", {"name": "deal.escalated", "description": "A deal needs a manager"})
+    assert response.status_code == 302
+    assert any(e["name"] == "deal.escalated" and not e["builtin"] for e in catalogue(world.tenant))
+    assert not any(e["name"] == "deal.escalated" for e in catalogue(world.other_tenant))
+    circuit = build(
+        world, "escalations", [node("x", "util.log", {"message": "escalated"})], chain("x"), triggers=[{"type": "event", "config": {"event": "deal.escalated"}}]
+    )
+    assert [e.circuit for e in publish_event(world.tenant, "deal.escalated", {})[1]] == [circuit]
+
+
+@pytest.mark.parametrize(("name", "message"), [("Deal Escalated", "lowercase words"), ("lead.created", "built-in"), ("nodots", "lowercase words")])
+def test_bad_custom_event_names_are_refused(client_for, world, name, message):
+    response = client_for(world.admin).post("/t/acme/events/custom", {"name": name})
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not CustomEventType.objects.exists()

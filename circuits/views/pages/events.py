@@ -14,6 +14,7 @@ from circuits.engine.limits import Limits
 from circuits.events import publish_event
 from circuits.models import Event
 from circuits.permissions import has_perm
+from circuits.services.tenant_settings import DefineCustomEvent
 from circuits.triggers.catalogue import catalogue
 from circuits.views.base import TenantView, render_page
 from circuits.views.pages.common import apply_errors, paginate, parse_json_object, pretty_json, query_without, visible_executions
@@ -47,13 +48,18 @@ class PublishEventForm(forms.Form):
             raise ValidationError(exc.message_dict["payload"]) from None
 
 
+class CustomEventForm(forms.Form):
+    name = forms.CharField(label="New event name", max_length=200, help_text="Lowercase words joined by dots, e.g. deal.escalated")
+    description = forms.CharField(label="What it means", max_length=500, required=False)
+
+
 class EventFilterForm(forms.Form):
     name = forms.CharField(required=False, max_length=200, label="Event name", widget=forms.TextInput(attrs={"list": "event-names", "type": "search"}))
     source = forms.CharField(required=False, max_length=200, label="Source contains", widget=forms.TextInput(attrs={"type": "search"}))
 
 
 class EventListView(TenantView):
-    def context(self, publish_form=None) -> dict:
+    def context(self, publish_form=None, custom_form=None) -> dict:
         request = self.request
         filters = EventFilterForm(request.GET or None)
         events = Event.objects.for_tenant(self.tenant)
@@ -88,6 +94,8 @@ class EventListView(TenantView):
             "catalogue": catalogue(self.tenant),
             "can_publish": has_perm(request.user, self.tenant, "run"),
             "publish_form": publish_form or PublishEventForm(max_bytes=Limits.for_tenant(self.tenant).max_payload_bytes),
+            "can_define": has_perm(request.user, self.tenant, "manage_settings"),
+            "custom_form": custom_form or CustomEventForm(),
         }
 
     def get(self, request):
@@ -108,3 +116,19 @@ class EventListView(TenantView):
                 messages.success(request, f"Published {event.name} (event #{event.pk}); it started {count} execution{'s' if count != 1 else ''}.")
                 return redirect("event_list", tenant_slug=self.tenant.slug)
         return render_page(request, "pages/events/list.html", self.context(form), status=400)
+
+
+class CustomEventView(EventListView):
+    """Owners and admins add their own event names to the catalogue."""
+
+    def post(self, request):
+        form = CustomEventForm(request.POST)
+        if form.is_valid():
+            try:
+                event_type = DefineCustomEvent(self.tenant, request.user, **form.cleaned_data).execute()
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, f"{event_type.name} is now in the event catalogue.")
+                return redirect("event_list", tenant_slug=self.tenant.slug)
+        return render_page(request, "pages/events/list.html", self.context(custom_form=form), status=400)

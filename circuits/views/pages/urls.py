@@ -20,6 +20,7 @@ urlpatterns = [
     path("records/<slug:object_type>/<int:pk>/edit", records.RecordEditView.as_view(), name="record_edit"),
     path("records/<slug:object_type>/<int:pk>/delete", records.RecordDeleteView.as_view(), name="record_delete"),
     path("events/", events.EventListView.as_view(), name="event_list"),
+    path("events/custom", events.CustomEventView.as_view(), name="custom_event"),
     path("notifications/", notifications.NotificationListView.as_view(), name="notification_list"),
     path("notifications/read", notifications.NotificationReadView.as_view(), name="notification_read"),
     path("notifications/bell", notifications.NotificationBellView.as_view(), name="notification_bell"),
