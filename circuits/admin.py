@@ -145,7 +145,7 @@ class RecordAdmin(admin.ModelAdmin):
 @admin.register(RecordChange)
 class RecordChangeAdmin(admin.ModelAdmin):
     list_display = ["record", "operation", "actor", "created_at"]
-    list_filter = ["record__tenant", "operation"]
+    list_filter = ["tenant", "operation", "object_type"]
 
 
 class StepRunInline(admin.TabularInline):

@@ -44,9 +44,16 @@ class Record(TenantOwned):
 
 
 class RecordChange(models.Model):
-    """History of a record: who changed which fields, from what to what."""
+    """History of a record: who changed which fields, from what to what.
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="changes")
+    It outlives the record: a deletion is recorded too, and `record_key` / `object_type`
+    still say which record it was once `record` is empty.
+    """
+
+    tenant = models.ForeignKey("circuits.Tenant", on_delete=models.CASCADE, related_name="+", null=True)
+    record = models.ForeignKey(Record, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes")
+    record_key = models.PositiveBigIntegerField(null=True, db_index=True)
+    object_type = models.SlugField(max_length=50, blank=True)
     operation = models.CharField(max_length=16)  # created / updated / deleted
     changes = models.JSONField(default=dict)  # {"field": [old, new]}
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -61,7 +61,16 @@ class _RecordService(Service):
         return self.actor if self.actor is not None and getattr(self.actor, "is_authenticated", False) else None
 
     def _history(self, record: Record, operation: str, changes: dict) -> None:
-        RecordChange.objects.create(record=record, operation=operation, changes=changes, actor=self._actor_row, execution=self.execution)
+        RecordChange.objects.create(
+            tenant=self.tenant,
+            record=record,
+            record_key=record.pk,
+            object_type=record.object_type,
+            operation=operation,
+            changes=changes,
+            actor=self._actor_row,
+            execution=self.execution,
+        )
 
     def _announce(self, record_id: int, object_type: str, operation: str, old: dict | None, new: dict | None) -> None:
         from circuits.events import record_changed
@@ -180,7 +189,7 @@ class UpdateRecord(_RecordService):
 
 
 class DeleteRecord(_RecordService):
-    """Delete a record. Its history rows go with it (RecordChange cascades on the record)."""
+    """Delete a record. Its history stays, with a last row saying who deleted it and what it held."""
 
     def __init__(self, tenant: Tenant, actor, record: Record, execution: Execution | None = None) -> None:
         super().__init__(tenant, actor, execution)
@@ -197,7 +206,8 @@ class DeleteRecord(_RecordService):
         if record is None:
             raise Record.DoesNotExist("Record not found.")
         record_id, object_type, old = record.pk, record.object_type, dict(record.data)
-        record.delete()
+        self._history(record, DELETED, _diff(old, {}))
+        record.delete()  # the history rows keep record_key and object_type
         self._announce(record_id, object_type, DELETED, old, None)
         return record_id
 

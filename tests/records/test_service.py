@@ -303,3 +303,17 @@ def test_roles_without_edit_cannot_update_or_delete(world, role):
         DeleteRecord(world.tenant, world.user(role), record).execute()
     record.refresh_from_db()
     assert record.data["score"] == 1
+
+
+@pytest.mark.django_db
+def test_deleting_a_record_keeps_its_history_with_a_deleted_row(world):
+    from circuits.models import RecordChange
+    from circuits.records.service import CreateRecord, DeleteRecord
+
+    record = CreateRecord(world.tenant, world.editor, "lead", {"email": "gone@example.test", "last_name": "Gone"}).execute()
+    record_id = record.pk
+    DeleteRecord(world.tenant, world.owner, record).execute()
+    history = list(RecordChange.objects.filter(tenant=world.tenant, record_key=record_id).order_by("pk"))
+    assert [h.operation for h in history] == ["created", "deleted"]
+    assert history[-1].changes["email"] == ["gone@example.test", None]
+    assert history[-1].actor == world.owner and history[-1].object_type == "lead" and history[-1].record is None
