@@ -50,7 +50,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "tenant", "role", "created_at", "expires_at", "accepted_at"]
+    list_display = ["email", "tenant", "role", "created_at", "expires_at", "accepted_at", "declined_at"]
     list_filter = ["tenant", "role"]
     search_fields = ["email"]
     readonly_fields = ["token"]

@@ -5,7 +5,7 @@ from circuits.roles import Role
 
 
 class AddMemberForm(forms.Form):
-    identifier = forms.CharField(label="E-mail or username", max_length=254)
+    identifier = forms.EmailField(label="E-mail address", max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 

@@ -2,6 +2,11 @@
 
 A user who is not a member of a tenant has no permission in it at all (callers turn that
 into a 404 so other tenants' objects are not even confirmed to exist).
+
+Django's superuser flag never widens a tenant role here: Django and guardian answer "yes"
+to every permission question about a superuser, so object grants are read with
+`with_superuser=False` and never through `user.has_perm`. The flag opens the admin site
+and nothing else.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from circuits.models.tenancy import Membership, Tenant
 from circuits.roles import OBJECT_CODENAMES, role_allows
 
 _CACHE_ATTR = "_circuitos_roles"
+_KEY_ATTR = "_circuitos_api_key"
 
 
 def role_of(user, tenant: Tenant) -> str | None:
@@ -32,6 +38,16 @@ def remember_role(user, tenant: Tenant, role: str | None) -> None:
 
 def forget_roles(user) -> None:
     user.__dict__.pop(_CACHE_ATTR, None)
+
+
+def remember_key(user, key) -> None:
+    """Note that this request's `user` acts through the API key `key` (its expiry caps what it creates)."""
+    user.__dict__[_KEY_ATTR] = key
+
+
+def acting_key(user):
+    """The API key `user` authenticated with in this request, or None for a session or a command."""
+    return getattr(user, "__dict__", {}).get(_KEY_ATTR)
 
 
 def is_member(user, tenant: Tenant) -> bool:
@@ -55,7 +71,15 @@ def has_perm(user, tenant: Tenant, perm: str, obj: Model | None = None) -> bool:
     if obj is None:
         return False
     codename = _codename(perm, type(obj))
-    return bool(codename) and user.has_perm(f"{obj._meta.app_label}.{codename}", obj)
+    return bool(codename) and _object_granted(user, obj, codename)
+
+
+def _object_granted(user, obj: Model, codename: str) -> bool:
+    """A guardian grant of `codename` on `obj` to the user or one of their groups (never "because superuser")."""
+    if not user.is_active:
+        return False
+    one = type(obj)._default_manager.filter(pk=obj.pk)
+    return get_objects_for_user(user, f"{obj._meta.app_label}.{codename}", klass=one, with_superuser=False, accept_global_perms=False).exists()
 
 
 def restrict_queryset(qs: QuerySet, user, perm: str, tenant: Tenant) -> QuerySet:
@@ -67,5 +91,5 @@ def restrict_queryset(qs: QuerySet, user, perm: str, tenant: Tenant) -> QuerySet
     codename = _codename(perm, qs.model)
     if not codename:
         return qs.none()
-    granted = get_objects_for_user(user, f"{qs.model._meta.app_label}.{codename}", klass=qs.model, accept_global_perms=False)
+    granted = get_objects_for_user(user, f"{qs.model._meta.app_label}.{codename}", klass=qs.model, with_superuser=False, accept_global_perms=False)
     return qs.filter(pk__in=granted.values("pk"))

@@ -2,7 +2,8 @@
 
 A test class inherits `TenantAccessSuite` and lists its `pages`; every page is then
 checked for: anonymous → sign-in (or 401/403 for the API), outsider → 404, unknown
-tenant → 404, a role without the permission → 403, a role with it → success.
+tenant → 404, a role without the permission → 403, a role with it → success, and a
+Django superuser holding a role without the permission → 403 all the same.
 """
 
 from __future__ import annotations
@@ -58,3 +59,14 @@ class TenantAccessSuite:
                 assert response.status_code in page.ok, f"{role} should be allowed {page}: {response.status_code}"
             else:
                 assert response.status_code == 403, f"{role} should be refused {page}: {response.status_code}"
+
+    def test_a_superuser_gets_no_more_than_their_role(self, client_for, world, page):
+        """Superuser status opens the admin site, never more of a tenant than the member's role (or none)."""
+        # A viewer where the page needs more than viewing; otherwise someone who is no member at all.
+        user = world.outsider if page.perm in ROLE_PERMISSIONS[Role.VIEWER] else world.viewer
+        type(user).objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
+        user.refresh_from_db()
+        response = call(client_for(user), page, world)
+        expected = 404 if user == world.outsider else 403
+        who = "outsider" if expected == 404 else "viewer"
+        assert response.status_code == expected, f"a superuser {who} should get {expected} on {page}: {response.status_code}"

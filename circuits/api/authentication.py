@@ -5,6 +5,10 @@ the time of the request (a user demoted after the key was made takes the key dow
 them). The effective role is put into the role cache that `circuits.permissions.role_of`
 reads, so every `has_perm` / `restrict` call and every service sees the key's role, while
 guardian object grants are still looked up for the key's user.
+
+A key belongs to one membership: a key older than its user's current membership was made
+while they were a member before, was revoked when they were removed, and stays dead when
+they are added again (checked here too, for memberships deleted outside the services).
 """
 
 from __future__ import annotations
@@ -16,20 +20,17 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from circuits.models import ApiKey, Membership
-from circuits.permissions import remember_role
-from circuits.roles import ROLE_PERMISSIONS
+from circuits.permissions import remember_key, remember_role
+from circuits.roles import lesser_role
 from circuits.services.apikeys import find_key
 
 # Writing last_used_at on every request would turn each read into a write; a minute is precise enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-def effective_role(key_role: str, member_role: str) -> str:
-    """The lesser of the key's role and its user's role (roles form a chain of permission sets)."""
-    key_perms = ROLE_PERMISSIONS.get(key_role)
-    if key_perms is not None and key_perms <= ROLE_PERMISSIONS.get(member_role, frozenset()):
-        return key_role
-    return member_role
+def effective_role(key_role: str, member_role: str) -> str | None:
+    """The lower of the key's role and its user's role, by rank (an admin's "owner" key acts as admin)."""
+    return lesser_role(key_role, member_role)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -51,10 +52,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         user = key.user
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed("The API key's user is inactive.")
-        member_role = Membership.objects.filter(user=user, tenant=key.tenant).values_list("role", flat=True).first()
-        if member_role is None:
+        membership = Membership.objects.filter(user=user, tenant=key.tenant).values("role", "created_at").first()
+        if membership is None or key.created_at < membership["created_at"]:
             raise exceptions.AuthenticationFailed("The API key's user is no longer a member of its tenant.")
-        remember_role(user, key.tenant, effective_role(key.role, member_role))
+        role = effective_role(key.role, membership["role"])
+        if role is None:
+            raise exceptions.AuthenticationFailed("The API key has a role this server does not know.")
+        remember_role(user, key.tenant, role)
+        remember_key(user, key)
         self._touch(key)
         return user, key
 

@@ -66,7 +66,11 @@ def _invite_expiry():
 
 
 class Invitation(models.Model):
-    """An invitation for someone without an account; accepting it creates user + membership."""
+    """An invitation to join a tenant, sent to an e-mail address; nothing changes until it is answered.
+
+    The addressee accepts or declines it: someone without an account creates one on the way,
+    someone with an account signs in to it (only an account with the invited address may answer).
+    """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
@@ -76,6 +80,7 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(default=_invite_expiry)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -87,4 +92,4 @@ class Invitation(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.accepted_at is None and self.expires_at > timezone.now()
+        return self.accepted_at is None and self.declined_at is None and self.expires_at > timezone.now()

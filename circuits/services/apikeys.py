@@ -1,4 +1,11 @@
-"""API keys: created once (the key is shown once), stored hashed, revocable."""
+"""API keys: created once (the key is shown once), stored hashed, revocable.
+
+A key never carries more than the person who made it: its role is at most the creating
+actor's role (for an actor signed in with a key, that key's capped role) and at most the
+role of the member it acts as; an actor using a key that expires cannot create a key that
+outlives it; and only an owner creates keys that act as another member. At each request
+the key is capped again by its user's current role (`circuits.api.authentication`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from circuits.models import ApiKey, Membership
-from circuits.roles import ROLE_PERMISSIONS, Perm, Role
+from circuits.permissions import acting_key, role_of
+from circuits.roles import Perm, Role, role_at_most
 from circuits.services.base import Service
 
 KEY_PREFIX = "cos_"
@@ -31,6 +39,29 @@ def find_key(raw: str) -> ApiKey | None:
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= timezone.now()):
         return None
     return key
+
+
+class KeyNotAllowed(PermissionDenied):
+    """A key the actor may not create; `field` names the input to change (for forms)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def revoke_keys_of(tenant, user) -> int:
+    """Revoke every still-unrevoked key of `user` in `tenant` (they left it); returns how many."""
+    return ApiKey.objects.for_tenant(tenant).filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def cap_keys_of(tenant, user, role: str) -> int:
+    """Lower the stored role of `user`'s keys in `tenant` to `role` (they were demoted); returns how many.
+
+    Authentication caps a key by its user's role at every request anyway; writing the cap
+    down makes the key list truthful and keeps a later promotion from reviving the old role.
+    """
+    above = [r for r in Role.values if not role_at_most(r, role)]
+    return ApiKey.objects.for_tenant(tenant).filter(user=user, role__in=above).update(role=role)
 
 
 class CreateApiKey(Service):
@@ -55,9 +86,21 @@ class CreateApiKey(Service):
         membership = Membership.objects.filter(tenant=self.tenant, user=self.user).first() if self.user else None
         if membership is None:
             raise ValidationError({"user": "The key's user must be a member of the tenant."})
-        # A key never grants more than its user's own role.
-        if not ROLE_PERMISSIONS[self.role] <= ROLE_PERMISSIONS[membership.role]:
-            raise PermissionDenied(f"A key for {self.user.get_username()} cannot have a role above theirs ({membership.role}).")
+        # The actor's role in this request: for a key, already capped by that key's role.
+        actor_role = role_of(self.actor, self.tenant)
+        if self.user.pk != self.actor.pk and actor_role != Role.OWNER:
+            raise KeyNotAllowed("user", "Only an owner can create a key that acts as another member; create a key of your own instead.")
+        if not role_at_most(self.role, actor_role):
+            raise KeyNotAllowed("role", f"You act as {actor_role} here, so a key you create cannot have a role above that (asked: {self.role}).")
+        if not role_at_most(self.role, membership.role):
+            raise KeyNotAllowed("role", f"A key for {self.user.get_username()} cannot have a role above theirs ({membership.role}).")
+        own = acting_key(self.actor)
+        if own is not None and own.expires_at is not None and (self.expires_at is None or self.expires_at > own.expires_at):
+            # Refused rather than quietly shortened: the caller learns the key's real lifetime.
+            raise KeyNotAllowed(
+                "expires_at",
+                f"The key you are using expires at {own.expires_at.isoformat()}; a key it creates needs an expires_at at or before then.",
+            )
 
     def perform(self) -> ApiKey:
         self.raw_key = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -1,12 +1,17 @@
+"""Settings → Members, and the invitation link (accept or decline)."""
+
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from circuits.forms import AcceptInviteForm, AddMemberForm, RoleForm
 from circuits.models import Invitation, Membership
-from circuits.services.members import AcceptInvitation, AddMember, ChangeRole, RemoveMember
+from circuits.services.members import AcceptInvitation, AddMember, ChangeRole, DeclineInvitation, RemoveMember, is_addressed_to
 from circuits.views.base import TenantView, render_page
 
 
@@ -44,14 +49,12 @@ class MembersView(TenantView):
                 accept_url_builder=request.build_absolute_uri,
             )
             try:
-                result = service.execute()
+                invitation = service.execute()
             except ValidationError as error:
                 _apply_errors(form, error)
             else:
-                if isinstance(result, Invitation):
-                    messages.success(request, f"Invitation sent to {result.email}.")
-                else:
-                    messages.success(request, f"{result.user.get_username()} added as {result.role}.")
+                # The same words whether or not the address has an account: nothing is revealed.
+                messages.success(request, f"Invitation sent to {invitation.email}. They join as {invitation.role} once they accept.")
                 return redirect("members", tenant_slug=self.tenant.slug)
         return render_page(request, "circuits/members.html", self.context(form), partial="circuits/partials/members.html", status=400)
 
@@ -83,24 +86,53 @@ class MemberDetailView(TenantView):
 
 
 def accept_invite(request, token: str):
-    invitation = get_object_or_404(Invitation, token=token)
+    """The link of an invitation e-mail: accept or decline, as the account of the invited address.
+
+    Signed in as that account: accept or decline. Signed out: sign in when an account with
+    the address exists, otherwise create one (the token proves the mailbox). Signed in as
+    someone else: refused. Only whoever holds the link learns any of this.
+    """
+    invitation = get_object_or_404(Invitation.objects.select_related("tenant"), token=token)
     if not invitation.is_open:
         return render(request, "circuits/invite_closed.html", {"invitation": invitation}, status=410)
+    here = reverse("accept_invite", args=[token])
+    login_url = f"{reverse('login')}?{urlencode({'next': here})}"
     if request.user.is_authenticated:
+        if not is_addressed_to(invitation, request.user):
+            return render(request, "circuits/accept_invite.html", {"invitation": invitation, "wrong_account": True, "login_url": login_url}, status=403)
         if request.method == "POST":
-            AcceptInvitation(invitation, request.user).execute()
-            messages.success(request, f"Welcome to {invitation.tenant.name}.")
-            return redirect("tenant_home", tenant_slug=invitation.tenant.slug)
+            return _answer(request, invitation)
         return render(request, "circuits/accept_invite.html", {"invitation": invitation})
+    User = get_user_model()
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        # One account per address: its owner signs in to answer, no second account is made.
+        status = 400 if request.method == "POST" else 200
+        return render(request, "circuits/accept_invite.html", {"invitation": invitation, "sign_in": True, "login_url": login_url}, status=status)
     form = AcceptInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        User = get_user_model()
         if User.objects.filter(username=form.cleaned_data["username"]).exists():
             form.add_error("username", "That username is taken.")
         else:
-            with transaction.atomic():
-                user = User.objects.create_user(form.cleaned_data["username"], invitation.email, form.cleaned_data["password"])
-                AcceptInvitation(invitation, user).execute()
+            try:
+                with transaction.atomic():
+                    user = User.objects.create_user(form.cleaned_data["username"], invitation.email, form.cleaned_data["password"])
+                    AcceptInvitation(invitation, user).execute()
+            except ValidationError as error:
+                return render(request, "circuits/invite_closed.html", {"invitation": invitation, "reason": " ".join(error.messages)}, status=410)
             login(request, user, backend="circuits.auth.EmailOrUsernameBackend")
             return redirect("tenant_home", tenant_slug=invitation.tenant.slug)
-    return render(request, "circuits/accept_invite.html", {"invitation": invitation, "form": form})
+    return render(request, "circuits/accept_invite.html", {"invitation": invitation, "form": form, "login_url": login_url})
+
+
+def _answer(request, invitation: Invitation):
+    decline = request.POST.get("action") == "decline"
+    service = DeclineInvitation(invitation, request.user) if decline else AcceptInvitation(invitation, request.user)
+    try:
+        service.execute()
+    except ValidationError as error:
+        return render(request, "circuits/invite_closed.html", {"invitation": invitation, "reason": " ".join(error.messages)}, status=410)
+    if decline:
+        messages.info(request, f"You declined the invitation to {invitation.tenant.name}.")
+        return redirect("home")
+    messages.success(request, f"Welcome to {invitation.tenant.name}.")
+    return redirect("tenant_home", tenant_slug=invitation.tenant.slug)

@@ -3,7 +3,8 @@
 Every endpoint is checked for: anonymous → 401 (with the Bearer challenge), a bad key →
 401, the other tenant's objects → 404, an outsider naming the tenant → 404, and each
 role — through an API key and through the browser session — allowed or refused (403) by
-its permissions. Each check starts from a fresh world, so writes do not interfere.
+its permissions, a Django superuser no less refused than their role. Each check starts
+from a fresh world, so writes do not interfere.
 """
 
 from __future__ import annotations
@@ -102,3 +103,16 @@ class ApiAccessSuite:
             assert response.status_code in page.ok
         else:
             assert_problem(response, 403)
+
+    def test_a_superusers_key_and_session_get_no_more_than_their_role(self, world, objs, page):
+        """A "viewer" key of a superuser is a viewer key, their session a viewer's; a superuser outsider gets 404."""
+        from tests.api.helpers import make_key
+
+        users = type(world.viewer).objects
+        users.filter(pk__in=[world.viewer.pk, world.outsider.pk]).update(is_superuser=True, is_staff=True)
+        world.viewer.refresh_from_db()
+        world.outsider.refresh_from_db()
+        assert_problem(call(session_client(world.outsider, world.tenant.slug), page, objs), 404)
+        if page.perm not in ROLE_PERMISSIONS[Role.VIEWER]:
+            assert_problem(call(key_client(make_key(world.tenant, world.viewer, Role.VIEWER)), page, objs), 403)
+            assert_problem(call(session_client(world.viewer), page, objs), 403)

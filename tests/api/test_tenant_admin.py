@@ -35,18 +35,51 @@ def test_credential_mistakes_are_named(world):
     assert read_credential(world.tenant, "crm", "http_bearer")["token"] == "a"
 
 
-def test_members_are_added_invited_changed_and_removed(world, django_user_model):
+def test_members_are_invited_changed_and_removed(world, django_user_model, client_for):
     admin = client_as(world, "admin")
     newcomer = django_user_model.objects.create_user("newcomer", email="newcomer@example.test")
-    added = admin.post("/api/v1/members", {"identifier": "newcomer@example.test", "role": "operator"})
-    assert added.status_code == 201 and added.json()["user"]["username"] == "newcomer" and added.json()["role"] == "operator"
-    invited = admin.post("/api/v1/members", {"identifier": "stranger@example.test", "role": "viewer"})
-    assert invited.status_code == 202 and invited.json()["email"] == "stranger@example.test"
-    assert Invitation.objects.filter(email="stranger@example.test").exists() and "/invite/" in mail.outbox[-1].body
-    member_id = added.json()["id"]
+    invited = admin.post("/api/v1/members", {"identifier": "newcomer@example.test", "role": "operator"})
+    assert invited.status_code == 202 and invited.json()["email"] == "newcomer@example.test" and invited.json()["role"] == "operator"
+    assert not Membership.objects.filter(user=newcomer).exists()  # nobody joins without accepting
+    invitation = Invitation.objects.get(email="newcomer@example.test")
+    assert invitation.token in mail.outbox[-1].body
+    client_for(newcomer).post(f"/invite/{invitation.token}/", {"action": "accept"})
+    member_id = Membership.objects.get(user=newcomer, tenant=world.tenant).pk
     assert admin.patch(f"/api/v1/members/{member_id}", {"role": "editor"}).json()["role"] == "editor"
     assert admin.delete(f"/api/v1/members/{member_id}").status_code == 204
     assert not Membership.objects.filter(user=newcomer).exists()
+
+
+def test_adding_an_existing_user_of_another_tenant_creates_an_invitation_and_no_membership(world):
+    response = client_as(world, "owner").post("/api/v1/members", {"identifier": world.outsider.email, "role": "editor"})
+    assert response.status_code == 202
+    assert not Membership.objects.filter(user=world.outsider, tenant=world.tenant).exists()
+    invitation = Invitation.objects.get(tenant=world.tenant, email=world.outsider.email)
+    assert invitation.role == "editor" and invitation.is_open and invitation.accepted_at is None
+    assert mail.outbox[-1].to == [world.outsider.email]
+
+
+def test_the_answer_is_the_same_for_an_existing_and_an_unknown_address(world):
+    admin = client_as(world, "admin")
+    existing = admin.post("/api/v1/members", {"identifier": world.outsider.email, "role": "viewer"})
+    unknown = admin.post("/api/v1/members", {"identifier": "nobody-here@example.test", "role": "viewer"})
+    assert existing.status_code == unknown.status_code == 202
+    assert existing["Content-Type"] == unknown["Content-Type"]
+    one, other = existing.json(), unknown.json()
+    assert one.keys() == other.keys() == {"email", "role", "expires_at"}
+    assert (one["email"], other["email"]) == (world.outsider.email, "nobody-here@example.test")
+    assert one["role"] == other["role"]
+    # Even the e-mails are alike (apart from the link's token): nothing tells the two apart.
+    tokens = dict(Invitation.objects.values_list("email", "token"))
+    assert len({m.body.replace(tokens[m.to[0]], "TOKEN") for m in mail.outbox}) == 1
+
+
+def test_a_username_is_not_accepted_as_the_address_to_invite(world):
+    admin = client_as(world, "admin")
+    for name in ("outsider", "no-such-user"):  # the answer cannot tell which one exists
+        body = assert_problem(admin.post("/api/v1/members", {"identifier": name, "role": "viewer"}), 400)
+        assert "identifier" in body["errors"]
+    assert not Invitation.objects.exists()
 
 
 def test_only_an_owner_hands_out_ownership_and_one_owner_stays(world):
@@ -65,7 +98,7 @@ def test_roles_are_listed_with_their_permissions(world):
 
 
 def test_an_api_key_is_shown_once_and_works_until_revoked(world):
-    admin = client_as(world, "admin")
+    admin = client_as(world, "owner")
     created = admin.post("/api/v1/api-keys", {"name": "ci", "role": "operator", "user": world.operator.email})
     assert created.status_code == 201
     raw = created.json()["key"]
@@ -82,13 +115,13 @@ def test_an_api_key_is_shown_once_and_works_until_revoked(world):
 
 
 def test_an_api_key_cannot_outrank_its_user(world):
-    admin = client_as(world, "admin")
+    admin = client_as(world, "owner")
     body = assert_problem(admin.post("/api/v1/api-keys", {"name": "x", "role": "admin", "user": "viewer-a"}), 403)
     assert "above" in body["detail"]
     assert "user" in assert_problem(admin.post("/api/v1/api-keys", {"name": "x", "role": "viewer", "user": "outsider"}), 400)["errors"]
     past = "2001-01-01T00:00:00Z"
     assert "expires_at" in assert_problem(admin.post("/api/v1/api-keys", {"name": "x", "role": "viewer", "expires_at": past}), 400)["errors"]
-    assert ApiKey.objects.count() == 1  # the admin's own test key
+    assert ApiKey.objects.count() == 1  # the owner's own test key
 
 
 def test_a_key_with_an_admin_role_manages_keys_of_its_tenant_only(world):

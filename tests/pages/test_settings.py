@@ -30,26 +30,64 @@ def test_every_settings_page_shows_the_five_tabs_with_the_current_one_marked(cli
 
 
 def test_a_new_api_key_is_shown_once_and_only_its_hash_is_kept(client_for, world):
-    client = client_for(world.admin)
+    client = client_for(world.owner)
     response = client.post(f"{S}api-keys/", {"name": "CRM sync", "role": "operator", "user": str(world.operator.pk), "expires_on": "2999-01-01"})
     assert response.status_code == 201 and response["Cache-Control"] == "no-store"
     raw = response.context["new_key"]
     assert raw.startswith("cos_") and raw in response.content.decode()
     key = ApiKey.objects.get()
-    assert key.user == world.operator and key.role == "operator" and key.created_by == world.admin
+    assert key.user == world.operator and key.role == "operator" and key.created_by == world.owner
     assert raw not in key.hashed_key and find_key(raw) == key
     again = client.get(f"{S}api-keys/").content.decode()
     assert raw not in again and f"{key.prefix}…" in again
 
 
 def test_a_key_cannot_outrank_its_member(client_for, world):
-    response = client_for(world.admin).post(f"{S}api-keys/", {"name": "too strong", "role": "admin", "user": str(world.viewer.pk)})
+    response = client_for(world.owner).post(f"{S}api-keys/", {"name": "too strong", "role": "admin", "user": str(world.viewer.pk)})
     assert response.status_code == 400 and "cannot have a role above theirs" in response.content.decode()
     assert not ApiKey.objects.exists()
 
 
+def test_an_admin_cannot_create_an_owner_key_from_the_settings_page(client_for, world):
+    client = client_for(world.admin)
+    form = client.get(f"{S}api-keys/").context["form"]
+    assert "owner" not in dict(form.fields["role"].choices) and "admin" in dict(form.fields["role"].choices)
+    response = client.post(f"{S}api-keys/", {"name": "mine", "role": "owner", "user": str(world.admin.pk)})
+    assert response.status_code == 400 and "role" in response.context["form"].errors
+    assert not ApiKey.objects.exists()
+
+
+def test_an_admin_cannot_create_a_key_in_the_owners_name_from_the_settings_page(client_for, world):
+    client = client_for(world.admin)
+    assert list(dict(client.get(f"{S}api-keys/").context["form"].fields["user"].choices)) == [str(world.admin.pk)]
+    for role in ("owner", "viewer"):
+        response = client.post(f"{S}api-keys/", {"name": "borrowed", "role": role, "user": str(world.owner.pk)})
+        assert response.status_code == 400 and "user" in response.context["form"].errors
+    assert not ApiKey.objects.exists()
+
+
+def test_an_owner_creates_a_key_for_another_member_from_the_page_capped_by_their_role(client_for, world):
+    client = client_for(world.owner)
+    assert str(world.editor.pk) in dict(client.get(f"{S}api-keys/").context["form"].fields["user"].choices)
+    refused = client.post(f"{S}api-keys/", {"name": "too strong", "role": "owner", "user": str(world.editor.pk)})
+    assert refused.status_code == 400 and "above theirs (editor)" in str(refused.context["form"].errors["role"])
+    made = client.post(f"{S}api-keys/", {"name": "editor's", "role": "editor", "user": str(world.editor.pk)})
+    assert made.status_code == 201
+    assert ApiKey.objects.get().user == world.editor and ApiKey.objects.get().role == "editor"
+
+
+def test_a_removed_members_keys_are_listed_as_revoked(client_for, world):
+    from circuits.models import Membership
+    from circuits.services.members import RemoveMember
+
+    CreateApiKey(world.tenant, world.owner, name="operator's", role="operator", user=world.operator).execute()
+    RemoveMember(world.tenant, world.owner, Membership.objects.get(user=world.operator, tenant=world.tenant)).execute()
+    keys = client_for(world.owner).get(f"{S}api-keys/").context["keys"]
+    assert [(k.name, k.state) for k in keys] == [("operator's", "revoked")]
+
+
 def test_api_key_form_errors_name_the_field(client_for, world):
-    response = client_for(world.admin).post(f"{S}api-keys/", {"name": "", "role": "viewer", "user": str(world.viewer.pk), "expires_on": "2001-01-01"})
+    response = client_for(world.admin).post(f"{S}api-keys/", {"name": "", "role": "viewer", "user": str(world.admin.pk), "expires_on": "2001-01-01"})
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"name", "expires_on"}
     response = client_for(world.admin).post(f"{S}api-keys/", {"name": "x", "role": "viewer", "user": str(world.outsider.pk)})

@@ -50,7 +50,7 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class MemberAddSerializer(StrictSerializer):
-    identifier = serializers.CharField(max_length=254, help_text="E-mail address or username; an unknown e-mail address is invited.")
+    identifier = serializers.EmailField(max_length=254, help_text="E-mail address to invite (with or without an account: the answer is the same).")
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -98,6 +98,10 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 class ApiKeyCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
-    role = serializers.ChoiceField(choices=Role.choices, help_text="Never above the role of the key's user.")
-    user = serializers.CharField(required=False, max_length=254, help_text="Username or e-mail of the member the key acts as (default: you).")
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    role = serializers.ChoiceField(choices=Role.choices, help_text="Never above your own role here, nor above the role of the key's user.")
+    user = serializers.CharField(
+        required=False, max_length=254, help_text="Username or e-mail of the member the key acts as (default: you); only owners name another member."
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Empty: never. When you call with a key that expires, required and no later than that key's expiry."
+    )

@@ -1,4 +1,8 @@
-"""Members of the tenant and their roles (owners and admins manage them)."""
+"""Members of the tenant and their roles (owners and admins manage them).
+
+Adding a member sends an invitation: the answer is the same 202 whether or not an account
+with the address exists, and the person joins only by accepting it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from rest_framework.response import Response
 from circuits.api.pagination import PagePagination
 from circuits.api.serializers.tenant import InvitationSerializer, MemberAddSerializer, MemberRoleSerializer, MemberSerializer, RoleSerializer
 from circuits.api.views.base import ApiView, id_param
-from circuits.models import Invitation, Membership
+from circuits.models import Membership
 from circuits.roles import ROLE_PERMISSIONS, Perm, Role
 from circuits.services.members import AddMember, ChangeRole, RemoveMember
 
@@ -51,21 +55,24 @@ class MemberListView(ApiView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        summary="Add an existing user (by e-mail or username) or invite a new e-mail address",
+        summary="Invite someone by e-mail address; they become a member when they accept",
+        description=(
+            "Always an invitation, for people with an account (in this or another tenant) and without one alike, "
+            "and always the same answer: it does not tell whether an account with the address exists."
+        ),
         request=MemberAddSerializer,
-        responses={
-            201: OpenApiResponse(MemberSerializer, description="Added."),
-            202: OpenApiResponse(InvitationSerializer, description="No such user yet: an invitation was e-mailed."),
-        },
-        examples=[OpenApiExample("Add", request_only=True, value={"identifier": "grace@acme.test", "role": "operator"}), MEMBER_EXAMPLE],
+        responses={202: OpenApiResponse(InvitationSerializer, description="An invitation was e-mailed; nobody was added yet.")},
+        examples=[
+            OpenApiExample("Invite", request_only=True, value={"identifier": "grace@acme.test", "role": "operator"}),
+            OpenApiExample(
+                "Invited", response_only=True, status_codes=[202], value={"email": "grace@acme.test", "role": "operator", "expires_at": "2025-01-13T09:30:00Z"}
+            ),
+        ],
     )
     def post(self, request):
         data = self.validated(MemberAddSerializer)
-        result = AddMember(self.tenant, self.actor, data["identifier"], data["role"], accept_url_builder=request.build_absolute_uri).execute()
-        if isinstance(result, Invitation):
-            return Response(InvitationSerializer(result).data, status=status.HTTP_202_ACCEPTED)
-        result = Membership.objects.select_related("user").get(pk=result.pk)
-        return Response(MemberSerializer(result).data, status=status.HTTP_201_CREATED)
+        invitation = AddMember(self.tenant, self.actor, data["identifier"], data["role"], accept_url_builder=request.build_absolute_uri).execute()
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(tags=TAG, parameters=[id_param("id", "membership")])

@@ -12,16 +12,16 @@ from datetime import datetime, time, timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
 from circuits.credentials import SECRET_FIELDS
 from circuits.engine.limits import Limits
 from circuits.models import ApiKey, Credential, CredentialKind, Membership
-from circuits.permissions import has_perm
-from circuits.roles import Role
-from circuits.services.apikeys import CreateApiKey, RevokeApiKey
+from circuits.permissions import has_perm, role_of
+from circuits.roles import Role, role_at_most
+from circuits.services.apikeys import CreateApiKey, KeyNotAllowed, RevokeApiKey
 from circuits.services.tenant_settings import DeleteCredential, SaveCredential, UpdateTenantSettings
 from circuits.views.base import TenantView, render_page
 from circuits.views.pages.common import apply_errors, error_dict
@@ -60,13 +60,14 @@ def settings_context(view: TenantView, tab: str) -> dict:
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, label="Name", help_text="What the key is for, e.g. “CRM sync”.")
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.OPERATOR, label="Role", help_text="A key never has more rights than its member.")
-    user = forms.ChoiceField(label="Acts as member")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.OPERATOR, label="Role", help_text="Never above your role, nor above the member's.")
+    user = forms.ChoiceField(label="Acts as member", required=False, help_text="Only owners create keys that act as another member (empty: you).")
     expires_on = forms.DateField(required=False, label="Expires on", widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: never expires.")
 
-    def __init__(self, *args, members: list[tuple[str, str]], **kwargs):
+    def __init__(self, *args, members: list[tuple[str, str]], roles: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["user"].choices = members
+        self.fields["role"].choices = roles
 
     def clean_expires_on(self):
         day = self.cleaned_data.get("expires_on")
@@ -81,8 +82,19 @@ class ApiKeyForm(forms.Form):
 
 class ApiKeysView(TenantView):
     def _members(self) -> list[tuple[str, str]]:
+        """Whom the form offers as the key's user: everyone for an owner, yourself for anyone else."""
         rows = Membership.objects.for_tenant(self.tenant).select_related("user").order_by("user__username")
+        if role_of(self.request.user, self.tenant) != Role.OWNER:
+            rows = rows.filter(user=self.request.user)
         return [(str(m.user_id), f"{m.user.get_username()} ({m.role})") for m in rows]
+
+    def _roles(self) -> list[tuple[str, str]]:
+        """The roles up to your own (the service refuses any other)."""
+        mine = role_of(self.request.user, self.tenant)
+        return [(value, label) for value, label in Role.choices if role_at_most(value, mine)]
+
+    def _form(self, data=None, **kwargs) -> ApiKeyForm:
+        return ApiKeyForm(data, members=self._members(), roles=self._roles(), **kwargs)
 
     def _render(self, request, form=None, new_key: str = "", new_key_obj=None, status: int = 200):
         keys = list(ApiKey.objects.for_tenant(self.tenant).select_related("user", "created_by"))
@@ -92,7 +104,7 @@ class ApiKeysView(TenantView):
         context = {
             **settings_context(self, "api_keys"),
             "keys": keys,
-            "form": form or ApiKeyForm(members=self._members(), initial={"user": str(request.user.pk)}),
+            "form": form or self._form(initial={"user": str(request.user.pk)}),
             "new_key": new_key,
             "new_key_obj": new_key_obj,
         }
@@ -103,9 +115,10 @@ class ApiKeysView(TenantView):
 
     def post(self, request):
         self.require("manage_settings")
-        form = ApiKeyForm(request.POST, members=self._members())
+        form = self._form(request.POST)
         if form.is_valid():
-            member = get_user_model().objects.filter(pk=form.cleaned_data["user"]).first()
+            chosen = form.cleaned_data["user"]
+            member = get_user_model().objects.filter(pk=chosen).first() if chosen else request.user
             service = CreateApiKey(
                 self.tenant,
                 request.user,
@@ -118,9 +131,9 @@ class ApiKeysView(TenantView):
                 key = service.execute()
             except ValidationError as exc:
                 apply_errors(form, exc)
-            except PermissionDenied as exc:
-                # Permission was checked above; this is the "role above the member's" rule.
-                form.add_error("role", str(exc))
+            except KeyNotAllowed as exc:
+                # Permission was checked above; these are the caps on what the key may carry.
+                form.add_error("expires_on" if exc.field == "expires_at" else exc.field, str(exc))
             else:
                 # Rendered, not redirected: the raw key exists only in this response.
                 response = self._render(request, new_key=service.raw_key, new_key_obj=key, status=201)
