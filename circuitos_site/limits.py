@@ -4,8 +4,8 @@ Bodies: every `http.request` message is counted as it arrives and the request is
 413 problem+json as soon as the total passes the path's limit (MAX_REQUEST_BODY_BYTES, or
 WEBHOOK_MAX_BODY_BYTES under /hooks/); a Content-Length above it is refused without reading
 a byte. A body without Content-Length (HTTP/1.1 chunked) is buffered — it is bounded by the
-same limit — and handed to Django with its length: Django's request reads at most
-CONTENT_LENGTH bytes, so without this a chunked JSON body read as empty.
+same limit — and handed to Django with its length: DRF takes a request without
+CONTENT_LENGTH for one without a body, so a chunked JSON body to /api/v1 read as empty.
 
 Query strings and paths: a NUL character (`%00`) or bytes that are not UTF-8 once
 percent-decoded get 400 problem+json here; past this point every view may assume text the

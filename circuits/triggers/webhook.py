@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,6 +39,8 @@ from circuits.engine.start import NotRunnable, create_execution, enqueue, run_no
 from circuits.http import strict_json
 from circuits.http.problems import problem_response
 from circuits.models import ExecutionStatus, Trigger, TriggerType, VersionStatus
+
+log = logging.getLogger(__name__)
 
 TIMESTAMP_HEADER = "X-Circuit-Timestamp"
 SIGNATURE_HEADER = "X-Circuit-Signature"
@@ -82,7 +85,12 @@ def _check_signature(request: HttpRequest, trigger: Trigger, secret: str, raw: b
     # concurrent copies of one delivery cannot both pass.
     remember = max(1, int(stamp) + window - int(time.time()) + 1)
     key = "webhook-signature:" + hashlib.sha256(f"{trigger.pk}:{given}".encode()).hexdigest()
-    if not cache.add(key, 1, timeout=remember):
+    try:
+        first = cache.add(key, 1, timeout=remember)
+    except Exception:  # the shared cache is unreachable: refuse (retryably) rather than risk a replay
+        log.warning("webhook replay check failed for trigger %s", trigger.pk, exc_info=True)
+        return _problem(503, "Service Unavailable", "The delivery cannot be checked for replays right now; send it again shortly.")
+    if not first:
         detail = "This signature was already used; a delivery is accepted once. Send a new delivery with a new timestamp and signature."
         return _problem(409, "Replayed Delivery", detail)
     return None

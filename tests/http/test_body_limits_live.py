@@ -2,7 +2,7 @@
 
 Before: daphne (twisted) stored a whole body in a temporary file before the application saw
 the request — a 1 GiB chunked POST to a hook that does not exist grew the temporary folder
-by 2 GiB before the 404 — and Django read a chunked body (no Content-Length) as empty.
+by 2 GiB before the 404 — and the API (DRF) read a chunked body (no Content-Length) as empty.
 """
 
 from __future__ import annotations
@@ -142,6 +142,18 @@ def test_chunked_json_sent_to_a_webhook_reaches_the_execution(live_daphne, live_
     )
     assert response.status_code == 202, response.text
     assert Execution.objects.get(pk=response.json()["execution_id"]).input["body"] == payload
+
+
+def test_a_webhook_allowed_more_than_the_site_wide_limit_receives_its_big_body(live_daphne, transactional_db, world):
+    nodes = [node("out", "util.transform", {"template": "{{ trigger.body.items | length }}"})]
+    circuit = build(world, "big-hook", nodes, chain("out"), triggers=[{"type": "webhook", "config": {"max_bytes": 8_000_000}}])
+    payload = {"items": ["x" * 1000] * 5000}  # ~5 MB: over MAX_REQUEST_BODY_BYTES and Django's 2.5 MB in-memory limit
+    raw = json.dumps(payload).encode()
+    assert settings.MAX_REQUEST_BODY_BYTES < len(raw) < 8_000_000
+    url = f"{live_daphne.url}/hooks/{circuit.triggers.get().webhook_token}"
+    response = httpx.post(url, content=raw, headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 202, response.text
+    assert len(Execution.objects.get(pk=response.json()["execution_id"]).input["body"]["items"]) == 5000
 
 
 @pytest.mark.parametrize("query", ["x=%00", "x=a%00b", "%00=1", "x=%ff", "x=%c3%28"])

@@ -95,6 +95,15 @@ def test_the_signature_binds_the_timestamp_and_the_secret(client, signed_hook):
     assert not Execution.objects.exists()
 
 
+def test_a_signed_delivery_is_refused_retryably_when_replays_cannot_be_checked(client, signed_hook, settings):
+    # A real Redis cache on a port where nothing listens: the check genuinely fails.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    body = b'{"order": 6}'
+    problem = assert_problem(_post(client, signed_hook, body, sign(body, int(time.time()))), 503)
+    assert "replays" in problem["detail"]
+    assert not Execution.objects.exists()
+
+
 @needs_redis()
 def test_a_replay_is_refused_by_another_web_process_too(client, live_daphne, transactional_db, signed_hook):
     # The seen signatures live in the shared cache (Redis), not in one process's memory.
