@@ -216,6 +216,16 @@ for _name, _rate in (("API_RATE_PER_KEY", API_RATE_PER_KEY), ("API_RATE_PER_TENA
 # Largest JSON body the API reads (413 above it) and the longest `POST /api/v1/execute?wait=true` runs.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 API_WAIT_SECONDS = float(env_int("API_WAIT_SECONDS", 30, minimum=1))
+# Every request body is counted while it arrives (chunked too) and refused with 413 past
+# MAX_REQUEST_BODY_BYTES — or WEBHOOK_MAX_BODY_BYTES under /hooks/, where a trigger's own
+# max_bytes may allow up to 10 MB — before any routing or authentication (circuitos_site/limits.py).
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 3_145_728, minimum=65_536)
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 10_000_000, minimum=65_536)
+# Every JSON input is read by circuits/http/strict_json.py: nesting and number-length bounds.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 100, minimum=2)
+JSON_MAX_NUMBER_DIGITS = env_int("JSON_MAX_NUMBER_DIGITS", 1000, minimum=20)
+# An HMAC-signed webhook delivery is accepted this long around its X-Circuit-Timestamp, once.
+WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env_int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", 300, minimum=1)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "circuits.api.schema.ApiAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [

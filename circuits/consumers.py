@@ -2,23 +2,38 @@
 
 On connect a consumer first sends a snapshot from the database, so a page that reconnects
 after a drop catches up on everything it missed; live events follow.
+
+A refusal is an accepted socket closed at once with a code the page can act on — 4403 for
+an anonymous user or one who is not a member of the tenant (an unknown tenant looks the
+same, so slugs cannot be probed), 4404 for an execution the member cannot see and for a
+path no route matches (`NotFoundConsumer`). Closing before accepting would fail the
+handshake instead (HTTP 403, or 500 for an unmatched path), and a browser sees only 1006.
 """
 
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from circuits.engine.live import execution_group, tenant_group
 from circuits.models import Circuit, Execution
 from circuits.models.tenancy import Tenant
 from circuits.permissions import has_perm
 
+FORBIDDEN = 4403
 NOT_FOUND = 4404
+# Primary keys are bigint: a larger id in the path cannot name an execution.
+MAX_ID = 2**63 - 1
+
+
+def _signed_in(user) -> bool:
+    return user is not None and bool(getattr(user, "is_authenticated", False))
 
 
 @database_sync_to_async
 def _tenant_for(user, slug: str) -> Tenant | None:
+    if not _signed_in(user):
+        return None
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None or not has_perm(user, tenant, "view"):
         return None
@@ -57,6 +72,14 @@ def _execution_for(user, tenant: Tenant, execution_id: int) -> dict | None:
     return execution_snapshot(execution) if execution else None
 
 
+class NotFoundConsumer(AsyncWebsocketConsumer):
+    """Every WebSocket path no route matches: accepted, then closed with 4404."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=NOT_FOUND)
+
+
 class _Base(AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
 
@@ -64,6 +87,10 @@ class _Base(AsyncJsonWebsocketConsumer):
         self.groups_joined = list(groups)
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
+
+    async def refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
@@ -77,10 +104,9 @@ class TenantEventsConsumer(_Base):
     """Streams every execution/step event of one tenant (history pages, dashboards)."""
 
     async def connect(self):
-        user = self.scope.get("user")
-        tenant = await _tenant_for(user, self.scope["url_route"]["kwargs"]["tenant_slug"]) if user else None
+        tenant = await _tenant_for(self.scope.get("user"), self.scope["url_route"]["kwargs"]["tenant_slug"])
         if tenant is None:
-            await self.close(code=NOT_FOUND)
+            await self.refuse(FORBIDDEN)
             return
         await self.join(tenant_group(tenant.pk))
         await self.accept()
@@ -92,15 +118,20 @@ class ExecutionConsumer(_Base):
     async def connect(self):
         user = self.scope.get("user")
         kwargs = self.scope["url_route"]["kwargs"]
-        tenant = await _tenant_for(user, kwargs["tenant_slug"]) if user else None
-        # Subscribe before reading the snapshot so nothing falls between the two.
+        tenant = await _tenant_for(user, kwargs["tenant_slug"])
+        if tenant is None:
+            await self.refuse(FORBIDDEN)
+            return
+        execution_id = int(kwargs["execution_id"])
         snapshot = None
-        if tenant is not None:
-            await self.join(execution_group(int(kwargs["execution_id"])))
-            snapshot = await _execution_for(user, tenant, int(kwargs["execution_id"]))
+        if execution_id <= MAX_ID:
+            # Subscribe before reading the snapshot so nothing falls between the two.
+            await self.join(execution_group(execution_id))
+            snapshot = await _execution_for(user, tenant, execution_id)
         if snapshot is None:
             await self.disconnect(NOT_FOUND)
-            await self.close(code=NOT_FOUND)
+            self.groups_joined = []
+            await self.refuse(NOT_FOUND)
             return
         await self.accept()
         await self.send_json(snapshot)

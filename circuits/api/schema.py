@@ -89,8 +89,12 @@ _HOOK_PATH = {
         "summary": "Inbound webhook of one circuit's webhook trigger",
         "description": (
             "Each webhook trigger has its own unguessable URL (`webhook_url` of the trigger). No API key: the token in the "
-            "path is the secret; with `auth: hmac` the body must also carry `X-Circuit-Signature: sha256=<hex HMAC-SHA256 of "
-            "the raw body>`. JSON or form bodies. Answers 202 with the execution id at once, or (trigger `respond: wait`) "
+            "path is the secret; with `auth: hmac` each delivery must also carry `X-Circuit-Timestamp: <Unix seconds>` and "
+            '`X-Circuit-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" with the webhook secret>`; a signature '
+            "is accepted within WEBHOOK_SIGNATURE_TOLERANCE_SECONDS (300) of its timestamp and only once (a replay is 409). "
+            "JSON or form bodies, read strictly: NaN/Infinity, numbers beyond 64-bit float range or 1,000 digits, NUL "
+            "characters, lone surrogates and nesting deeper than 100 levels are 400; bodies above the trigger's `max_bytes` "
+            "(or WEBHOOK_MAX_BODY_BYTES) are 413. Answers 202 with the execution id at once, or (trigger `respond: wait`) "
             "the circuit's output."
         ),
         "security": [],

@@ -6,7 +6,6 @@ example circuits run end to end offline. Served only when settings.DEMO_ENDPOINT
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from circuits.http import strict_json
 from circuits.models import InboxMessage, Tenant
 from circuits.views.base import TenantView, render_page
 
@@ -55,8 +55,8 @@ def inbox_receive(request: HttpRequest, tenant_slug: str, channel: str) -> HttpR
     if len(request.body) > 100_000:
         return HttpResponse("payload too large", status=413)
     try:
-        body = json.loads(request.body or b"{}")
-    except json.JSONDecodeError:
+        body = strict_json.loads(request.body or b"{}")
+    except strict_json.JSONRefused:
         return HttpResponse("invalid_payload", status=400)
     if not isinstance(body, dict) or not (body.get("text") or body.get("blocks")):
         return HttpResponse("no_text", status=400)

@@ -59,8 +59,17 @@ SCHEMAS: dict[str, dict] = {
     TriggerType.WEBHOOK: {
         "type": "object",
         "properties": {
-            "auth": {"enum": ["token", "hmac"], "default": "token", "title": "Authentication"},
-            "secret_credential": {"type": "string", "title": "HMAC secret credential"},
+            "auth": {
+                "enum": ["token", "hmac"],
+                "default": "token",
+                "title": "Authentication",
+                "description": (
+                    "token: the URL is the secret. hmac: each delivery must also send X-Circuit-Timestamp (Unix seconds) and "
+                    'X-Circuit-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>"> made with the secret below; '
+                    "a signature is accepted within 5 minutes of its timestamp (the site may set another window), and only once."
+                ),
+            },
+            "secret_credential": {"type": "string", "title": "HMAC secret credential", "description": "A webhook_secret credential of this tenant."},
             "respond": {"enum": ["immediately", "wait"], "default": "immediately", "title": "Respond"},
             "wait_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 60, "default": 10},
             "max_bytes": {"type": "integer", "minimum": 1, "maximum": 10_000_000, "default": 1_000_000},

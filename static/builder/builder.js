@@ -1030,9 +1030,10 @@
       }
       renderRunPanel();
     };
-    socket.onclose = () => {
+    socket.onclose = (closed) => {
       // Reconnect while the run is going: the snapshot on connect catches up on what was missed.
-      if (!['succeeded', 'failed', 'cancelled'].includes(run.status) && run.tries < 20) {
+      // 4403 (refused) and 4404 (no such execution) will not change by retrying.
+      if (closed.code !== 4403 && closed.code !== 4404 && !['succeeded', 'failed', 'cancelled'].includes(run.status) && run.tries < 20) {
         run.tries += 1;
         setTimeout(() => { if (run.socket === socket) connect(wsPath); }, 1000);
       }

@@ -56,7 +56,7 @@
       refresh();
     });
     socket.addEventListener("close", function (closed) {
-      if (closed.code === 4404) return;
+      if (closed.code === 4403 || closed.code === 4404) return; // refused or gone: do not retry
       setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, attempts++)) + Math.random() * 500);
     });
   }

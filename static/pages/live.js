@@ -39,7 +39,8 @@
       if (event && typeof event === "object") dispatch(event);
     });
     socket.addEventListener("close", function (closed) {
-      if (closed.code === 4404) return; // not a member (any more): do not hammer the server
+      // 4403: not (or no longer) a member; 4404: nothing there. Retrying cannot help.
+      if (closed.code === 4403 || closed.code === 4404) return;
       var delay = Math.min(30000, 1000 * Math.pow(2, attempts++)) + Math.random() * 500;
       setTimeout(connect, delay);
     });

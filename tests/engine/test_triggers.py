@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from circuits.events import publish_event
 from circuits.models import Execution, ExecutionStatus, Trigger
 from circuits.services.versions import SaveTrigger
 from circuits.triggers.schedule import fire_due
+from circuits.triggers.webhook import signature_for
 from tests.engine.helpers import build, chain, node
 
 
@@ -116,11 +118,14 @@ def test_webhook_hmac_signature_is_required_and_checked(client, world):
     circuit = _simple(world, "signed", [{"type": "webhook", "config": {"auth": "hmac", "secret_credential": "hook-secret"}}])
     token = circuit.triggers.get().webhook_token
     body = json.dumps({"a": 1}).encode()
+    stamp = str(int(time.time()))
     assert client.post(f"/hooks/{token}", body, content_type="application/json").status_code == 401
-    bad = "sha256=" + hmac.new(b"wrong", body, hashlib.sha256).hexdigest()
-    assert client.post(f"/hooks/{token}", body, content_type="application/json", HTTP_X_CIRCUIT_SIGNATURE=bad).status_code == 401
-    good = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-    assert client.post(f"/hooks/{token}", body, content_type="application/json", HTTP_X_CIRCUIT_SIGNATURE=good).status_code == 202
+    bad = signature_for("wrong", stamp, body)
+    headers = {"HTTP_X_CIRCUIT_TIMESTAMP": stamp}
+    assert client.post(f"/hooks/{token}", body, content_type="application/json", HTTP_X_CIRCUIT_SIGNATURE=bad, **headers).status_code == 401
+    good = signature_for("s3cret", stamp, body)
+    assert good == "sha256=" + hmac.new(b"s3cret", f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert client.post(f"/hooks/{token}", body, content_type="application/json", HTTP_X_CIRCUIT_SIGNATURE=good, **headers).status_code == 202
 
 
 @pytest.mark.django_db
@@ -129,7 +134,7 @@ def test_webhook_rejects_oversized_and_malformed_bodies_and_unknown_tokens(clien
     token = circuit.triggers.get().webhook_token
     assert client.post(f"/hooks/{token}", {"x": "y" * 500}, content_type="application/json").status_code == 413
     response = client.post(f"/hooks/{token}", b"{not json", content_type="application/json")
-    assert response.status_code == 400 and "not valid JSON" in response.json()["detail"]
+    assert response.status_code == 400 and "Malformed JSON" in response.json()["detail"]
     assert client.post("/hooks/not-a-real-token", {}, content_type="application/json").status_code == 404
     assert client.get(f"/hooks/{token}").status_code == 405
     assert Execution.objects.count() == 0

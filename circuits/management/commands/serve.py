@@ -1,5 +1,8 @@
 """Run daphne; with the embedded broker also a Celery worker and beat in this process.
 
+daphne is `circuitos_site.server.LimitedServer`: request bodies are limited while they
+arrive (plain `daphne circuitos_site.asgi:application` would store a whole body first).
+
 Without Redis the broker is Celery's in-memory transport, which only reaches consumers
 in the same process. Running the worker and the scheduler here (threads) keeps the real
 Celery interface and lets the in-memory channel layer carry live updates to browsers.
@@ -26,12 +29,12 @@ class Command(BaseCommand):
             start_embedded_worker()
             self.stdout.write("Embedded Celery worker and scheduler started (in-memory broker).")
         from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
 
         from circuitos_site.asgi import application
+        from circuitos_site.server import LimitedServer
 
         self.stdout.write(self.style.SUCCESS(f"Circuit OS is up at http://{host}:{port}/  (Ctrl-C stops it)"))
-        Server(
+        LimitedServer(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
             verbosity=0,

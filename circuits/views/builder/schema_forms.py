@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from circuits.engine.expressions import is_template
+from circuits.http import strict_json
 
 # Fields holding the *name* of a tenant credential, and which kinds fit: (owner, field) → kinds.
 # Actions name credentials by plain strings, so the builder knows here which kind each wants.
@@ -292,18 +293,18 @@ def parse_fields(schema: Mapping, data: Mapping, *, owner: str, prefix: str = "c
                 config[key] = stripped
                 continue
             try:
-                config[key] = json.loads(stripped)
-            except json.JSONDecodeError as exc:
-                errors.setdefault(name, []).append(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+                config[key] = strict_json.loads(stripped)
+            except strict_json.JSONRefused as exc:
+                errors.setdefault(name, []).append(f"not valid JSON: {exc.detail}")
         elif kind == "any":
             # Free values: JSON when it reads as JSON (numbers, lists, objects — their strings
             # may hold templates), else text (a template, or plain words).
             stripped = text.strip()
             if _JSON_START.match(stripped):
                 try:
-                    config[key] = json.loads(stripped)
+                    config[key] = strict_json.loads(stripped)
                     continue
-                except json.JSONDecodeError:
+                except strict_json.JSONRefused:
                     pass
             config[key] = text
         else:

@@ -23,6 +23,7 @@ from django.utils.text import slugify
 from actions import registry
 from circuits.engine import graph as graphs
 from circuits.engine.expressions import check_value
+from circuits.http import strict_json
 from circuits.models import Circuit, CircuitVersion, Credential, Execution, Trigger, TriggerType, VersionStatus
 from circuits.permissions import has_perm
 from circuits.services.circuits import CreateCircuit
@@ -70,9 +71,9 @@ def _json_body(request: HttpRequest, json_fields: tuple[str, ...] = ()) -> dict:
         for name in json_fields:
             if data.get(name):
                 try:
-                    data[name] = json.loads(data[name])
-                except json.JSONDecodeError as exc:
-                    raise ValidationError({name: f"{name} is not valid JSON: {exc.msg}"}) from None
+                    data[name] = strict_json.loads(data[name])
+                except strict_json.JSONRefused as exc:
+                    raise ValidationError({name: f"{name} is not valid JSON: {exc.detail}"}) from None
         for name in ("base_revision", "from_execution"):
             if isinstance(data.get(name), str) and data[name].strip().isdigit():
                 data[name] = int(data[name])
@@ -80,9 +81,9 @@ def _json_body(request: HttpRequest, json_fields: tuple[str, ...] = ()) -> dict:
     if len(request.body) > MAX_BODY:
         raise ValidationError({"document": f"The request is larger than {MAX_BODY:,} bytes."})
     try:
-        data = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationError({"body": f"The request body is not valid JSON: {exc}"}) from None
+        data = strict_json.loads(request.body or b"{}")
+    except strict_json.JSONRefused as exc:
+        raise ValidationError({"body": f"The request body is not valid JSON: {exc.detail}"}) from None
     if not isinstance(data, dict):
         raise ValidationError({"body": "The request body must be a JSON object."})
     return data
@@ -300,9 +301,9 @@ def _loads(text: str, default: Any, what: str) -> Any:
     if not text:
         return default
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise ValidationError({what: f"{what} is not valid JSON."}) from None
+        return strict_json.loads(text)
+    except strict_json.JSONRefused as exc:
+        raise ValidationError({what: f"{what} is not valid JSON: {exc.detail}"}) from None
 
 
 def expression_help(others: list[dict]) -> list[dict]:
@@ -626,9 +627,9 @@ class NewCircuitView(TenantView):
         if not text.strip():
             raise ValidationError({"file": "Choose an exported circuit file or paste its JSON."})
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError({"file": f"The file is not valid JSON: {exc.msg} (line {exc.lineno})."}) from None
+            document = strict_json.loads(text)
+        except strict_json.JSONRefused as exc:
+            raise ValidationError({"file": f"The file is not valid JSON: {exc.detail}"}) from None
         if not isinstance(document, dict):
             raise ValidationError({"file": "The file must hold one circuit document (a JSON object)."})
         return document

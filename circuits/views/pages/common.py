@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from circuits.http import strict_json
 from circuits.models import Circuit, Execution, Tenant
 from circuits.permissions import has_perm
 
@@ -95,9 +96,9 @@ def parse_json_object(text: str, field: str, *, max_bytes: int = 1_000_000) -> d
     if len(text.encode()) > max_bytes:
         raise ValidationError({field: f"The JSON is larger than {max_bytes:,} bytes."})
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError({field: f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."}) from None
+        value = strict_json.loads(text)
+    except strict_json.JSONRefused as exc:
+        raise ValidationError({field: f"Not valid JSON: {exc.detail}"}) from None
     if not isinstance(value, dict):
         raise ValidationError({field: "Give a JSON object ({…}), not a list or a single value."})
     return value

@@ -1,0 +1,143 @@
+"""A live `manage.py serve` (daphne, as in production) for the HTTP and WebSocket edge tests.
+
+The server runs in a subprocess on a free port against the test database (tests that use it
+take `transactional_db`, so what they create is committed and visible to it), with its own
+TMPDIR so the tests can see what it writes to disk, and — with REDIS_URL — the Redis
+channel layer, as in production. No embedded worker: nothing here needs executions to run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.test import Client
+
+from tests.fixtures import IN_CI
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class LiveDaphne:
+    host: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    tmpdir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+    def temp_bytes(self) -> int:
+        """Bytes the server holds in its temporary folder, counting files it opened and
+        already unlinked (tempfile.TemporaryFile leaves no name in the folder)."""
+        total = sum(p.stat().st_size for p in self.tmpdir.rglob("*") if p.is_file())
+        fd_dir = Path(f"/proc/{self.process.pid}/fd")
+        for fd in fd_dir.iterdir():
+            try:
+                target = os.readlink(fd)
+                if target.startswith(str(self.tmpdir)) and target.endswith("(deleted)"):
+                    total += os.stat(fd).st_size
+            except OSError:
+                continue  # closed while we looked
+        return total
+
+
+@pytest.fixture(scope="package")
+def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveDaphne]:
+    if not settings.USES_POSTGRES:
+        reason = "the live-server tests need PostgreSQL (DATABASE_URL): the server process must share the test database"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = _free_port()
+    tmpdir = tmp_path_factory.mktemp("daphne-tmp")
+    log_path = ARTIFACTS / "http-edge-server.log"
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test",
+        "DATABASE_URL": database_url,
+        "TMPDIR": str(tmpdir),
+        "CELERY_QUEUE": f"http-edge-{port}",  # nothing consumes it: enqueued work stays put
+        "CHANNELS_PREFIX": f"http-edge-{port}",
+        "DB_CONN_MAX_AGE": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = LiveDaphne(host="127.0.0.1", port=port, process=process, log_path=log_path, tmpdir=tmpdir)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the test server exited ({process.returncode}):\n{server.log()}")
+        try:
+            with urllib.request.urlopen(server.url + "/health", timeout=2) as response:  # the loopback test server
+                if response.status == 200:
+                    break
+        except Exception:
+            if time.monotonic() > deadline:
+                os.killpg(process.pid, signal.SIGKILL)
+                raise RuntimeError(f"the test server did not answer within 60 s:\n{server.log()}") from None
+            time.sleep(0.3)
+    yield server
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+    log.close()
+
+
+@pytest.fixture(autouse=True)
+def connections_closed_after_each_request(monkeypatch):
+    """Requests and consumers run through the ASGI application in-process use threads of
+    their own; with persistent connections those threads' connections would outlive the test
+    (and block the test database's teardown). CONN_MAX_AGE=0 closes each when it is done."""
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+
+
+def session_cookie(user) -> str:
+    """A `Cookie` header value that signs `user` in on the live server (session in the test database)."""
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"

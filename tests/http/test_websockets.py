@@ -1,0 +1,95 @@
+"""WebSocket routes answer with close codes a page can act on, never a failed handshake.
+
+Before: a path no route matched raised in Channels' router (daphne answered the handshake
+with 500), and refusals closed before accepting (a 403 handshake: the browser sees 1006,
+so the pages' "4404 means stop retrying" never fired).
+"""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from circuitos_site.asgi import application
+from circuits.engine.start import create_execution
+from tests.engine.helpers import build, chain, node
+from tests.http.conftest import session_cookie
+from tests.http.wsclient import LiveSocket
+
+ORIGIN = [(b"origin", b"http://localhost")]
+
+
+async def _open(path: str, user=None) -> tuple[WebsocketCommunicator, bool]:
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
+    if user is not None:
+        communicator.scope["user"] = user
+    connected, _ = await communicator.connect(timeout=5)
+    return communicator, connected
+
+
+async def _closed_with(path: str, user=None) -> int | None:
+    communicator, connected = await _open(path, user)
+    assert connected, f"{path}: the handshake was refused instead of accepted-then-closed"
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    return message.get("code")
+
+
+@pytest.mark.parametrize("path", ["/ws/nowhere/", "/ws/t/acme/executions/not-a-number/", "/", "/ws/t/acme/events/extra/"])
+@pytest.mark.django_db(transaction=True)
+async def test_a_path_no_route_matches_is_accepted_and_closed_with_4404(world, path):
+    assert await _closed_with(path, world.owner) == 4404
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_anonymous_socket_is_closed_with_4403():
+    assert await _closed_with("/ws/t/acme/events/") == 4403
+    assert await _closed_with("/ws/t/acme/executions/1/") == 4403
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_outsider_is_closed_with_4403_whether_or_not_the_tenant_exists(world):
+    assert await _closed_with("/ws/t/acme/events/", world.outsider) == 4403
+    assert await _closed_with("/ws/t/no-such-tenant/events/", world.outsider) == 4403
+    assert await _closed_with("/ws/t/acme/executions/1/", world.outsider) == 4403
+
+
+def _execution(world):
+    circuit = build(world, "ws-flow", [node("out", "util.transform", {"template": "x"})], chain("out"))
+    return create_execution(circuit, {})
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_member_is_closed_with_4404_for_an_execution_that_is_not_there_and_gets_the_snapshot_of_one_that_is(world):
+    execution = await sync_to_async(_execution)(world)
+    assert await _closed_with("/ws/t/acme/executions/987654321/", world.viewer) == 4404
+    assert await _closed_with("/ws/t/acme/executions/99999999999999999999999/", world.viewer) == 4404
+    # Another tenant's execution id, asked for under this member's own tenant: not there.
+    assert await _closed_with(f"/ws/t/globex/executions/{execution.pk}/", world.outsider) == 4404
+    communicator, connected = await _open(f"/ws/t/acme/executions/{execution.pk}/", world.viewer)
+    assert connected
+    snapshot = await communicator.receive_json_from(timeout=5)
+    assert snapshot["kind"] == "execution.snapshot" and snapshot["execution"] == execution.pk
+    await communicator.disconnect()
+
+
+# --- the same through the real server and a real WebSocket client -----------------------------
+
+
+def test_the_live_server_answers_an_unmatched_path_with_a_4404_close_not_a_500_handshake(live_daphne):
+    with LiveSocket(live_daphne.host, live_daphne.port, "/ws/nowhere/") as socket:
+        assert socket.next_event() == {"event": "open"}, socket.events
+        closed = socket.next_event()
+    assert (closed["event"], closed["code"]) == ("close", 4404)
+
+
+def test_the_live_server_closes_anonymous_and_outsider_sockets_with_4403_and_keeps_a_members_open(live_daphne, transactional_db, world):
+    for cookie in (None, session_cookie(world.outsider)):
+        with LiveSocket(live_daphne.host, live_daphne.port, "/ws/t/acme/events/", cookie) as socket:
+            assert socket.next_event() == {"event": "open"}, socket.events
+            closed = socket.next_event()
+        assert (closed["event"], closed["code"]) == ("close", 4403)
+    with LiveSocket(live_daphne.host, live_daphne.port, "/ws/t/acme/events/", session_cookie(world.viewer)) as member:
+        assert member.next_event() == {"event": "open"}, member.events
+        assert member.next_event(timeout=1) == {"event": "timeout"}  # still open
