@@ -27,6 +27,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "event",
             "rerun_of",
             "parent",
+            "caused_by",
+            "chain_depth",
             "started_by",
             "error",
             "created_at",
