@@ -10,7 +10,7 @@ from django.utils.text import slugify
 
 from circuits.credentials import save_credential
 from circuits.engine import limits as governor
-from circuits.models import Credential, CustomEventType
+from circuits.models import Credential, CredentialKind, CustomEventType
 from circuits.roles import Perm
 from circuits.services.base import Service
 
@@ -31,6 +31,12 @@ class SaveCredential(Service):
         from circuits.credentials import validate_secret
 
         validate_secret(self.kind, self.secret)
+        if self.kind == CredentialKind.SLACK_WEBHOOK:
+            from actions.notify.slack import webhook_url_error
+
+            problem = webhook_url_error(self.tenant, self.secret.get("url"))
+            if problem:
+                raise ValidationError({"secret": f"url: the webhook URL {problem}."})
 
     def perform(self) -> Credential:
         return save_credential(self.tenant, self.name, self.kind, self.secret, description=self.description, user=self.actor)
