@@ -121,7 +121,8 @@ def record_changed(
     changes = _changes(old, new)
     # The execution that wrote the record is the cause of what its write starts (lineage and
     # the chain-depth limit), also when this runs after its step, on the commit of an outer transaction.
-    cause = Execution.objects.filter(pk=execution_id, tenant_id=tenant_id).first() if execution_id else None
+    lineage_fields = ("pk", "tenant_id", "circuit_id", "chain_depth", "caused_by_id", "created_at")  # not its (large) payloads
+    cause = Execution.objects.filter(pk=execution_id, tenant_id=tenant_id).only(*lineage_fields).first() if execution_id else None
     # A circuit does not re-trigger itself directly through the records it writes.
     source_circuit = cause.circuit_id if cause is not None else None
     record = {"id": record_id, "object_type": object_type, **new}
