@@ -64,6 +64,7 @@ __all__ = [
     "ResponseTooLargeError",
     "TooManyRedirectsError",
     "allowlist_errors",
+    "allowlisted",
     "check_url",
     "display_url",
     "guarded_request",
@@ -244,6 +245,21 @@ def allowlist_errors(entries: Any) -> list[str]:
     return errors
 
 
+def allowlisted(tenant: Any, host: str, port: int) -> bool:
+    """Whether the tenant's allow-list names `host` on `port` — by name, or as an address (no DNS lookup)."""
+    host = _normalise_host(host).strip("[]")
+    try:
+        ip: _Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    for rule in _rules_for(tenant):
+        if rule.host is None and ip is None:
+            continue  # a network entry cannot judge a name without resolving it
+        if rule.matches(host, port, ip if ip is not None else ipaddress.IPv4Address(0)):  # host rules ignore the address
+            return True
+    return False
+
+
 def _rules_for(tenant: Any) -> list[_Rule]:
     rules = []
     for entry in getattr(tenant, "outbound_allowlist", None) or []:
@@ -396,14 +412,15 @@ def _checked_addresses(rules: list[_Rule], target: _Target, deadline: float) -> 
     return addresses
 
 
-def check_url(tenant: Any, url: str, *, timeout: float = 10.0) -> None:
+def check_url(tenant: Any, url: str, *, timeout: float = 10.0) -> list[_Address]:
     """Raise InvalidURLError/BlockedDestinationError if `url` may not be requested for `tenant`.
 
     Useful to check a URL early (when saving a credential, say); `guarded_request` checks
-    again, on every hop, at the moment it connects.
+    again, on every hop, at the moment it connects. Returns the checked addresses: a caller
+    that connects by itself (SMTP) connects to these, never to the name resolved again.
     """
     parsed = _parse_url(url)
-    _checked_addresses(_rules_for(tenant), _target(parsed), time.monotonic() + timeout)
+    return _checked_addresses(_rules_for(tenant), _target(parsed), time.monotonic() + timeout)
 
 
 # --------------------------------------------------------------------------- the request

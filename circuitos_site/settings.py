@@ -280,6 +280,16 @@ LOGGING = {
 ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))
 ENGINE_LEASE_SECONDS = env_int("ENGINE_LEASE_SECONDS", 60, minimum=2)
 ENGINE_BATCH_PURE_STEPS = env_bool("ENGINE_BATCH_PURE_STEPS", True)
+# Executions that start each other through their side effects (record triggers, events,
+# "circuit completed") stop after this many in a row, as Salesforce limits trigger recursion.
+ENGINE_MAX_CHAIN_DEPTH = env_int("ENGINE_MAX_CHAIN_DEPTH", 10, minimum=1)
+# The most a tenant may set each governor limit to (circuits/engine/limits.py).
+ENGINE_PLATFORM_MAX_STEPS = env_int("ENGINE_PLATFORM_MAX_STEPS", 100_000, minimum=1)
+ENGINE_PLATFORM_MAX_LOOP_ITERATIONS = env_int("ENGINE_PLATFORM_MAX_LOOP_ITERATIONS", 100_000, minimum=1)
+ENGINE_PLATFORM_MAX_SECONDS = env_int("ENGINE_PLATFORM_MAX_SECONDS", 3600, minimum=1)
+ENGINE_PLATFORM_MAX_PAYLOAD_BYTES = env_int("ENGINE_PLATFORM_MAX_PAYLOAD_BYTES", 10_000_000, minimum=1)
+ENGINE_PLATFORM_MAX_PARALLEL_BRANCHES = env_int("ENGINE_PLATFORM_MAX_PARALLEL_BRANCHES", 10, minimum=1)
+ENGINE_PLATFORM_MAX_SUBCIRCUIT_DEPTH = env_int("ENGINE_PLATFORM_MAX_SUBCIRCUIT_DEPTH", 10, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "resume-due-executions": {"task": "circuits.tasks.resume_due_executions", "schedule": float(env_int("ENGINE_RESUME_EVERY", 5, minimum=1))},
     "fire-due-schedules": {"task": "circuits.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},

@@ -13,12 +13,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from circuits.engine.expressions import ExpressionError, render_value
-from circuits.engine.start import NotRunnable, create_execution, enqueue, run_now
+from circuits.engine.start import ChainTooDeep, NotRunnable, create_execution, enqueue, run_now
 from circuits.models import Event, Execution, ExecutionStatus, Record, Tenant, ThresholdState, Trigger, TriggerType, VersionStatus
 
 log = logging.getLogger(__name__)
-
-MAX_CHAIN_DEPTH = 10
 
 
 def _matching(tenant_id: int, type_: str, key: str):
@@ -42,9 +40,19 @@ def _condition_holds(trigger: Trigger, context: dict) -> bool:
         return False
 
 
-def _start(trigger: Trigger, payload: dict, *, event: Event | None = None, parent: Execution | None = None) -> Execution | None:
+def _start(
+    trigger: Trigger, payload: dict, *, event: Event | None = None, parent: Execution | None = None, caused_by: Execution | None = None
+) -> Execution | None:
+    """Start the trigger's circuit; None when it cannot run or the chain it would extend is too long.
+
+    A refused start is recorded as a failed execution (see circuits/engine/lineage.py); the
+    write or event that fired the trigger stands.
+    """
     try:
-        execution = create_execution(trigger.circuit, payload, trigger=trigger, event=event, parent=parent)
+        execution = create_execution(trigger.circuit, payload, trigger=trigger, event=event, parent=parent, caused_by=caused_by)
+    except ChainTooDeep as refused:
+        log.warning("trigger %s: %s", trigger.pk, refused)
+        return None
     except NotRunnable:
         return None
     enqueue(execution)
@@ -52,9 +60,19 @@ def _start(trigger: Trigger, payload: dict, *, event: Event | None = None, paren
 
 
 def publish_event(
-    tenant: Tenant, name: str, payload: dict | None = None, *, source: str = "", skip_circuit_id: int | None = None
+    tenant: Tenant,
+    name: str,
+    payload: dict | None = None,
+    *,
+    source: str = "",
+    skip_circuit_id: int | None = None,
+    caused_by: Execution | None = None,
 ) -> tuple[Event, list[Execution]]:
-    """Record the event and start one execution per matching enabled trigger of `tenant`."""
+    """Record the event and start one execution per matching enabled trigger of `tenant`.
+
+    `caused_by`: the execution whose side effect this event is (default: the one running the
+    current step, if any); the executions started carry that lineage.
+    """
     payload = payload if payload is not None else {}
     with transaction.atomic():
         event = Event.objects.create(tenant=tenant, name=name, payload=payload, source=source)
@@ -63,7 +81,7 @@ def publish_event(
         for trigger in _matching(tenant.pk, TriggerType.EVENT, name):
             if trigger.circuit_id == skip_circuit_id or not _condition_holds(trigger, context):
                 continue
-            execution = _start(trigger, payload, event=event)
+            execution = _start(trigger, payload, event=event, caused_by=caused_by)
             if execution is not None:
                 started.append(execution)
     return event, started
@@ -101,14 +119,18 @@ def record_changed(
     tenant = Tenant.objects.get(pk=tenant_id)
     old, new = old_data or {}, new_data or {}
     changes = _changes(old, new)
-    # A circuit does not re-trigger itself through the records it writes (no infinite loops).
-    source_circuit = Execution.objects.filter(pk=execution_id).values_list("circuit_id", flat=True).first() if execution_id else None
+    # The execution that wrote the record is the cause of what its write starts (lineage and
+    # the chain-depth limit), also when this runs after its step, on the commit of an outer transaction.
+    lineage_fields = ("pk", "tenant_id", "circuit_id", "chain_depth", "caused_by_id", "created_at")  # not its (large) payloads
+    cause = Execution.objects.filter(pk=execution_id, tenant_id=tenant_id).only(*lineage_fields).first() if execution_id else None
+    # A circuit does not re-trigger itself directly through the records it writes.
+    source_circuit = cause.circuit_id if cause is not None else None
     record = {"id": record_id, "object_type": object_type, **new}
     payload = {"record": record, "old": old, "changes": changes, "operation": operation, "object_type": object_type}
     started: list[Execution] = []
     first_event = None
     for name in _derived_events(object_type, operation, old, new):
-        event, executions = publish_event(tenant, name, payload, source=f"record:{object_type}:{record_id}", skip_circuit_id=source_circuit)
+        event, executions = publish_event(tenant, name, payload, source=f"record:{object_type}:{record_id}", skip_circuit_id=source_circuit, caused_by=cause)
         first_event = first_event or event
         started += executions
     with transaction.atomic():
@@ -121,11 +143,11 @@ def record_changed(
                 continue
             if not _condition_holds(trigger, payload):
                 continue
-            execution = _start(trigger, payload, event=first_event)
+            execution = _start(trigger, payload, event=first_event, caused_by=cause)
             if execution is not None:
                 started.append(execution)
         if operation != "deleted":
-            started += _thresholds(tenant_id, record_id, object_type, old, new, payload, first_event, source_circuit)
+            started += _thresholds(tenant_id, record_id, object_type, old, new, payload, first_event, source_circuit, cause)
     return started
 
 
@@ -138,7 +160,7 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
-def _thresholds(tenant_id, record_id, object_type, old, new, payload, event, source_circuit) -> list[Execution]:
+def _thresholds(tenant_id, record_id, object_type, old, new, payload, event, source_circuit, cause) -> list[Execution]:
     started = []
     triggers = list(_matching(tenant_id, TriggerType.THRESHOLD, object_type))
     if not triggers or not Record.objects.filter(pk=record_id).exists():
@@ -163,10 +185,14 @@ def _thresholds(tenant_id, record_id, object_type, old, new, payload, event, sou
                 trigger,
                 {**payload, "threshold": {"field": config["field"], "value": config["value"], "crossed": config.get("direction", "above")}},
                 event=event,
+                caused_by=cause,
             )
             if execution is not None:
                 started.append(execution)
     return started
+
+
+_CHAIN_REFUSED = "The save was blocked: the chain-depth limit refused to run before-save circuit"
 
 
 def run_before_save(tenant: Tenant, object_type: str, operation: str, new_data: dict, old_data: dict | None, record_id: int | None) -> dict:
@@ -176,7 +202,11 @@ def run_before_save(tenant: Tenant, object_type: str, operation: str, new_data: 
     for trigger in triggers:
         payload = {"record": {"id": record_id, "object_type": object_type, **data}, "old": old_data or {}, "operation": operation, "object_type": object_type}
         try:
+            # Its cause is the execution whose step is saving (if any): before-save circuits that
+            # save records of their own type would otherwise recurse without end.
             execution = create_execution(trigger.circuit, payload, trigger=trigger)
+        except ChainTooDeep as refused:
+            raise ValidationError(f"{_CHAIN_REFUSED} {trigger.circuit.name!r}. {refused}") from None
         except NotRunnable:
             continue
         execution = run_now(execution, budget_seconds=float(trigger.config.get("budget_seconds", 5)))
@@ -184,7 +214,11 @@ def run_before_save(tenant: Tenant, object_type: str, operation: str, new_data: 
             error = execution.error or {}
             if error.get("type") == "stop":
                 raise ValidationError(error.get("message") or "The save was rejected.")
-            raise ValidationError(f"The save was blocked because before-save circuit {trigger.circuit.name!r} failed: {error.get('message', 'unknown error')}")
+            message = str(error.get("message", "unknown error"))
+            if (refusal := message.rfind(_CHAIN_REFUSED)) >= 0:
+                # A chain of before-save circuits saving records: say why once, not once per level.
+                raise ValidationError(message[refusal:])
+            raise ValidationError(f"The save was blocked because before-save circuit {trigger.circuit.name!r} failed: {message}")
         if execution.status != ExecutionStatus.SUCCEEDED:
             raise ValidationError(f"Before-save circuit {trigger.circuit.name!r} did not finish ({execution.status}); before-save circuits cannot wait.")
         data.update((execution.vars or {}).get("record_fields", {}))
@@ -194,17 +228,15 @@ def run_before_save(tenant: Tenant, object_type: str, operation: str, new_data: 
 # --- chaining --------------------------------------------------------------------------
 
 
-def _chain_depth(execution: Execution) -> int:
-    payload = execution.input if isinstance(execution.input, dict) else {}
-    return int(payload.get("chain_depth", 0)) if execution.trigger_type == TriggerType.CIRCUIT_COMPLETED else 0
-
-
 def execution_finished(execution: Execution) -> list[Execution]:
-    """Fire circuit-completed triggers and the execution.failed / execution.succeeded events."""
+    """Fire circuit-completed triggers and the execution.failed / execution.succeeded events.
+
+    What they start is caused by `execution` (its lineage), so circuits that complete into each
+    other stop at ENGINE_MAX_CHAIN_DEPTH like every other chain.
+    """
     if execution.is_test or execution.status not in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
         return []
     started: list[Execution] = []
-    depth = _chain_depth(execution) + 1
     payload = {
         "execution": execution.pk,
         "circuit": execution.circuit.slug,
@@ -212,22 +244,23 @@ def execution_finished(execution: Execution) -> list[Execution]:
         "output": execution.output,
         "error": execution.error,
         "input": execution.input,
-        "chain_depth": depth,
+        "chain_depth": execution.chain_depth + 1,
     }
-    if depth <= MAX_CHAIN_DEPTH:
-        with transaction.atomic():
-            for trigger in _matching(execution.tenant_id, TriggerType.CIRCUIT_COMPLETED, execution.circuit.slug):
-                wanted = trigger.config.get("on", "succeeded")
-                if trigger.circuit_id == execution.circuit_id or (wanted != "any" and wanted != execution.status):
-                    continue
-                child = _start(trigger, payload, parent=execution)
-                if child is not None:
-                    started.append(child)
+    with transaction.atomic():
+        for trigger in _matching(execution.tenant_id, TriggerType.CIRCUIT_COMPLETED, execution.circuit.slug):
+            wanted = trigger.config.get("on", "succeeded")
+            if trigger.circuit_id == execution.circuit_id or (wanted != "any" and wanted != execution.status):
+                continue
+            child = _start(trigger, payload, parent=execution, caused_by=execution)
+            if child is not None:
+                started.append(child)
     # Do not announce failures of circuits that handle failures (no feedback loops).
     triggered_by_execution_event = execution.event_id and execution.event.name.startswith("execution.")
     name = "execution.failed" if execution.status == ExecutionStatus.FAILED else "execution.succeeded"
     # Only recorded when some circuit listens: one event row per execution would be noise.
     if not triggered_by_execution_event and _matching(execution.tenant_id, TriggerType.EVENT, name).exists():
-        _event, executions = publish_event(execution.tenant, name, payload, source=f"execution:{execution.pk}", skip_circuit_id=execution.circuit_id)
+        _event, executions = publish_event(
+            execution.tenant, name, payload, source=f"execution:{execution.pk}", skip_circuit_id=execution.circuit_id, caused_by=execution
+        )
         started += executions
     return started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -65,7 +66,8 @@ class Parallel(Action):
                 connection.close()  # each branch thread has its own DB connection
 
         with ThreadPoolExecutor(max_workers=len(branches), thread_name_prefix=f"par-{ctx.node_key}") as pool:
-            futures = {branch: pool.submit(run_branch, branch) for branch in branches}
+            # Each branch gets a copy of this thread's context (the running execution: lineage).
+            futures = {branch: pool.submit(contextvars.copy_context().run, run_branch, branch) for branch in branches}
             outputs, failures = {}, []
             for branch, future in futures.items():
                 try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html as html_module
 import re
 import smtplib
@@ -20,6 +21,7 @@ from django.utils.html import strip_tags
 from actions.base import Action, ActionError, Context
 from actions.net import BlockedDestinationError, InvalidURLError, OutboundError, check_url
 from actions.notify._common import string_list
+from actions.redact import redact, secret_forms
 from actions.registry import register
 from circuits.engine.expressions import is_template
 from circuits.models import CredentialKind
@@ -167,9 +169,11 @@ class SendEmail(Action):
         message_id = make_msgid(domain=domain)
 
         if smtp is not None:
-            # The tenant's server is outside the platform: it obeys the same address rules as outbound HTTP.
-            self._check_host(ctx, smtp["host"], smtp["port"])
-            connection = EmailBackend(
+            # The tenant's server is outside the platform: it obeys the same address rules as outbound
+            # HTTP, and the connection goes to the addresses checked here (no second DNS lookup).
+            addresses = self._check_host(ctx, smtp["host"], smtp["port"])
+            connection = PinnedEmailBackend(
+                addresses=addresses,
                 host=smtp["host"],
                 port=smtp["port"],
                 username=smtp["username"],
@@ -251,12 +255,12 @@ class SendEmail(Action):
         }
 
     @staticmethod
-    def _check_host(ctx: Context, host: str, port: int) -> None:
+    def _check_host(ctx: Context, host: str, port: int) -> list[Any]:
         # actions.net judges hosts by URL; an http URL with the SMTP port names the same host:port,
         # so the allow-list entries ("mail.corp:25", "10.0.0.0/8", …) mean the same thing here.
         shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
         try:
-            check_url(ctx.tenant, f"http://{shown}:{port}/", timeout=max(1.0, ctx.time_left(10.0)))
+            return check_url(ctx.tenant, f"http://{shown}:{port}/", timeout=max(1.0, ctx.time_left(10.0)))
         except InvalidURLError:
             raise ActionError(f"SMTP server: {host!r} is not a valid host name or address") from None
         except BlockedDestinationError as exc:
@@ -291,10 +295,66 @@ class SendEmail(Action):
             message = f"could not reach {via}: {exc.strerror or exc}"
         else:
             message = f"sending through {via} failed: {type(exc).__name__}: {exc}"
-        password = (smtp or {}).get("password")
-        if password:  # belt and braces: a server may echo what it was sent
-            message = message.replace(password, "********")
+        # Belt and braces: a server may echo what it was sent (the password, or its base64 from AUTH).
+        message = redact(message, secret_forms(str((smtp or {}).get("password") or "")))
         return message[:1000]
+
+
+# --------------------------------------------------------------------------- pinned SMTP
+
+
+def _connect_pinned(addresses: list[Any], port: int, timeout: float | None, source_address: Any) -> socket.socket:
+    """A TCP connection to the first of the checked addresses that answers (as the HTTP guard does)."""
+    if not addresses:
+        raise OSError("no checked address to connect to")
+    last_error: OSError | None = None
+    for ip in addresses:
+        try:
+            return socket.create_connection((str(ip), port), timeout, source_address)
+        except OSError as exc:
+            last_error = exc
+    assert last_error is not None
+    raise last_error
+
+
+class PinnedSMTP(smtplib.SMTP):
+    """smtplib.SMTP that connects to `addresses` (checked by the outbound guard) instead of resolving
+    `host` again — a DNS answer that changes after the check (rebinding) reaches nothing else. The
+    host name stays what smtplib knows (`_host`): STARTTLS sends it as SNI and checks the
+    certificate against it."""
+
+    def __init__(self, host: str = "", port: int = 0, *, addresses: list[Any], **kwargs: Any) -> None:
+        self._addresses = list(addresses)
+        super().__init__(host, port, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float | None) -> socket.socket:
+        if timeout is not None and not timeout:
+            raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        return _connect_pinned(self._addresses, port, timeout, self.source_address)
+
+
+class PinnedSMTPSSL(smtplib.SMTP_SSL):
+    """smtplib.SMTP_SSL (port 465) pinned like PinnedSMTP; TLS from the first byte, SNI and certificate on the name."""
+
+    def __init__(self, host: str = "", port: int = 0, *, addresses: list[Any], **kwargs: Any) -> None:
+        self._addresses = list(addresses)
+        super().__init__(host, port, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float | None) -> socket.socket:
+        raw = _connect_pinned(self._addresses, port, timeout, self.source_address)
+        return self.context.wrap_socket(raw, server_hostname=self._host)
+
+
+class PinnedEmailBackend(EmailBackend):
+    """Django's SMTP backend over PinnedSMTP / PinnedSMTPSSL."""
+
+    def __init__(self, *args: Any, addresses: list[Any], **kwargs: Any) -> None:
+        self.addresses = list(addresses)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def connection_class(self):
+        return functools.partial(PinnedSMTPSSL if self.use_ssl else PinnedSMTP, addresses=self.addresses)
 
 
 def _smtp_reply(error: Any) -> str:

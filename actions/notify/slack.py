@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from actions.base import Action, ActionError, Context
-from actions.net import OutboundError, guarded_request
+from actions.net import OutboundError, allowlisted, guarded_request
+from actions.redact import redact
 from actions.registry import register
 from circuits.engine.expressions import is_template
 from circuits.models import CredentialKind
@@ -156,6 +157,46 @@ class SendSlackMessage(Action):
         return value
 
 
+SLACK_HOOK_HOST = "hooks.slack.com"
+SLACK_HOOK_PATHS = ("/services/", "/workflows/", "/triggers/")
+
+
+def webhook_url_error(tenant: Any, url: Any) -> str | None:
+    """Why `url` cannot be the URL of a `slack_webhook` credential for `tenant`, or None.
+
+    Allowed: Slack's own incoming-webhook URLs (https://hooks.slack.com/services/…, also
+    /workflows/ and /triggers/), or an http(s) URL whose host the tenant's outbound
+    allow-list names (a relay of its own, the demo's local inbox). The URL is the secret,
+    so the message never repeats it.
+    """
+    if not isinstance(url, str) or not url.strip():
+        return "give the incoming-webhook URL"
+    url = url.strip()
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "must be one URL, without spaces or line breaks"
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "is not a valid URL"
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return f"must be a Slack incoming-webhook URL (https://{SLACK_HOOK_HOST}/services/…)"
+    if parsed.userinfo:
+        return "must not contain a user name or password"
+    host = parsed.host.lower().rstrip(".")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if host == SLACK_HOOK_HOST:
+        path = parsed.path
+        if parsed.scheme == "https" and port == 443 and any(path.startswith(p) and len(path) > len(p) for p in SLACK_HOOK_PATHS):
+            return None
+        return f"a Slack webhook URL starts with https://{SLACK_HOOK_HOST}/services/ (copy it from the Slack app's Incoming Webhooks page)"
+    if allowlisted(tenant, host, port):
+        return None
+    return (
+        f"must be a Slack incoming-webhook URL (https://{SLACK_HOOK_HOST}/services/…), or point at a host "
+        "the tenant's outbound allow-list names (add it there first)"
+    )
+
+
 def _scrub(message: str, url: str) -> str:
     """`message` without the webhook URL or its secret path, in whatever form the guard showed it."""
     paths = {urlsplit(url).path, urlsplit(url).query}
@@ -164,8 +205,5 @@ def _scrub(message: str, url: str) -> str:
         paths |= {parsed.path, parsed.raw_path.decode("ascii", "replace"), parsed.query.decode("ascii", "replace")}
     except (httpx.InvalidURL, TypeError):
         pass
-    for whole in (url, url.rstrip("/")):
-        message = message.replace(whole, "<webhook URL>")
-    for secret in sorted((p.rstrip("/") for p in paths if p and p.strip("/")), key=len, reverse=True):
-        message = message.replace(secret, "/…")
-    return message
+    message = redact(message, {url, url.rstrip("/")}, "<webhook URL>")
+    return redact(message, {p.rstrip("/") for p in paths if p and p.strip("/")}, "/…")

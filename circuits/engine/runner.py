@@ -9,6 +9,7 @@ finished step, so only unfinished work runs. Steps are identified by node key pl
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import random
@@ -30,6 +31,7 @@ from actions.base import ActionError, Context, Park, Result, Stop
 from circuits.engine import graph as graphs
 from circuits.engine.expressions import ExpressionError, contains_template, render_value
 from circuits.engine.limits import LimitExceeded, Limits
+from circuits.engine.lineage import running_step
 from circuits.engine.live import publish
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
 
@@ -201,7 +203,8 @@ class Engine:
                 scope=scope,
             )
             try:
-                result = self._call(action, ctx, config, node.timeout_seconds)
+                with running_step(self.execution):  # executions this step starts carry its lineage
+                    result = self._call(action, ctx, config, node.timeout_seconds)
             except (Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed) as interruption:
                 if step.pk and step.status == StepStatus.RUNNING:
                     if action_class.container:
@@ -335,7 +338,7 @@ class Engine:
         # An explicit timeout is enforced: the action runs in a helper thread and the step
         # fails at the deadline even if the action itself ignores ctx.deadline.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{ctx.node_key}")
-        future = pool.submit(self._run_in_thread, action, ctx, config)
+        future = pool.submit(contextvars.copy_context().run, self._run_in_thread, action, ctx, config)
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:

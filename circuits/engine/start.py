@@ -10,13 +10,22 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from circuits.engine import lineage
 from circuits.models import Circuit, CircuitVersion, Execution, ExecutionStatus, VersionStatus
 
 log = logging.getLogger(__name__)
 
 
 class NotRunnable(Exception):
-    """The circuit cannot run (disabled, nothing published)."""
+    """The circuit cannot run (disabled, nothing published, its chain of executions too long)."""
+
+
+class ChainTooDeep(NotRunnable):
+    """Refused by the chain-depth limit (circuits/engine/lineage.py); `execution` is the failed one recording it."""
+
+    def __init__(self, execution: Execution):
+        super().__init__(execution.error["message"])
+        self.execution = execution
 
 
 def lease_seconds() -> int:
@@ -39,14 +48,18 @@ def create_execution(
     is_test: bool = False,
     parent: Execution | None = None,
     rerun_of: Execution | None = None,
+    caused_by: Execution | None = None,
 ) -> Execution:
+    """A queued execution. `caused_by` (default: the execution running the current step) is its
+    lineage; a start that would make the chain too long raises ChainTooDeep (a NotRunnable)."""
     if version is None:
         if not circuit.enabled:
             raise NotRunnable(f"circuit {circuit.slug!r} is disabled")
         version = published_version(circuit)
         if version is None:
             raise NotRunnable(f"circuit {circuit.slug!r} has no published version")
-    return Execution.objects.create(
+    chain = lineage.lineage_for(trigger_type=trigger.type if trigger is not None else trigger_type, parent=parent, caused_by=caused_by)
+    execution = Execution(
         tenant_id=circuit.tenant_id,
         circuit=circuit,
         version=version,
@@ -58,7 +71,13 @@ def create_execution(
         is_test=is_test,
         parent=parent,
         rerun_of=rerun_of,
+        caused_by=chain.cause,
+        chain_depth=chain.depth,
     )
+    if chain.too_deep:
+        raise ChainTooDeep(lineage.refuse(execution, chain))
+    execution.save(force_insert=True)
+    return execution
 
 
 def send_to_worker(execution_id: int) -> None:

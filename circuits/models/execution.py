@@ -29,6 +29,11 @@ class Execution(TenantOwned):
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="executions")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    # Lineage across circuits: the execution whose side effect (a record write, an event, its
+    # completion) started this one, and how many executions long that chain is (1 = started by a
+    # person, an API call, a schedule or a webhook). Beyond ENGINE_MAX_CHAIN_DEPTH a start is refused.
+    caused_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="caused")
+    chain_depth = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED, db_index=True)
     is_test = models.BooleanField(default=False)
     input = models.JSONField(default=dict, blank=True)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import fields
 
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from circuits.credentials import save_credential
-from circuits.engine.limits import Limits
-from circuits.models import Credential, CustomEventType
+from circuits.engine import limits as governor
+from circuits.models import Credential, CredentialKind, CustomEventType
 from circuits.roles import Perm
 from circuits.services.base import Service
 
@@ -32,6 +31,12 @@ class SaveCredential(Service):
         from circuits.credentials import validate_secret
 
         validate_secret(self.kind, self.secret)
+        if self.kind == CredentialKind.SLACK_WEBHOOK:
+            from actions.notify.slack import webhook_url_error
+
+            problem = webhook_url_error(self.tenant, self.secret.get("url"))
+            if problem:
+                raise ValidationError({"secret": f"url: the webhook URL {problem}."})
 
     def perform(self) -> Credential:
         return save_credential(self.tenant, self.name, self.kind, self.secret, description=self.description, user=self.actor)
@@ -89,16 +94,20 @@ class UpdateTenantSettings(Service):
                 if problems:
                     errors["outbound_allowlist"] = problems
         if self.limits is not None:
-            known = {f.name: f for f in fields(Limits)}
             problems = []
+            self.cleaned_limits: dict[str, int | float] = {}
             if not isinstance(self.limits, dict):
                 problems.append("Limits must be an object.")
             else:
                 for key, value in self.limits.items():
-                    if key not in known:
-                        problems.append(f"unknown limit {key!r} (known: {', '.join(known)})")
-                    elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                        problems.append(f"{key} must be a positive number")
+                    if key not in governor.NAMES:
+                        problems.append(f"unknown limit {key!r} (known: {', '.join(governor.NAMES)})")
+                        continue
+                    # Finite, whole where it counts something, from 1 to the platform's maximum.
+                    try:
+                        self.cleaned_limits[key] = governor.validate(key, value)
+                    except ValueError as exc:
+                        problems.append(str(exc))
             if problems:
                 errors["limits"] = problems
         if self.name is not None and not self.name.strip():
@@ -110,7 +119,7 @@ class UpdateTenantSettings(Service):
         if self.allowlist is not None:
             self.tenant.outbound_allowlist = [e.strip() for e in self.allowlist]
         if self.limits is not None:
-            self.tenant.limits = self.limits
+            self.tenant.limits = self.cleaned_limits
         if self.name is not None:
             self.tenant.name = self.name.strip()
         self.tenant.save()

@@ -93,3 +93,13 @@ def test_the_inbox_page_lists_only_this_tenants_messages(client_for, world, sett
     InboxMessage.objects.create(tenant=world.other_tenant, channel="sales", body={"text": "theirs"})
     page = client_for(world.viewer).get("/t/acme/inbox/").content.decode()
     assert "ours" in page and "theirs" not in page
+
+
+def test_the_demo_slack_inbox_passes_the_check_made_when_a_slack_credential_is_saved(demo, live_server):
+    from circuits.demo.views import inbox_url
+    from circuits.models import Membership
+    from circuits.services.tenant_settings import SaveCredential
+
+    owner = Membership.objects.filter(tenant=demo, role="owner").first().user
+    url = inbox_url(demo, "sales", live_server.url)
+    SaveCredential(demo, owner, name="demo-slack", kind="slack_webhook", secret={"url": url}).execute()  # as the settings page would

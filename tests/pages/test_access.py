@@ -118,7 +118,7 @@ class TestSettingsPagesAccess(TenantAccessSuite):
             lambda w: f"{_t(w)}/settings/credentials/",
             perm="manage_settings",
             method="post",
-            data=lambda w: {"name": "slack", "kind": "slack_webhook", "secret-slack_webhook-url": "https://hooks.example.test/x"},
+            data=lambda w: {"name": "slack", "kind": "slack_webhook", "secret-slack_webhook-url": "https://hooks.slack.com/services/T1/B2/x"},
         ),
         Page("credential-delete", lambda w: f"{_t(w)}/settings/credentials/{_credential(w).pk}/delete", perm="manage_settings", method="post"),
         Page("outbound", lambda w: f"{_t(w)}/settings/outbound/"),

@@ -160,3 +160,63 @@ def test_slack_malformed_webhook_url_error_does_not_echo_it(world):
 
     assert "only http and https" in str(caught.value)
     _no_secret(ctx, str(caught.value))
+
+
+# --------------------------------------------------------------------------- the URL is checked when saved
+
+
+BAD_WEBHOOK_URLS = [
+    "https://collector.example.com/services/T0001/B0002/x",  # not Slack, not allow-listed
+    "http://hooks.slack.com/services/T0001/B0002/x",  # Slack, but not https
+    "https://hooks.slack.com/",  # no webhook path
+    "https://hooks.slack.com:8443/services/T0001/B0002/x",
+    "https://hooks.slack.com.collector.example/services/T0001/B0002/x",
+    "https://user:pw@hooks.slack.com/services/T0001/B0002/x",
+    "javascript:alert(1)",
+    "https://hooks.slack.com/services/T0001/B0002/x\nX-Injected: 1",
+]
+
+
+@pytest.mark.parametrize("url", BAD_WEBHOOK_URLS)
+def test_saving_a_slack_credential_refuses_urls_that_are_not_slack_webhooks(world, url):
+    from django.core.exceptions import ValidationError
+
+    from circuits.models import Credential
+    from circuits.services.tenant_settings import SaveCredential
+
+    with pytest.raises(ValidationError) as caught:
+        SaveCredential(world.tenant, world.admin, name="alerts", kind="slack_webhook", secret={"url": url}).execute()
+    message = " ".join(caught.value.message_dict["secret"])
+    assert message.startswith("url: the webhook URL ")
+    assert "T0001/B0002" not in message and "collector" not in message  # the URL is the secret: never echoed
+    assert not Credential.objects.exists()
+
+
+def test_saving_a_slack_credential_accepts_slack_and_allow_listed_hosts(world, slack):
+    from circuits.services.tenant_settings import SaveCredential
+
+    SaveCredential(world.tenant, world.admin, name="real", kind="slack_webhook", secret={"url": "https://hooks.slack.com/services/T0001/B0002/xyz"}).execute()
+    SaveCredential(
+        world.tenant, world.admin, name="flow", kind="slack_webhook", secret={"url": "https://hooks.slack.com/workflows/T0001/A0002/1/xyz"}
+    ).execute()
+    # A local inbox (the demo's) or an own relay: allowed once the allow-list names it.
+    allow(world.tenant, slack.port)
+    SaveCredential(world.tenant, world.admin, name="local", kind="slack_webhook", secret={"url": slack.webhook_url}).execute()
+    assert Slack().run(make_ctx(world.tenant), {"credential": "local", "text": "hi"})["ok"] is True
+
+
+def test_the_api_and_the_settings_page_refuse_a_slack_url_that_is_not_a_webhook(world, client_for):
+    from rest_framework.test import APIClient
+
+    from circuits.models import Credential
+
+    api = APIClient()
+    api.force_login(world.admin)
+    api.credentials(HTTP_X_TENANT=world.tenant.slug)
+    url = "https://collector.example.com/hook"
+    response = api.post("/api/v1/credentials", {"name": "alerts", "kind": "slack_webhook", "secret": {"url": url}}, format="json")
+    assert response.status_code == 400 and "url: the webhook URL must be a Slack incoming-webhook URL" in response.json()["errors"]["secret"][0]
+    form = {"name": "alerts", "kind": "slack_webhook", "secret-slack_webhook-url": url}
+    page = client_for(world.admin).post(f"/t/{world.tenant.slug}/settings/credentials/", form)
+    assert page.status_code == 400 and "must be a Slack incoming-webhook URL" in page.content.decode()
+    assert not Credential.objects.exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from circuits.api.serializers.common import MAX_INT, JSONObjectField, StrictSerializer
+from circuits.api.serializers.common import MAX_INT, FiniteFloatField, JSONObjectField, StrictSerializer
 from circuits.models import Circuit, CircuitVersion, OnError, Trigger, TriggerType, VersionStatus
 from circuits.models.tenancy import slug_validator
 from circuits.services.versions import version_document
@@ -39,8 +39,8 @@ class CircuitUpdateSerializer(StrictSerializer):
 
 
 class PositionSerializer(StrictSerializer):
-    x = serializers.FloatField(required=False, default=0)
-    y = serializers.FloatField(required=False, default=0)
+    x = FiniteFloatField(required=False, default=0)
+    y = FiniteFloatField(required=False, default=0)
 
 
 class NodeSerializer(StrictSerializer):
@@ -50,7 +50,7 @@ class NodeSerializer(StrictSerializer):
     config = JSONObjectField(required=False, help_text="The action's config, valid against its JSON Schema.")
     position = PositionSerializer(required=False)
     retry = JSONObjectField(required=False, help_text='{"max_attempts": 3, "backoff_seconds": 1.0, "max_backoff_seconds": 60}')
-    timeout_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    timeout_seconds = FiniteFloatField(required=False, allow_null=True, min_value=0)
     on_error = serializers.ChoiceField(choices=OnError.choices, required=False)
 
 

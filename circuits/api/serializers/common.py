@@ -44,6 +44,20 @@ class JSONObjectField(serializers.JSONField):
         return value
 
 
+class FiniteFloatField(serializers.FloatField):
+    """A float that refuses NaN and ±infinity (which pass every min/max check) with a 400 naming the field."""
+
+    def to_internal_value(self, data: Any) -> float:
+        from circuits.numbers import finite_number
+
+        if isinstance(data, str) and len(data) > self.MAX_STRING_LENGTH:
+            self.fail("max_string_length")
+        try:
+            return float(finite_number(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)[:200]) from None
+
+
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details: every error answer of the API."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from circuits.api.serializers.common import JSONObjectField, StrictSerializer
+from circuits.api.serializers.common import FiniteFloatField, JSONObjectField, StrictSerializer
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus, TriggerType
 
 
@@ -27,6 +27,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "event",
             "rerun_of",
             "parent",
+            "caused_by",
+            "chain_depth",
             "started_by",
             "error",
             "created_at",
@@ -107,7 +109,7 @@ class ExecuteSerializer(StrictSerializer):
 
 class ExecuteQuerySerializer(serializers.Serializer):
     wait = serializers.BooleanField(required=False, default=False, help_text="Run the circuit in this request and answer with its result.")
-    timeout = serializers.FloatField(required=False, min_value=0.1, help_text="With wait: the most seconds to run (capped by API_WAIT_SECONDS).")
+    timeout = FiniteFloatField(required=False, min_value=0.1, help_text="With wait: the most seconds to run (capped by API_WAIT_SECONDS).")
 
 
 class EventPublishSerializer(StrictSerializer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from circuits.api.serializers.common import StrictSerializer
+from circuits.api.serializers.common import FiniteFloatField, StrictSerializer
 
 
 class RecordSerializer(serializers.Serializer):
@@ -35,8 +35,8 @@ class FieldDefinitionSerializer(serializers.Serializer):
     required = serializers.BooleanField(required=False)
     default = serializers.JSONField(required=False)
     choices = serializers.ListField(child=serializers.CharField(), required=False)
-    min = serializers.FloatField(required=False)
-    max = serializers.FloatField(required=False)
+    min = FiniteFloatField(required=False)
+    max = FiniteFloatField(required=False)
     ref = serializers.CharField(required=False)
     description = serializers.CharField(required=False)
 

@@ -12,9 +12,10 @@ from rest_framework.response import Response
 
 from circuits.api.pagination import PagePagination
 from circuits.api.serializers.circuits import CircuitCreateSerializer, CircuitSerializer, CircuitUpdateSerializer, ImportSerializer
-from circuits.api.serializers.common import EmptySerializer
+from circuits.api.serializers.common import MAX_INT, EmptySerializer
 from circuits.api.views.base import CIRCUIT_NAME, ApiView
 from circuits.models import Circuit, CircuitVersion, VersionStatus
+from circuits.numbers import finite_number
 from circuits.roles import Perm
 from circuits.services.circuits import CreateCircuit, DeleteCircuit, SetCircuitEnabled, UpdateCircuit
 from circuits.services.versions import ImportCircuit, export_circuit
@@ -178,9 +179,11 @@ class CircuitExportView(ApiView):
         number = request.query_params.get("version")
         version = None
         if number is not None:
-            if not number.isdigit() or len(number) > 9:
-                raise ValidationError({"version": ["A version number (a whole number ≥ 1)."]})
-            version = circuit.versions.filter(number=int(number)).first()
+            try:
+                wanted = finite_number(number, integer=True, minimum=1, maximum=MAX_INT)
+            except ValueError:
+                raise ValidationError({"version": ["A version number (a whole number ≥ 1)."]}) from None
+            version = circuit.versions.filter(number=wanted).first()
             if version is None:
                 raise Http404(f"Circuit {name!r} has no version {number}.")
         return Response(export_circuit(circuit, version))

@@ -36,6 +36,8 @@ EXECUTION = {
     "event": None,
     "rerun_of": None,
     "parent": None,
+    "caused_by": None,
+    "chain_depth": 1,
     "started_by": "owner@acme.test",
     "error": None,
     "created_at": "2025-01-07T10:00:00Z",

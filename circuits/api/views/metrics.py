@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from circuits.api.serializers.common import EmptySerializer
+from circuits.api.serializers.common import EmptySerializer, FiniteFloatField
 from circuits.api.views.base import ApiView
 from circuits.models import ExecutionStatus
 from circuits.roles import Perm
@@ -17,7 +17,7 @@ MAX_HOURS = 24 * 366
 
 
 class MetricsQuerySerializer(serializers.Serializer):
-    hours = serializers.FloatField(required=False, default=24, min_value=0.01, max_value=MAX_HOURS, help_text="The window: the last N hours.")
+    hours = FiniteFloatField(required=False, default=24, min_value=0.01, max_value=MAX_HOURS, help_text="The window: the last N hours.")
     circuit = serializers.SlugField(required=False, help_text="Only this circuit (slug).")
 
 

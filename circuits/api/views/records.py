@@ -14,6 +14,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from circuits.api.serializers.records import ObjectTypeSerializer, ObjectTypeWriteSerializer, RecordPageSerializer, RecordSerializer, UpsertSerializer
 from circuits.api.views.base import ApiView, id_param
 from circuits.models import Record
+from circuits.numbers import finite_number
 from circuits.records.query import MAX_LIMIT, OPS, query_records, record_to_dict
 from circuits.records.service import CreateRecord, DefineObjectType, DeleteRecord, UpdateRecord, UpsertRecord
 from circuits.records.types import ObjectTypeDef, get_type, list_types
@@ -74,9 +75,10 @@ def _int_param(params, name: str, default: int, low: int, high: int) -> int:
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ValidationError({name: [f"A whole number from {low} to {high}."]})
-    return int(raw)
+    try:
+        return int(finite_number(raw, integer=True, minimum=low, maximum=high))
+    except ValueError:
+        raise ValidationError({name: [f"A whole number from {low} to {high}."]}) from None
 
 
 @extend_schema(tags=TAG)

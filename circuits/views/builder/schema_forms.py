@@ -18,6 +18,7 @@ from typing import Any
 
 from circuits.engine.expressions import is_template
 from circuits.http import strict_json
+from circuits.numbers import finite_number
 
 # Fields holding the *name* of a tenant credential, and which kinds fit: (owner, field) → kinds.
 # Actions name credentials by plain strings, so the builder knows here which kind each wants.
@@ -181,8 +182,8 @@ def build_fields(
 
 
 def _number(text: str, integer: bool) -> int | float:
-    value = float(text)
-    if integer or (value.is_integer() and re.fullmatch(r"-?\d+", text)):
+    value = finite_number(text)  # NaN and infinity are not numbers a config can hold (ValueError)
+    if integer or (float(value).is_integer() and re.fullmatch(r"-?\d+", text)):
         return int(value)
     return value
 

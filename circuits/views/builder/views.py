@@ -25,6 +25,7 @@ from circuits.engine import graph as graphs
 from circuits.engine.expressions import check_value
 from circuits.http import strict_json
 from circuits.models import Circuit, CircuitVersion, Credential, Execution, Trigger, TriggerType, VersionStatus
+from circuits.numbers import finite_number, is_id
 from circuits.permissions import has_perm
 from circuits.services.circuits import CreateCircuit
 from circuits.services.executions import StartExecution
@@ -75,7 +76,7 @@ def _json_body(request: HttpRequest, json_fields: tuple[str, ...] = ()) -> dict:
                 except strict_json.JSONRefused as exc:
                     raise ValidationError({name: f"{name} is not valid JSON: {exc.detail}"}) from None
         for name in ("base_revision", "from_execution"):
-            if isinstance(data.get(name), str) and data[name].strip().isdigit():
+            if isinstance(data.get(name), str) and is_id(data[name].strip()):
                 data[name] = int(data[name])
         return data
     if len(request.body) > MAX_BODY:
@@ -285,7 +286,7 @@ class ExportView(BuilderBase):
         circuit = self.setup_circuit(slug)
         version = None
         if request.GET.get("version"):
-            version = circuit.versions.filter(number=request.GET["version"]).first() if request.GET["version"].isdigit() else None
+            version = circuit.versions.filter(number=request.GET["version"]).first() if is_id(request.GET["version"]) else None
             if version is None:
                 raise Http404("No such version.")
         document = export_circuit(circuit, version)
@@ -404,18 +405,18 @@ class NodeFormView(BuilderBase):
             if not text:
                 continue
             try:
-                value = kind(text)
+                value = finite_number(text, integer=kind is int)
             except ValueError:
                 errors.setdefault("n.retry", []).append(f"{name.replace('_', ' ')}: {text!r} is not a {'whole ' if kind is int else ''}number")
                 continue
-            retry[name] = int(value) if kind is float and value.is_integer() else value
+            retry[name] = int(value) if float(value).is_integer() else value
         if retry.get("max_attempts") == 1 and len(retry) == 1:
             retry = {}  # one attempt is the default: keep the document clean
         timeout_text = (data.get("n.timeout_seconds") or "").strip()
         timeout = None
         if timeout_text:
             try:
-                timeout = float(timeout_text)
+                timeout = float(finite_number(timeout_text))
             except ValueError:
                 errors.setdefault("n.timeout_seconds", []).append(f"{timeout_text!r} is not a number of seconds")
         on_error = data.get("n.on_error") or "fail"

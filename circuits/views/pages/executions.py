@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from circuits.models import FINISHED, Circuit, Execution, ExecutionStatus, StepRun, StepStatus, TriggerType
+from circuits.numbers import is_id
 from circuits.permissions import has_perm
 from circuits.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep
 from circuits.views.base import TenantView, render_page
@@ -88,7 +89,7 @@ def filter_executions(qs, data: dict):
     if q:
         # The payload as JSON text: one search box finds ids and any value in the input.
         match = Q(input_text__icontains=q)
-        if q.lstrip("#").isdigit():
+        if is_id(q.lstrip("#")):
             match |= Q(pk=int(q.lstrip("#")))
         qs = qs.annotate(input_text=Cast("input", TextField())).filter(match)
     return qs
@@ -116,7 +117,7 @@ class ExecutionListView(TenantView):
         can_run = has_perm(request.user, self.tenant, "run")
         context = {"form": form, "can_run": can_run, "filters": query_without(request, "page", "ids"), "live": True}
         if "ids" in request.GET:
-            ids = [int(i) for i in request.GET["ids"].split(",") if i.strip().isdigit()][:MAX_LIVE_IDS]
+            ids = [int(i) for i in request.GET["ids"].split(",") if is_id(i.strip())][:MAX_LIVE_IDS]
             context["executions"] = decorate(qs.filter(pk__in=ids))
             return render_page(request, "pages/executions/_rows.html", context)
         page = paginate(request, qs)
@@ -133,7 +134,7 @@ class ExecutionBulkView(TenantView):
 
     def post(self, request):
         action = request.POST.get("action")
-        ids = [int(i) for i in request.POST.getlist("ids") if str(i).isdigit()]
+        ids = [int(i) for i in request.POST.getlist("ids") if is_id(str(i))]
         problem = None
         if action not in ("rerun", "cancel"):
             problem = "action: choose rerun or cancel."

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from circuits.models import Notification, NotificationRead
 from circuits.notifications import link_error
+from circuits.numbers import is_id
 from circuits.views.base import TenantView, render_page
 from circuits.views.pages.common import paginate, safe_next
 
@@ -72,7 +73,7 @@ class NotificationReadView(TenantView):
     def post(self, request):
         qs = my_notifications(self.tenant, request.user).filter(seen_at__isnull=True)
         if request.POST.get("all") != "1":
-            ids = [int(i) for i in request.POST.getlist("ids") if str(i).isdigit()]
+            ids = [int(i) for i in request.POST.getlist("ids") if is_id(str(i))]
             if not ids:
                 problem = "ids: choose the notifications to mark as read."
                 if request.htmx:

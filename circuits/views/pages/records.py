@@ -16,6 +16,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 
 from circuits.models import ObjectType, Record
+from circuits.numbers import finite_number
 from circuits.permissions import has_perm
 from circuits.records.query import OPS, query_records
 from circuits.records.service import CreateRecord, DefineObjectType, DeleteRecord, UpdateRecord
@@ -152,7 +153,7 @@ def parse_field_rows(post) -> tuple[list[dict], dict[int, list[str]]]:
         for bound in ("min", "max"):
             if get(bound):
                 try:
-                    number = float(get(bound))
+                    number = float(finite_number(get(bound)))
                 except ValueError:
                     row_errors.setdefault(i, []).append(f"{bound}: {get(bound)!r} is not a number")
                     continue

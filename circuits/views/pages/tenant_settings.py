@@ -6,7 +6,6 @@ admins change anything, and the services check that again.
 
 from __future__ import annotations
 
-from dataclasses import fields as dataclass_fields
 from datetime import datetime, time, timedelta
 
 from django import forms
@@ -17,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
 from circuits.credentials import SECRET_FIELDS
-from circuits.engine.limits import Limits
+from circuits.engine import limits as governor
 from circuits.models import ApiKey, Credential, CredentialKind, Membership
 from circuits.permissions import has_perm, role_of
 from circuits.roles import Role, role_at_most
@@ -184,7 +183,7 @@ def posted_secret(post, kind: str) -> dict:
         if not raw:
             continue
         if input_type == "number":
-            if not raw.isdigit():
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 5):
                 raise ValidationError({"secret": f"{name}: {raw!r} is not a whole number."})
             secret[name] = int(raw)
         else:
@@ -256,17 +255,18 @@ class AllowListView(TenantView):
 
 
 def limit_rows(overrides: dict, posted: dict | None = None) -> list[dict]:
-    defaults = Limits()
     rows = []
-    for f in dataclass_fields(Limits):
-        value = posted.get(f.name, "") if posted is not None else overrides.get(f.name, "")
+    for name in governor.NAMES:
+        value = posted.get(name, "") if posted is not None else overrides.get(name, "")
         rows.append(
             {
-                "name": f.name,
-                "label": f.name.replace("_", " ").capitalize(),
-                "default": getattr(defaults, f.name),
+                "name": name,
+                "label": name.replace("_", " ").capitalize(),
+                "default": governor.default(name),
+                "maximum": governor.maximum(name),
+                "whole": name in governor.WHOLE,
                 "value": value,
-                "help": LIMIT_HELP.get(f.name, ""),
+                "help": LIMIT_HELP.get(name, ""),
             }
         )
     return rows
@@ -282,26 +282,10 @@ class LimitsView(TenantView):
 
     def post(self, request):
         self.require("manage_settings")
-        posted = {f.name: (request.POST.get(f.name) or "").strip() for f in dataclass_fields(Limits)}
-        limits: dict = {}
-        problems = []
-        for f in dataclass_fields(Limits):
-            raw = posted[f.name]
-            if not raw:
-                continue  # empty = the default
-            try:
-                number = float(raw)
-            except ValueError:
-                problems.append(f"{f.name}: {raw!r} is not a number")
-                continue
-            whole = f.type in (int, "int")  # counts; `max_seconds` may be fractional
-            if whole and not number.is_integer():
-                problems.append(f"{f.name}: must be a whole number")
-                continue
-            limits[f.name] = int(number) if whole else number
+        posted = {name: (request.POST.get(name) or "").strip() for name in governor.NAMES}
+        # Empty = the default; the service checks each value (finite, in range) and names the bad ones.
+        limits = {name: raw for name, raw in posted.items() if raw}
         try:
-            if problems:
-                raise ValidationError({"limits": problems})
             UpdateTenantSettings(self.tenant, request.user, limits=limits).execute()
         except ValidationError as exc:
             return self._render(request, posted, error_dict(exc), status=400)
