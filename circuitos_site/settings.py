@@ -268,7 +268,8 @@ LOGGING = {
 
 # --- Engine ------------------------------------------------------------------------------
 ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))
-ENGINE_LEASE_SECONDS = env_int("ENGINE_LEASE_SECONDS", 60, minimum=2)
+ENGINE_LEASE_SECONDS = env_int("ENGINE_LEASE_SECONDS", 60, minimum=2)  # renewed every third of it while an execution runs
+ENGINE_IDEMPOTENCY_KEEP_DAYS = env_int("ENGINE_IDEMPOTENCY_KEEP_DAYS", 7, minimum=1)  # how long record writes remember their key
 ENGINE_BATCH_PURE_STEPS = env_bool("ENGINE_BATCH_PURE_STEPS", True)
 CELERY_BEAT_SCHEDULE = {
     "resume-due-executions": {"task": "circuits.tasks.resume_due_executions", "schedule": float(env_int("ENGINE_RESUME_EVERY", 5, minimum=1))},
