@@ -9,9 +9,12 @@
   without repeating its record write.
 
 To kill a worker exactly between a record write and the bookkeeping of its step (the
-window in which a crash used to repeat the write), the test holds a row lock on the
-execution (FOR NO KEY UPDATE: the record's history row may still reference it) so that
-the worker's guarded write of the step's outcome waits, then kills the worker there.
+window in which a crash used to repeat the write), without guessing at timings: every new
+lead passes a before-save circuit that calls a gate on the local server; while the gate
+holds the record write open, the test takes a row lock on the execution (FOR NO KEY
+UPDATE: the record's history row may still reference it) and opens the gate; the record
+commits, the worker's guarded write of the step's outcome waits on the lock, and the
+test kills the worker there.
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ def finished(execution_id: int) -> Execution | None:
     return execution if execution.is_finished else None
 
 
+def state(execution_id: int) -> str:
+    """What an execution looks like now, for failure messages."""
+    e = Execution.objects.get(pk=execution_id)
+    steps = list(e.steps.order_by("pk").values_list("node_key", "attempt", "status"))
+    return f"execution {e.pk}: {e.status}, owner {e.lease_owner}, lease until {e.lease_until}, steps {steps}"
+
+
 def step_running(execution_id: int, node_key: str) -> bool:
     return StepRun.objects.filter(execution_id=execution_id, node_key=node_key, status="running").exists()
 
@@ -100,15 +110,56 @@ class RowLock:
         self.conn.close()
 
 
-def slow_before_save(world, seconds: float = 1.5) -> None:
-    """Every new lead takes `seconds` to save (a before-save circuit that waits): time to lock the row."""
+class Gate:
+    """A route of the local server that holds the first request naming a held name until opened."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, int] = defaultdict(int)
+        self.held: dict[str, threading.Event] = {}
+        self.lock = threading.Lock()
+
+    def hold(self, name: str) -> None:
+        self.held[name] = threading.Event()
+
+    def open(self, name: str) -> None:
+        self.held[name].set()
+
+    def open_all(self) -> None:
+        for event in self.held.values():
+            event.set()
+
+    def __call__(self, request, raw) -> Reply:
+        name = request.query.get("name", [""])[0]
+        with self.lock:
+            self.arrived[name] += 1
+            first = self.arrived[name] == 1
+        if first and name in self.held:
+            self.held[name].wait(30)
+        return Reply(200, "{}", "application/json")
+
+
+def gated_before_save(world, local) -> None:
+    """Every new lead is saved through a before-save circuit that calls the gate (GET /gate?name=<email>)."""
     build(
         world,
-        "slow-save",
-        [node("pause", "util.wait", {"seconds": seconds})],
-        chain("pause"),
-        triggers=[{"type": "before_save", "config": {"object_type": "lead", "on": ["created"]}}],
+        "gated-save",
+        [node("gate", "web.http_request", {"url": local.url("/gate"), "query": {"name": "{{ trigger.record.email }}"}})],
+        chain("gate"),
+        triggers=[{"type": "before_save", "config": {"object_type": "lead", "on": ["created"], "budget_seconds": 20}}],
     )
+
+
+@contextlib.contextmanager
+def killed_after_the_record_write(world, gate: Gate, execution_id: int, email: str) -> Iterator[None]:
+    """Inside: the record `email` is committed and the step's outcome waits on a row lock."""
+    wait_for(lambda: gate.arrived.get(email), timeout=30, what=lambda: f"the record write of {email}; {state(execution_id)}", every=0.02)
+    lock = RowLock(execution_id)
+    try:
+        gate.open(email)
+        wait_for(lambda: leads(world, email), what=f"{email} to be committed", every=0.02)
+        yield
+    finally:
+        lock.release()
 
 
 def leads(world, email: str) -> int:
@@ -178,9 +229,10 @@ def test_twenty_workers_killed_mid_step_repeat_no_record_write_and_resend_the_sa
             release.wait(30)  # the worker is killed while it waits for this answer
         return Reply(200, json.dumps({"n": n}), "application/json")
 
-    slow_before_save(world)
-    with serve({"/hook": hook}) as local:
+    gate = Gate()
+    with serve({"/hook": hook, "/gate": gate}) as local:
         allow_local(world, local)
+        gated_before_save(world, local)
         circuit = build(
             world,
             "killed",
@@ -203,15 +255,24 @@ def test_twenty_workers_killed_mid_step_repeat_no_record_write_and_resend_the_sa
         )
         ids: list[int] = []
         previous: tuple[int, object] | None = None  # the execution whose worker was killed last, and its owner then
+
+        # Each worker has a queue of its own, so the next one boots while this one works.
+        def boot(n: int) -> tuple[str, object]:
+            name = new_queue()
+            return name, start_worker(name, lease_seconds=LEASE, log=f"lease-b-worker-{n}.log")
+
+        booted = boot(0)
         worker = None
-        started = time.monotonic()
         try:
             for n in range(rounds + 1):
-                # Each worker gets a queue of its own, so the next one can boot while this one works.
-                settings.CELERY_TASK_DEFAULT_QUEUE = new_queue()
-                worker = start_worker(settings.CELERY_TASK_DEFAULT_QUEUE, lease_seconds=LEASE, log=f"lease-b-worker-{n}.log")
+                settings.CELERY_TASK_DEFAULT_QUEUE, worker = booted
+                if n < rounds:
+                    booted = boot(n + 1)
                 kill_in_record_write = n % 2 == 0
+                email = f"lead{n}@example.test"
                 if n < rounds:  # queued at once: it starts as soon as the worker is up
+                    if kill_in_record_write:
+                        gate.hold(email)
                     execution = create_execution(circuit, {"n": n, "hold": 0 if kill_in_record_write else 1})
                     enqueue(execution)
                     ids.append(execution.pk)
@@ -221,27 +282,22 @@ def test_twenty_workers_killed_mid_step_repeat_no_record_write_and_resend_the_sa
                 if n == rounds:  # the last worker only finishes what the killed ones left
                     wait_for(lambda pk=previous[0]: finished(pk), timeout=30, what="the last execution")
                     break
-                lock = None
-                try:
+                with contextlib.ExitStack() as window:
                     if kill_in_record_write:
-                        wait_for(lambda pk=execution.pk: step_running(pk, "rec"), timeout=30, what=f"round {n}: the record step", every=0.02)
-                        lock = RowLock(execution.pk)  # the record commits; the step's outcome must wait
-                        wait_for(lambda n=n: leads(world, f"lead{n}@example.test"), what=f"round {n}: the record write", every=0.02)
+                        window.enter_context(killed_after_the_record_write(world, gate, execution.pk, email))
                     else:
                         wait_for(lambda n=n: seen.get(str(n)), timeout=30, what=f"round {n}: the HTTP call", every=0.02)
                     if previous is not None:  # the resumed one finished on this worker first
-                        wait_for(lambda pk=previous[0]: finished(pk), timeout=30, what=f"round {n}: the resumed execution")
+                        wait_for(lambda pk=previous[0]: finished(pk), timeout=30, what=f"round {n}: the resumed execution {previous[0]}")
                     owner = Execution.objects.get(pk=execution.pk).lease_owner
                     stop(worker, signal.SIGKILL)
-                finally:
-                    if lock is not None:
-                        lock.release()
                 previous = (execution.pk, owner)
         finally:
             release.set()
-            if worker is not None:
-                stop(worker)
-        elapsed = time.monotonic() - started
+            gate.open_all()
+            for process in (worker, booted[1]):
+                if process is not None:
+                    stop(process)
 
     results = list(Execution.objects.filter(pk__in=ids).order_by("pk"))
     assert [r.status for r in results] == [ExecutionStatus.SUCCEEDED] * rounds, [r.error for r in results]
@@ -261,7 +317,6 @@ def test_twenty_workers_killed_mid_step_repeat_no_record_write_and_resend_the_sa
             assert len(keys) == 2
     assert len({keys[0] for keys in seen.values()}) == rounds  # one key per execution's step
     assert AppliedWrite.objects.filter(tenant=world.tenant).count() == rounds
-    assert elapsed < 150
 
 
 # --- (c) a lease taken over -----------------------------------------------------------
@@ -337,50 +392,50 @@ def _answers(port: int) -> bool:
 
 
 def test_a_waiting_webhook_cut_off_by_a_killed_web_process_is_resumed_without_repeating_its_record_write(world, queue):
-    slow_before_save(world)
-    circuit = build(
-        world,
-        "hooked",
-        [
-            node("rec", "data.create_record", {"object_type": "lead", "fields": {"email": "{{ trigger.body.email }}"}}),
-            node("done", "util.transform", {"template": "saved {{ steps.rec.output.id }}"}),
-        ],
-        chain("rec", "done"),
-        triggers=[{"type": "webhook", "config": {"respond": "wait", "wait_timeout_seconds": 20}}],
-    )
-    token = circuit.triggers.get().webhook_token
-    answers: list[object] = []
-    with web_process(LEASE) as (web, port):
+    email = "hook@example.test"
+    gate = Gate()
+    gate.hold(email)
+    with serve({"/gate": gate}) as local:
+        allow_local(world, local)
+        gated_before_save(world, local)
+        circuit = build(
+            world,
+            "hooked",
+            [
+                node("rec", "data.create_record", {"object_type": "lead", "fields": {"email": "{{ trigger.body.email }}"}}),
+                node("done", "util.transform", {"template": "saved {{ steps.rec.output.id }}"}),
+            ],
+            chain("rec", "done"),
+            triggers=[{"type": "webhook", "config": {"respond": "wait", "wait_timeout_seconds": 20}}],
+        )
+        token = circuit.triggers.get().webhook_token
+        answers: list[object] = []
+        with web_process(LEASE) as (web, port):
 
-        def call() -> None:
-            try:
-                answers.append(httpx.post(f"http://127.0.0.1:{port}/hooks/{token}", json={"email": "hook@example.test"}, timeout=30))
-            except httpx.HTTPError as exc:
-                answers.append(exc)
+            def call() -> None:
+                try:
+                    answers.append(httpx.post(f"http://127.0.0.1:{port}/hooks/{token}", json={"email": email}, timeout=30))
+                except httpx.HTTPError as exc:
+                    answers.append(exc)
 
-        caller = threading.Thread(target=call)
-        caller.start()
-        execution = wait_for(lambda: Execution.objects.filter(circuit=circuit).first(), what="the webhook's execution")
-        wait_for(lambda: step_running(execution.pk, "rec"), what="the record step", every=0.02)
-        lock = RowLock(execution.pk)
+            caller = threading.Thread(target=call)
+            caller.start()
+            execution = wait_for(lambda: Execution.objects.filter(circuit=circuit).first(), what="the webhook's execution")
+            with killed_after_the_record_write(world, gate, execution.pk, email):
+                owner = Execution.objects.get(pk=execution.pk).lease_owner
+                stop(web, signal.SIGKILL)  # the web process dies mid-step, its caller cut off
+            caller.join(timeout=30)
+        assert isinstance(answers[0], httpx.HTTPError)
+
+        worker = start_worker(queue, lease_seconds=30, log="lease-d-worker.log")
         try:
-            wait_for(lambda: leads(world, "hook@example.test"), what="the record write", every=0.02)
-            owner = Execution.objects.get(pk=execution.pk).lease_owner
-            stop(web, signal.SIGKILL)  # the web process dies mid-step, its caller cut off
+            wait_for(lambda: lease_lapsed(execution.pk), what="the dead web process's lease to lapse")
+            sweep_until_claimed(execution.pk, owner)
+            result = wait_for(lambda: finished(execution.pk), timeout=30, what="the resumed execution")
         finally:
-            lock.release()
-        caller.join(timeout=30)
-    assert isinstance(answers[0], httpx.HTTPError)
-
-    worker = start_worker(queue, lease_seconds=30, log="lease-d-worker.log")
-    try:
-        wait_for(lambda: lease_lapsed(execution.pk), what="the dead web process's lease to lapse")
-        sweep_until_claimed(execution.pk, owner)
-        result = wait_for(lambda: finished(execution.pk), timeout=30, what="the resumed execution")
-    finally:
-        stop(worker)
+            stop(worker)
     assert result.status == ExecutionStatus.SUCCEEDED, result.error
-    assert leads(world, "hook@example.test") == 1
-    record = Record.objects.for_tenant(world.tenant).get(data__email="hook@example.test")
+    assert leads(world, email) == 1
+    record = Record.objects.for_tenant(world.tenant).get(data__email=email)
     assert result.output == f"saved {record.pk}"
     assert list(result.steps.filter(node_key="rec").order_by("pk").values_list("attempt", "status")) == [(1, "failed"), (1, "succeeded")]

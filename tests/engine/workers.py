@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from django.db import connection
@@ -109,11 +110,11 @@ def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
         process.wait(timeout=30)
 
 
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition", every: float = 0.1):
+def wait_for(predicate, timeout: float = 30.0, what: str | Callable[[], str] = "condition", every: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
