@@ -160,3 +160,12 @@ def test_slack_malformed_webhook_url_error_does_not_echo_it(world):
 
     assert "only http and https" in str(caught.value)
     _no_secret(ctx, str(caught.value))
+
+
+def test_slack_posts_carry_the_steps_idempotency_key(world, hook):
+    ctx = make_ctx(world.tenant)
+    ctx.idempotency_key = "k" * 48
+    Slack().run(ctx, {"credential": "team-alerts", "text": "once"})
+    Slack().run(make_ctx(world.tenant), {"credential": "team-alerts", "text": "outside a step"})
+    assert hook.headers[0]["idempotency-key"] == "k" * 48
+    assert "idempotency-key" not in hook.headers[1]
