@@ -5,6 +5,38 @@ Resuming an execution (after a worker died, a park, or "retry from the failed st
 simply walks the graph again from the start, reusing the stored output and port of every
 finished step, so only unfinished work runs. Steps are identified by node key plus
 *scope* (which loop iteration / parallel branch they ran in).
+
+Exactly one runner per execution — the lease contract (circuits/engine/lease.py):
+
+- `claim()` takes a queued, due or abandoned execution and writes a fresh owner token
+  (`Execution.lease_owner`) and `lease_until` = database now() + ENGINE_LEASE_SECONDS. An
+  execution whose lease is live is nobody else's to run.
+- While the engine runs, a heartbeat thread renews the lease every third of it — also
+  while one step runs long, during inline waits and in the web process (webhooks that
+  wait, run_now). The sweep (`resume_due_executions`, every ENGINE_RESUME_EVERY seconds)
+  only hands on a running execution whose lease lapsed: its runner died or hung.
+- Every write of the execution — StepRun inserts and updates, the batch of pure steps,
+  parking, finishing, `vars` — runs in `_owned()`: one transaction that first renews the
+  lease WHERE lease_owner = our token, then writes. The renewing UPDATE locks the row
+  until the write commits, so a claim cannot slip in between the check and the write.
+- A runner that finds its token gone (the heartbeat noticed, or a guarded write matched
+  no row) raises LeaseLost: it stops at that step boundary, writes nothing more, does not
+  finish the execution, and logs it. The new owner resumes from the stored steps.
+- A user's cancel keeps the token: the runner still records the outcome of the step it
+  was in (closing writes), but starts nothing new.
+
+Idempotency — what a step that was in flight when its runner died does on resume:
+
+- The new owner finds its StepRun still `running` and marks it failed (worker_lost). An
+  action with `idempotent = True` (a wait, a GET, a container) simply runs again as the
+  next attempt. Any other action runs again as the SAME attempt number, so it gets the
+  same `ctx.idempotency_key` (HMAC of execution, node, scope, attempt); a retry after a
+  failure is a new attempt with a new key.
+- Side-effecting actions hand the key on: HTTP requests (web.http_request on unsafe
+  methods, Slack posts) send it as `Idempotency-Key`; record writes store it in
+  AppliedWrite (unique per tenant) in the write's own transaction and answer a repeat
+  with the first write's result; e-mails derive their Message-ID from it. So a repeat
+  after a crash is recognisable to the far side, and record writes are applied once.
 """
 
 from __future__ import annotations
