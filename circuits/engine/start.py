@@ -12,7 +12,6 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from circuits.engine.lease import lease_expiry, new_token
-from circuits.engine.lease import lease_seconds as lease_seconds
 from circuits.models import Circuit, CircuitVersion, Execution, ExecutionStatus, VersionStatus
 
 log = logging.getLogger(__name__)
