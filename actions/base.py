@@ -64,6 +64,10 @@ class Context:
     logs: list = field(default_factory=list)
     engine: Any = None  # the running engine (control actions: bodies, sub-circuits)
     scope: str = ""  # which loop iteration / parallel branch this step runs in
+    # The same for this step and for its re-run after the worker running it died; a new one
+    # for each retry. Side-effecting actions pass it on (an Idempotency-Key header, the
+    # record service, a Message-ID) so the far side can refuse a second apply.
+    idempotency_key: str | None = None
 
     def log(self, message: str, level: str = "info", **extra: Any) -> None:
         entry = {"level": level, "message": str(message)[:2000], **extra}
@@ -96,6 +100,11 @@ class Action(ABC):
     ports: ClassVar[tuple[str, ...]] = ("next",)
     # Pure actions (no effect outside the execution) may be recomputed on resume.
     side_effects: ClassVar[bool] = True
+    # What happens to a step that was in flight when its worker died: an idempotent action
+    # (running it twice is as good as once: a wait, a fetch) simply runs again as the next
+    # attempt; any other runs again as the SAME attempt, so with the same ctx.idempotency_key,
+    # which it must hand to whatever it changes so that the repeat is not applied twice.
+    idempotent: ClassVar[bool] = False
     # Config keys the engine must not render before run (the action renders them itself).
     raw_fields: ClassVar[tuple[str, ...]] = ()
     # Containers (loop, parallel) run bodies of nodes through ctx.engine.run_body().

@@ -13,7 +13,9 @@ Every request an action makes on a tenant's behalf goes through `guarded_request
 - follows redirects itself, checking every hop the same way and dropping credentials
   when a redirect leaves the origin;
 - streams the body and stops past `max_bytes` (counted after decompression);
-- holds the whole exchange (DNS, connect, every read) to one `timeout`.
+- holds the whole exchange (DNS, connect, every read) to one `timeout`;
+- sends the step's `idempotency_key`, when given, as the `Idempotency-Key` header (unless
+  the caller set one), so a step re-run after its worker died repeats the same key.
 
 Allow-list entries (strings, case-insensitive):
     "localhost"            a host name, any port ("*.corp.example" also matches subdomains)
@@ -491,6 +493,7 @@ def guarded_request(
     max_redirects: int = 5,
     secret_headers: Iterable[str] = (),
     verify: ssl.SSLContext | bool = True,
+    idempotency_key: str | None = None,
 ) -> GuardedResponse:
     """Make one HTTP request for `tenant` under the outbound rules (see the module doc).
 
@@ -511,6 +514,8 @@ def guarded_request(
         current = current.copy_merge_params(params)
     request_headers = _checked_headers(headers or {})
     request_headers.pop("host", None)  # the guard sets Host itself, from the URL it checked
+    if idempotency_key and "idempotency-key" not in request_headers:
+        request_headers["Idempotency-Key"] = idempotency_key
     body: dict[str, Any] = {"json": json, "data": data, "content": content}
     first = _target(current)
     redirects: list[str] = []

@@ -278,7 +278,8 @@ LOGGING = {
 
 # --- Engine ------------------------------------------------------------------------------
 ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))
-ENGINE_LEASE_SECONDS = env_int("ENGINE_LEASE_SECONDS", 60, minimum=2)
+ENGINE_LEASE_SECONDS = env_int("ENGINE_LEASE_SECONDS", 60, minimum=2)  # renewed every third of it while an execution runs
+ENGINE_IDEMPOTENCY_KEEP_DAYS = env_int("ENGINE_IDEMPOTENCY_KEEP_DAYS", 7, minimum=1)  # how long record writes remember their key
 ENGINE_BATCH_PURE_STEPS = env_bool("ENGINE_BATCH_PURE_STEPS", True)
 # Executions that start each other through their side effects (record triggers, events,
 # "circuit completed") stop after this many in a row, as Salesforce limits trigger recursion.

@@ -3,6 +3,7 @@ from guardian.admin import GuardedModelAdmin
 
 from circuits.models import (
     ApiKey,
+    AppliedWrite,
     Circuit,
     CircuitVersion,
     Credential,
@@ -171,6 +172,14 @@ class StepRunAdmin(admin.ModelAdmin):
     list_filter = ["execution__tenant", "status"]
     search_fields = ["node_key"]
     raw_id_fields = ["execution"]
+
+
+@admin.register(AppliedWrite)
+class AppliedWriteAdmin(admin.ModelAdmin):
+    list_display = ["key", "operation", "record_key", "tenant", "created_at"]
+    list_filter = ["tenant", "operation"]
+    search_fields = ["=key"]
+    readonly_fields = ["tenant", "key", "operation", "record_key", "result", "created_at"]
 
 
 @admin.register(Credential)

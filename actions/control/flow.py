@@ -20,6 +20,7 @@ def _body_data(data: dict, **extra: Any) -> dict:
 @register
 class Parallel(Action):
     name = "control.parallel"
+    idempotent = True  # its finished body steps are reused when it runs again
     category = "control"
     label = "Parallel"
     description = "Runs each branch at the same time and continues on 'done' when all have finished."
@@ -86,6 +87,7 @@ class Parallel(Action):
 @register
 class Loop(Action):
     name = "control.loop"
+    idempotent = True  # its finished body steps are reused when it runs again
     category = "control"
     label = "Loop (for each)"
     description = "Runs the 'each' body once per item of a list ({{ loop.item }}, {{ loop.index }}), then continues on 'done'."

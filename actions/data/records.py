@@ -3,7 +3,9 @@
 Everything goes through `circuits.records` (the same services the UI and API use), scoped
 to `ctx.tenant`: a record id of another tenant is simply "not found" and never touched.
 The engine is the actor (actor=None, execution=ctx.execution), so history rows name the
-execution that made each change.
+execution that made each change. Every write carries the step's `ctx.idempotency_key`: a
+step re-run after its worker died mid-step gets the first write's result instead of
+writing again (see circuits.records.service).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from actions.base import Action, ActionError, Context
 from actions.registry import register
 from circuits.models import Record
 from circuits.records.query import MAX_LIMIT, OPS, query_records, record_to_dict
-from circuits.records.service import CreateRecord, DeleteRecord, UpdateRecord, UpsertRecord
+from circuits.records.service import CreateRecord, DeleteRecord, UpdateRecord, UpsertRecord, applied_write
 from circuits.records.types import format_validation_error, get_type
 
 _OBJECT_TYPE = {
@@ -189,7 +191,11 @@ class CreateRecordAction(Action):
 
     def run(self, ctx: Context, config: dict) -> Any:
         object_type = config["object_type"]
-        record = _write(ctx, object_type, CreateRecord(ctx.tenant, None, object_type, config["fields"], execution=ctx.execution))
+        record = _write(
+            ctx,
+            object_type,
+            CreateRecord(ctx.tenant, None, object_type, config["fields"], execution=ctx.execution, idempotency_key=ctx.idempotency_key),
+        )
         ctx.log(f"created {object_type} {record.pk}")
         return record_to_dict(record)
 
@@ -211,7 +217,11 @@ class UpdateRecordAction(Action):
     def run(self, ctx: Context, config: dict) -> Any:
         object_type = config["object_type"]
         record = _find(ctx, object_type, config["record_id"])
-        record = _write(ctx, object_type, UpdateRecord(ctx.tenant, None, record, config["fields"], execution=ctx.execution))
+        record = _write(
+            ctx,
+            object_type,
+            UpdateRecord(ctx.tenant, None, record, config["fields"], execution=ctx.execution, idempotency_key=ctx.idempotency_key),
+        )
         return record_to_dict(record)
 
 
@@ -243,11 +253,13 @@ class DeleteRecordAction(Action):
         _check_type(ctx, object_type)
         record_id = _record_id(config["record_id"])
         record = _lookup(ctx, object_type, record_id)
+        if record is None and applied_write(ctx.tenant, ctx.idempotency_key) is not None:
+            return {"deleted": True, "id": record_id}  # this step already deleted it, before its worker died
         if record is None:
             if config.get("if_missing") == "ignore":
                 return {"deleted": False, "id": record_id}
             raise ActionError(f"{object_type} record {record_id} not found")
-        _write(ctx, object_type, DeleteRecord(ctx.tenant, None, record, execution=ctx.execution))
+        _write(ctx, object_type, DeleteRecord(ctx.tenant, None, record, execution=ctx.execution, idempotency_key=ctx.idempotency_key))
         ctx.log(f"deleted {object_type} {record_id}")
         return {"deleted": True, "id": record_id}
 
@@ -287,7 +299,9 @@ class UpsertRecordAction(Action):
 
     def run(self, ctx: Context, config: dict) -> Any:
         object_type = config["object_type"]
-        service = UpsertRecord(ctx.tenant, None, object_type, config["match_on"], config["fields"], execution=ctx.execution)
+        service = UpsertRecord(
+            ctx.tenant, None, object_type, config["match_on"], config["fields"], execution=ctx.execution, idempotency_key=ctx.idempotency_key
+        )
         record, created = _write(ctx, object_type, service)
         ctx.log(f"{'created' if created else 'updated'} {object_type} {record.pk}")
         return {"record": record_to_dict(record), "created": created}

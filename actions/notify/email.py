@@ -166,7 +166,9 @@ class SendEmail(Action):
         smtp = self._smtp_settings(ctx, credential_name) if credential_name else None
         from_email = (smtp or {}).get("from_email") or settings.DEFAULT_FROM_EMAIL
         domain = parseaddr(from_email)[1].rpartition("@")[2] or "circuitos.local"
-        message_id = make_msgid(domain=domain)
+        # Derived from the step's idempotency key when there is one: a message re-sent because
+        # its worker died mid-step carries the same Message-ID, so mail programs show it once.
+        message_id = f"<{ctx.idempotency_key}@{domain}>" if ctx.idempotency_key else make_msgid(domain=domain)
 
         if smtp is not None:
             # The tenant's server is outside the platform: it obeys the same address rules as outbound

@@ -128,6 +128,7 @@ class SendSlackMessage(Action):
                 timeout=max(1.0, ctx.time_left(DEFAULT_TIMEOUT)),
                 max_bytes=RESPONSE_MAX_BYTES,
                 follow_redirects=False,
+                idempotency_key=ctx.idempotency_key,
             )
         except OutboundError as exc:
             raise ActionError(f"Slack webhook ({name}): {_scrub(str(exc), url)}") from None

@@ -40,6 +40,7 @@ class Log(Action):
 @register
 class Wait(Action):
     name = "util.wait"
+    idempotent = True  # waiting again is harmless
     category = "util"
     label = "Wait"
     description = "Pauses for a duration or until a time. Long waits park the execution and free the worker."

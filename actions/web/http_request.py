@@ -153,6 +153,8 @@ class HttpRequest(Action):
             timeout=timeout,
             follow_redirects=config.get("follow_redirects", True),
             secret_headers=secret_headers,
+            # Safe methods change nothing: only the others need the far side to spot a repeat.
+            idempotency_key=ctx.idempotency_key if method not in ("GET", "HEAD") else None,
             **payload,
         )
         # Only the method, a safe form of the URL and the outcome: never headers (they may hold secrets).

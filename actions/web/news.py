@@ -76,6 +76,7 @@ def _matcher(query: str | None):
 @register
 class SearchNews(Action):
     name = "web.search_news"
+    idempotent = True  # a GET: fetching again is as good as once
     category = "web"
     label = "Search News"
     description = "Read RSS and Atom feeds, keep the items that match a query and a date, newest first."

@@ -36,6 +36,7 @@ def _squash(text: str | None) -> str:
 @register
 class Scrape(Action):
     name = "web.scrape"
+    idempotent = True  # a GET: fetching again is as good as once
     category = "web"
     label = "Scrape Website"
     description = "Fetch a web page and extract its main text, title, description, metadata and links."

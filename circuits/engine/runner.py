@@ -5,6 +5,38 @@ Resuming an execution (after a worker died, a park, or "retry from the failed st
 simply walks the graph again from the start, reusing the stored output and port of every
 finished step, so only unfinished work runs. Steps are identified by node key plus
 *scope* (which loop iteration / parallel branch they ran in).
+
+Exactly one runner per execution — the lease contract (circuits/engine/lease.py):
+
+- `claim()` takes a queued, due or abandoned execution and writes a fresh owner token
+  (`Execution.lease_owner`) and `lease_until` = database now() + ENGINE_LEASE_SECONDS. An
+  execution whose lease is live is nobody else's to run.
+- While the engine runs, a heartbeat thread renews the lease every third of it — also
+  while one step runs long, during inline waits and in the web process (webhooks that
+  wait, run_now). The sweep (`resume_due_executions`, every ENGINE_RESUME_EVERY seconds)
+  only hands on a running execution whose lease lapsed: its runner died or hung.
+- Every write of the execution — StepRun inserts and updates, the batch of pure steps,
+  parking, finishing, `vars` — runs in `_owned()`: one transaction that first renews the
+  lease WHERE lease_owner = our token, then writes. The renewing UPDATE locks the row
+  until the write commits, so a claim cannot slip in between the check and the write.
+- A runner that finds its token gone (the heartbeat noticed, or a guarded write matched
+  no row) raises LeaseLost: it stops at that step boundary, writes nothing more, does not
+  finish the execution, and logs it. The new owner resumes from the stored steps.
+- A user's cancel keeps the token: the runner still records the outcome of the step it
+  was in (closing writes), but starts nothing new.
+
+Idempotency — what a step that was in flight when its runner died does on resume:
+
+- The new owner finds its StepRun still `running` and marks it failed (worker_lost). An
+  action with `idempotent = True` (a wait, a GET, a container) simply runs again as the
+  next attempt. Any other action runs again as the SAME attempt number, so it gets the
+  same `ctx.idempotency_key` (HMAC of execution, node, scope, attempt); a retry after a
+  failure is a new attempt with a new key.
+- Side-effecting actions hand the key on: HTTP requests (web.http_request on unsafe
+  methods, Slack posts) send it as `Idempotency-Key`; record writes store it in
+  AppliedWrite (unique per tenant) in the write's own transaction and answer a repeat
+  with the first write's result; e-mails derive their Message-ID from it. So a repeat
+  after a crash is recognisable to the far side, and record writes are applied once.
 """
 
 from __future__ import annotations
@@ -16,8 +48,10 @@ import random
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,10 +60,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from actions.base import ActionError, Context, Park, Result, Stop
 from circuits.engine import graph as graphs
 from circuits.engine.expressions import ExpressionError, contains_template, render_value
+from circuits.engine.lease import CancelledInDatabase, Lease, LeaseLost
 from circuits.engine.limits import LimitExceeded, Limits
 from circuits.engine.lineage import running_step
 from circuits.engine.live import publish
@@ -105,10 +141,24 @@ class Engine:
         # Finished steps of pure actions wait here and are written in one batch with the next
         # side-effecting step (or the end): a resume simply recomputes them.
         self.pending: list[StepRun] = []
+        self.lease = Lease(execution)
+        self.lease_lost = False
 
     # --- public entry ---------------------------------------------------------------
 
     def run(self) -> Execution:
+        self.lease.start()
+        try:
+            return self._run()
+        except LeaseLost as lost:
+            # Another runner has the execution now: it owns every write from here on.
+            log.warning("%s; this runner stops without writing", lost)
+            self.lease_lost = True
+            return self.execution
+        finally:
+            self.lease.stop()
+
+    def _run(self) -> Execution:
         execution = self.execution
         self._load_previous_steps()
         data = self._initial_data()
@@ -116,6 +166,8 @@ class Engine:
         try:
             self._check_payload(execution.input, "the trigger payload")
             self.run_scope(self.graph.starts, "", data)
+        except LeaseLost:
+            raise
         except Parked as parked:
             return self._finish_parked(parked.until, data)
         except Stopped as stopped:
@@ -190,8 +242,11 @@ class Engine:
                 return self._on_error(node, step, data, "; ".join(problems))
             step = self._new_step(node, scope, attempt, config)
             if action_class.side_effects or action_class.container:
-                self.flush_pending()
-                step.save()  # persisted before the action runs: a crash leaves a visible trace
+                # Persisted before the action runs — a crash leaves a visible trace — and only
+                # while this runner still owns the execution: a runner that lost it stops here.
+                with self._owned():
+                    self.flush_pending()
+                    step.save()
             self._publish_step("step.started", step)
             ctx = Context(
                 tenant=self.tenant,
@@ -201,14 +256,18 @@ class Engine:
                 deadline=time.monotonic() + (node.timeout_seconds or DEFAULT_STEP_TIMEOUT),
                 engine=self,
                 scope=scope,
+                idempotency_key=self.idempotency_key(key, scope, attempt),
             )
             try:
                 with running_step(self.execution):  # executions this step starts carry its lineage
                     result = self._call(action, ctx, config, node.timeout_seconds)
+            except LeaseLost:
+                raise  # nothing more is written: the new owner resumes this step
             except (Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed) as interruption:
                 if step.pk and step.status == StepStatus.RUNNING:
                     if action_class.container:
-                        step.delete()  # a container interrupted by its body: it runs again on resume
+                        with self._owned(closing=True):
+                            step.delete()  # a container interrupted by its body: it runs again on resume
                     else:  # the step itself was stopped (cancel, limit): say so on the step
                         step.logs = ctx.logs
                         self._fail_step(step, str(interruption) or type(interruption).__name__.lower(), type(interruption).__name__)
@@ -221,7 +280,8 @@ class Engine:
                     delay = self._backoff(retry, attempt)
                     if delay > inline_wait_max():
                         step.resume_at = timezone.now() + timedelta(seconds=delay)
-                        step.save(update_fields=["resume_at"])
+                        with self._owned(closing=True):
+                            step.save(update_fields=["resume_at"])
                         raise Parked(step.resume_at) from None
                     self._sleep(delay)
                     continue
@@ -241,7 +301,9 @@ class Engine:
             step.resume_at = until
             step.output = _jsonable(result.output)
             step.logs = ctx.logs
-            step.save()
+            with self._owned(closing=True):
+                self.flush_pending()
+                step.save()
             self._publish_step("step.waiting", step)
             raise Parked(until)
         elif isinstance(result, Stop):
@@ -288,7 +350,8 @@ class Engine:
     def _mark_handled(self, step: StepRun, port: str) -> None:
         # The failure is handled by the graph: on resume, follow the same port again.
         step.port = port
-        step.save(update_fields=["port"])
+        with self._owned(closing=True):
+            step.save(update_fields=["port"])
         self.done[(step.node_key, step.scope)] = step
 
     def _new_step(self, node, scope: str, attempt: int, config: Any) -> StepRun:
@@ -319,12 +382,14 @@ class Engine:
             with self.lock:
                 self.pending.append(step)
         else:
-            self.flush_pending()
-            step.save()
+            with self._owned(closing=True):
+                self.flush_pending()
+                step.save()
         if step.status == StepStatus.SUCCEEDED:
             self.done[(step.node_key, step.scope)] = step
 
     def flush_pending(self) -> None:
+        """Write the batched pure steps. Callers hold `_owned()`: the batch is a write too."""
         with self.lock:
             pending, self.pending = self.pending, []
         if pending:
@@ -376,6 +441,28 @@ class Engine:
         while (left := end - time.monotonic()) > 0:
             time.sleep(min(left, 0.25))
             self._check_cancel()
+            self.lease.check()  # an inline wait of a runner that lost the lease ends early
+
+    # --- ownership ------------------------------------------------------------------
+
+    @contextmanager
+    def _owned(self, *, closing: bool = False) -> Iterator[None]:
+        """The transaction every write of this execution goes through (see the module doc)."""
+        try:
+            with self.lease.hold(closing=closing):
+                yield
+        except CancelledInDatabase:
+            raise Cancelled() from None
+
+    def idempotency_key(self, node_key: str, scope: str, attempt: int) -> str:
+        """The same for a step and for its re-run after a lost worker; new for each retry.
+
+        Keyed with the site's secret: it names no execution to whoever receives it, and two
+        installations never send the same key.
+        """
+        e = self.execution
+        material = f"{e.pk}:{e.created_at.timestamp():.6f}:{node_key}:{scope}:{attempt}"
+        return salted_hmac("circuitos.engine.idempotency-key", material, algorithm="sha256").hexdigest()[:48]
 
     # --- limits, cancel, bookkeeping -----------------------------------------------
 
@@ -387,6 +474,7 @@ class Engine:
             raise LimitExceeded("max_steps", self.limits.max_steps, f"more than {self.limits.max_steps} steps in one execution")
 
     def _check_running(self) -> None:
+        self.lease.check()
         self._check_cancel()
         if time.monotonic() - self.started_mono > self.limits.max_seconds:
             raise LimitExceeded("max_seconds", self.limits.max_seconds, f"the execution ran longer than {self.limits.max_seconds:g} seconds")
@@ -407,6 +495,7 @@ class Engine:
             raise LimitExceeded("max_payload_bytes", self.limits.max_payload_bytes, f"{what} is {size} bytes")
 
     def _load_previous_steps(self) -> None:
+        lost: list[StepRun] = []
         for step in StepRun.objects.filter(execution=self.execution).order_by("pk"):
             ident = (step.node_key, step.scope)
             self.attempts[ident] = max(self.attempts.get(ident, 0), step.attempt)
@@ -415,14 +504,35 @@ class Engine:
             elif step.status == StepStatus.WAITING or (step.status == StepStatus.FAILED and step.resume_at):
                 self.waiting[ident] = step
             elif step.status == StepStatus.RUNNING and ident not in self.done:
-                # A worker died mid-step: the step runs again as the next attempt.
-                step.status = StepStatus.FAILED
-                step.error = {"message": "the worker stopped during this step; it was run again", "type": "worker_lost"}
-                step.finished_at = timezone.now()
-                step.save(update_fields=["status", "error", "finished_at"])
+                lost.append(step)
+        if lost:
+            with self._owned(closing=True):
+                for step in lost:
+                    self._mark_lost(step)
         for ident, step in list(self.waiting.items()):
             if step.status == StepStatus.FAILED and step.resume_at and step.resume_at <= timezone.now():
                 del self.waiting[ident]  # retry backoff is over: the next attempt runs normally
+
+    def _mark_lost(self, step: StepRun) -> None:
+        """A runner stopped during this step (its worker died, or it lost the lease): it runs again.
+
+        The action decides how: an idempotent one simply runs again as the next attempt; any
+        other runs again under the same attempt number, so with the same idempotency key,
+        which lets the far side recognise the repeat and refuse a second apply.
+        """
+        ident = (step.node_key, step.scope)
+        node = self.graph.nodes.get(step.node_key)
+        action_class = node.action_class if node is not None else None
+        same_key = action_class is not None and not action_class.idempotent and not action_class.container
+        if same_key:
+            self.attempts[ident] = step.attempt - 1
+            message = "the worker stopped during this step; it runs again with the same idempotency key"
+        else:
+            message = "the worker stopped during this step; it runs again as the next attempt"
+        step.status = StepStatus.FAILED
+        step.error = {"message": message, "type": "worker_lost"}
+        step.finished_at = timezone.now()
+        step.save(update_fields=["status", "error", "finished_at"])
 
     def _initial_data(self) -> dict:
         execution = self.execution
@@ -475,34 +585,42 @@ class Engine:
         }
 
     def _finish_parked(self, until: datetime, data: dict) -> Execution:
-        self.flush_pending()
         e = self.execution
-        updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING).update(
-            status=ExecutionStatus.WAITING, wait_until=until, vars=data.get("vars", {}), step_count=self.step_count, lease_until=None
-        )
+        with self._owned(closing=True):
+            self.flush_pending()
+            updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING, lease_owner=self.lease.token).update(
+                status=ExecutionStatus.WAITING,
+                wait_until=until,
+                vars=data.get("vars", {}),
+                step_count=self.step_count,
+                lease_until=None,
+                lease_owner=None,
+            )
         if updated:
             e.status, e.wait_until = ExecutionStatus.WAITING, until
         publish(self.tenant.pk, e.pk, self._execution_event("execution.waiting"))
         return e
 
     def _finish(self, status: str, data: dict, *, output: Any = None, error: dict | None = None) -> Execution:
-        self.flush_pending()
         e = self.execution
         now = timezone.now()
         output = _jsonable(output)
         duration = int((now - e.started_at).total_seconds() * 1000) if e.started_at else None
-        # Only a running execution is finished here: a concurrent cancel keeps its status.
-        updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING).update(
-            status=status,
-            output=output,
-            error=error,
-            vars=data.get("vars", {}),
-            finished_at=now,
-            duration_ms=duration,
-            step_count=self.step_count,
-            lease_until=None,
-            wait_until=None,
-        )
+        with self._owned(closing=True):
+            self.flush_pending()
+            # Only a running execution is finished here: a concurrent cancel keeps its status.
+            updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING, lease_owner=self.lease.token).update(
+                status=status,
+                output=output,
+                error=error,
+                vars=data.get("vars", {}),
+                finished_at=now,
+                duration_ms=duration,
+                step_count=self.step_count,
+                lease_until=None,
+                lease_owner=None,
+                wait_until=None,
+            )
         e.refresh_from_db()
         if updated:
             cache.delete(cancel_key(e))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from circuits.engine import lineage
+from circuits.engine.lease import lease_expiry, new_token
 from circuits.models import Circuit, CircuitVersion, Execution, ExecutionStatus, VersionStatus
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,6 @@ class ChainTooDeep(NotRunnable):
     def __init__(self, execution: Execution):
         super().__init__(execution.error["message"])
         self.execution = execution
-
-
-def lease_seconds() -> int:
-    return int(getattr(settings, "ENGINE_LEASE_SECONDS", 60))
 
 
 def published_version(circuit: Circuit) -> CircuitVersion | None:
@@ -95,28 +93,30 @@ def enqueue(execution: Execution) -> None:
 def claim(execution_id: int) -> Execution | None:
     """Take ownership of an execution for this worker, or None if it is not ours to run.
 
-    `skip_locked` lets many workers race for the same id without blocking; the lease lets
-    another worker take over an execution whose worker died.
+    `skip_locked` lets many workers race for the same id without blocking (and skips a row
+    whose owner is writing right now); a lease that lapsed (database time) lets another
+    worker take over an execution whose runner died. The new owner token makes every write
+    of the previous owner fail from now on (see circuits.engine.lease).
     """
     now = timezone.now()
+    claimable = (
+        Q(status=ExecutionStatus.QUEUED)
+        | Q(status=ExecutionStatus.RUNNING, lease_until__isnull=True)
+        | Q(status=ExecutionStatus.RUNNING, lease_until__lt=Now())
+        | Q(status=ExecutionStatus.WAITING, wait_until__isnull=True)
+        | Q(status=ExecutionStatus.WAITING, wait_until__lte=now)
+    )
     with transaction.atomic():
-        execution = (
-            Execution.objects.select_for_update(skip_locked=True)
-            .filter(pk=execution_id, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING])
-            .first()
-        )
+        execution = Execution.objects.select_for_update(skip_locked=True).filter(claimable, pk=execution_id).first()
         if execution is None:
             return None
-        if execution.status == ExecutionStatus.RUNNING and execution.lease_until and execution.lease_until > now:
-            return None
-        if execution.status == ExecutionStatus.WAITING and execution.wait_until and execution.wait_until > now:
-            return None
-        execution.status = ExecutionStatus.RUNNING
-        execution.lease_until = now + timedelta(seconds=lease_seconds())
-        execution.wait_until = None
-        if execution.started_at is None:
-            execution.started_at = now
-        execution.save(update_fields=["status", "lease_until", "wait_until", "started_at"])
+        Execution.objects.filter(pk=execution.pk).update(
+            status=ExecutionStatus.RUNNING,
+            lease_owner=new_token(),
+            lease_until=lease_expiry(),
+            wait_until=None,
+            started_at=execution.started_at or now,
+        )
     return Execution.objects.select_related("tenant", "circuit", "version").get(pk=execution.pk)
 
 

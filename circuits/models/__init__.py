@@ -1,5 +1,5 @@
 from circuits.models.circuit import Circuit
-from circuits.models.execution import FINISHED, Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.models.execution import FINISHED, AppliedWrite, Execution, ExecutionStatus, StepRun, StepStatus
 from circuits.models.misc import ApiKey, Credential, CredentialKind, InboxMessage, Notification, NotificationRead
 from circuits.models.records import ObjectType, Record, RecordChange
 from circuits.models.tenancy import Invitation, Membership, Tenant
@@ -9,6 +9,7 @@ from circuits.models.version import CircuitVersion, Edge, Node, OnError, Version
 __all__ = [
     "FINISHED",
     "ApiKey",
+    "AppliedWrite",
     "Circuit",
     "CircuitVersion",
     "Credential",

@@ -46,8 +46,11 @@ class Execution(TenantOwned):
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     wait_until = models.DateTimeField(null=True, blank=True, db_index=True)
-    # Lease: a worker owns a running execution until this time; a dead worker's lease lapses.
+    # Lease: the engine holding `lease_owner` (a token drawn at claim) owns a running execution
+    # until `lease_until` (database time), renews it while it runs, and writes only while the
+    # row still names its token; a dead worker's lease lapses and the sweep hands it on.
     lease_until = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.UUIDField(null=True, blank=True)
     step_count = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -97,3 +100,24 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_key}#{self.attempt} ({self.status})"
+
+
+class AppliedWrite(TenantOwned):
+    """A write made under an idempotency key: the second apply of the same key returns this one's result.
+
+    The engine gives every side-effecting step a key (execution, node, scope, attempt) that
+    stays the same when a step lost with its worker runs again; record writes store the key
+    here in the transaction of the write itself, so a repeat finds it and changes nothing.
+    """
+
+    key = models.CharField(max_length=64)
+    operation = models.CharField(max_length=16)
+    record_key = models.PositiveBigIntegerField(null=True, blank=True)  # the record written (no FK: it may be deleted)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="appliedwrite_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} under {self.key}"

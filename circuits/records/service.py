@@ -10,6 +10,11 @@ Callers: views and the API pass the signed-in user (who needs the "edit" permiss
 engine passes `actor=None` and the running `execution` — a circuit was allowed to run, so
 no user permission applies, but the tenant scope still does (the execution must belong to
 the tenant, and records are only ever looked up through it).
+
+Idempotency: the engine passes the step's `idempotency_key`. The write then also stores an
+`AppliedWrite` row with that key in its own transaction (unique per tenant); a second write
+with the same key — the step re-run after its worker died mid-step — changes nothing and
+returns the first write's result. Concurrent repeats wait on the unique key, then see it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models.fields.json import KeyTransform
 
-from circuits.models import ObjectType, Record, RecordChange
+from circuits.models import AppliedWrite, ObjectType, Record, RecordChange
 from circuits.records.types import ObjectTypeDef, get_type, validate_object_type_definition, validate_type_slug
 from circuits.roles import Perm
 from circuits.services.base import Service
@@ -33,13 +38,45 @@ if TYPE_CHECKING:
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 
 
+def applied_write(tenant: Tenant, key: str | None) -> AppliedWrite | None:
+    """The write already made under `key` in `tenant`, if any."""
+    if not key:
+        return None
+    return AppliedWrite.objects.for_tenant(tenant).filter(key=key).first()
+
+
 class _RecordService(Service):
     perm = Perm.EDIT
     denied_message = "Your role cannot change records."
+    operation = ""
 
-    def __init__(self, tenant: Tenant, actor, execution: Execution | None = None) -> None:
+    def __init__(self, tenant: Tenant, actor, execution: Execution | None = None, idempotency_key: str | None = None) -> None:
         super().__init__(tenant, actor)
         self.execution = execution
+        self.idempotency_key = idempotency_key
+
+    def execute(self) -> Any:
+        if not self.idempotency_key:
+            return super().execute()
+        self.check()
+        with transaction.atomic():
+            # The key is taken first, in the write's own transaction: a concurrent repeat
+            # blocks on the unique index until this commits (then finds it) or rolls back.
+            applied, first = AppliedWrite.objects.get_or_create(tenant=self.tenant, key=self.idempotency_key, defaults={"operation": self.operation})
+            if not first:
+                return self.repeat(applied)
+            result = self.perform()
+            applied.record_key, applied.result = self.remember(result)
+            applied.save(update_fields=["record_key", "result"])
+            return result
+
+    def remember(self, result: Any) -> tuple[int | None, dict]:
+        """What a repeat needs to answer like the first write: (record id, extra JSON)."""
+        return result.pk, {}
+
+    def repeat(self, applied: AppliedWrite) -> Any:
+        """The first write's result, for a repeat of it (the record as it is now)."""
+        return Record.objects.for_tenant(self.tenant).get(pk=applied.record_key)
 
     def check(self) -> None:
         if self.tenant is None or self.tenant.pk is None:
@@ -121,8 +158,10 @@ def _scoped(tenant: Tenant, record: Record) -> None:
 
 
 class CreateRecord(_RecordService):
-    def __init__(self, tenant: Tenant, actor, object_type: str, data: dict, execution: Execution | None = None) -> None:
-        super().__init__(tenant, actor, execution)
+    operation = CREATED
+
+    def __init__(self, tenant: Tenant, actor, object_type: str, data: dict, execution: Execution | None = None, idempotency_key: str | None = None) -> None:
+        super().__init__(tenant, actor, execution, idempotency_key)
         self.object_type = object_type
         self.data = data
 
@@ -145,8 +184,10 @@ class CreateRecord(_RecordService):
 class UpdateRecord(_RecordService):
     """Partial update: `changes` are merged into the record; None or "" clears a field."""
 
-    def __init__(self, tenant: Tenant, actor, record: Record, changes: dict, execution: Execution | None = None) -> None:
-        super().__init__(tenant, actor, execution)
+    operation = UPDATED
+
+    def __init__(self, tenant: Tenant, actor, record: Record, changes: dict, execution: Execution | None = None, idempotency_key: str | None = None) -> None:
+        super().__init__(tenant, actor, execution, idempotency_key)
         self.record = record
         self.changes = changes
 
@@ -191,9 +232,17 @@ class UpdateRecord(_RecordService):
 class DeleteRecord(_RecordService):
     """Delete a record. Its history stays, with a last row saying who deleted it and what it held."""
 
-    def __init__(self, tenant: Tenant, actor, record: Record, execution: Execution | None = None) -> None:
-        super().__init__(tenant, actor, execution)
+    operation = DELETED
+
+    def __init__(self, tenant: Tenant, actor, record: Record, execution: Execution | None = None, idempotency_key: str | None = None) -> None:
+        super().__init__(tenant, actor, execution, idempotency_key)
         self.record = record
+
+    def remember(self, result: int) -> tuple[int | None, dict]:
+        return result, {}
+
+    def repeat(self, applied: AppliedWrite) -> int:
+        return applied.record_key
 
     def permission_object(self):
         return self.record
@@ -220,11 +269,28 @@ class UpsertRecord(_RecordService):
     upserts of the same key from both creating.
     """
 
-    def __init__(self, tenant: Tenant, actor, object_type: str, match_fields: list[str], data: dict, execution: Execution | None = None) -> None:
-        super().__init__(tenant, actor, execution)
+    operation = "upserted"
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        actor,
+        object_type: str,
+        match_fields: list[str],
+        data: dict,
+        execution: Execution | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        super().__init__(tenant, actor, execution, idempotency_key)
         self.object_type = object_type
         self.match_fields = match_fields
         self.data = data
+
+    def remember(self, result: tuple[Record, bool]) -> tuple[int | None, dict]:
+        return result[0].pk, {"created": result[1]}
+
+    def repeat(self, applied: AppliedWrite) -> tuple[Record, bool]:
+        return super().repeat(applied), bool(applied.result.get("created"))
 
     def validate(self) -> None:
         self.type_def = type_def = get_type(self.tenant, self.object_type)

@@ -6,90 +6,27 @@ These need a database and a broker that another process can share: PostgreSQL an
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from circuits.engine.start import create_execution, enqueue
 from circuits.models import Execution, ExecutionStatus, StepRun
 from circuits.tasks import resume_due_executions
 from tests.engine.helpers import build, chain, node
+from tests.engine.workers import new_queue, start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis
 
 pytestmark = [needs_postgres(), needs_redis(), pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def queue(settings):
     """A queue of this test's own, so no other worker takes its tasks."""
-    name = f"test-{uuid.uuid4().hex[:8]}"
+    name = new_queue()
     settings.CELERY_TASK_DEFAULT_QUEUE = name
     return name
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def start_worker(queue: str, lease_seconds: int = 60) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test",
-        "DATABASE_URL": _database_url(),
-        "CELERY_QUEUE": queue,
-        "ENGINE_LEASE_SECONDS": str(lease_seconds),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "circuitos_site",
-            "worker",
-            "-Q",
-            queue,
-            "--pool=threads",
-            "-c",
-            "2",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def stop(worker: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, sig)
-        worker.wait(timeout=30)
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def finished(execution_id: int):

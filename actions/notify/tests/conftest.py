@@ -49,6 +49,7 @@ class FakeSlack:
     answer: str = "ok"
     received: list[dict] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # lower-case names
 
     @property
     def webhook_url(self) -> str:
@@ -70,6 +71,7 @@ def slack() -> Iterator[FakeSlack]:
             server = state[0]
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             server.paths.append(self.path)
+            server.headers.append({k.lower(): v for k, v in self.headers.items()})
             try:
                 server.received.append(json.loads(body))
             except ValueError:

@@ -256,3 +256,16 @@ def test_email_credential_with_a_bad_port_names_it(world):
 
     with pytest.raises(ActionError, match="credential 'odd': the port 'twenty-five' is not a number"):
         Email().run(make_ctx(world.tenant), {"credential": "odd", "to": "ann@example.com", "subject": "Hi", "text": "x"})
+
+
+def test_email_sent_again_by_a_re_run_step_keeps_its_message_id(world):
+    """The Message-ID comes from the step's idempotency key: a re-sent message is recognisably the same."""
+    ctx = make_ctx(world.tenant)
+    ctx.idempotency_key = "a1b2" * 12
+    config = {"to": "ann@example.com", "subject": "Once", "text": "Hello"}
+    first = Email().run(ctx, config)
+    again = Email().run(ctx, config)
+    other = Email().run(make_ctx(world.tenant), config)
+    assert first["message_id"] == again["message_id"] == f"<{'a1b2' * 12}@localhost>"  # the sender's domain
+    assert [m.extra_headers["Message-ID"] for m in mail.outbox] == [first["message_id"], first["message_id"], other["message_id"]]
+    assert other["message_id"] != first["message_id"]

@@ -220,3 +220,12 @@ def test_the_api_and_the_settings_page_refuse_a_slack_url_that_is_not_a_webhook(
     page = client_for(world.admin).post(f"/t/{world.tenant.slug}/settings/credentials/", form)
     assert page.status_code == 400 and "must be a Slack incoming-webhook URL" in page.content.decode()
     assert not Credential.objects.exists()
+
+
+def test_slack_posts_carry_the_steps_idempotency_key(world, hook):
+    ctx = make_ctx(world.tenant)
+    ctx.idempotency_key = "k" * 48
+    Slack().run(ctx, {"credential": "team-alerts", "text": "once"})
+    Slack().run(make_ctx(world.tenant), {"credential": "team-alerts", "text": "outside a step"})
+    assert hook.headers[0]["idempotency-key"] == "k" * 48
+    assert "idempotency-key" not in hook.headers[1]

@@ -194,3 +194,15 @@ def test_http_request_accepts_templates_at_save_time_and_checks_them_when_run(ct
     assert cls.validate_config({"url": "{{ trigger.url }}", "method": "POST", "body_type": "json", "body": "{{ trigger.payload }}"}) == []
     with pytest.raises(ConfigError, match="url: must be an http:// or https:// URL"):
         cls().run(ctx, {"url": "file:///etc/passwd"})
+
+
+def test_http_request_sends_the_steps_idempotency_key_on_unsafe_methods_only(ctx, allow):
+    ctx.idempotency_key = "f00d" * 12
+    with serve({"/echo": echo}) as server:
+        allow(server.allow)
+        posted = action().run(ctx, {"method": "POST", "url": server.url("/echo"), "body_type": "json", "body": {"a": 1}})
+        fetched = action().run(ctx, {"url": server.url("/echo")})
+        chosen = action().run(ctx, {"method": "PUT", "url": server.url("/echo"), "headers": {"Idempotency-Key": "mine"}})
+    assert posted["body"]["headers"]["idempotency-key"] == "f00d" * 12
+    assert "idempotency-key" not in fetched["body"]["headers"]  # a GET changes nothing: no key
+    assert chosen["body"]["headers"]["idempotency-key"] == "mine"  # a key the circuit sets itself wins
