@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -143,7 +144,8 @@ class SubCircuit(Action):
 
     def run(self, ctx: Context, config: dict) -> Any:
         from circuits.engine.start import NotRunnable, create_execution, enqueue, run_now
-        from circuits.models import Circuit, ExecutionStatus
+        from circuits.idempotency import apply_once
+        from circuits.models import Circuit, Execution, ExecutionStatus
 
         circuit = Circuit.objects.for_tenant(ctx.tenant).filter(slug=config["circuit"]).first()
         if circuit is None:
@@ -157,13 +159,29 @@ class SubCircuit(Action):
         if ctx.execution is not None and circuit.pk == ctx.execution.circuit_id:
             raise ActionError("a circuit cannot call itself")
         try:
-            child = create_execution(circuit, config.get("input") or {}, trigger_type="subcircuit", parent=ctx.execution)
+            # Once per step: the step re-run after its worker died finds the child it started.
+            child, _started = apply_once(
+                ctx.tenant,
+                ctx.idempotency_key,
+                "subcircuit",
+                lambda: create_execution(circuit, config.get("input") or {}, trigger_type="subcircuit", parent=ctx.execution),
+                lambda child: (child.pk, {}),
+                lambda applied: Execution.objects.for_tenant(ctx.tenant).get(pk=applied.record_key),
+            )
         except NotRunnable as exc:
             raise ActionError(str(exc)) from None
         if not config.get("wait", True):
-            enqueue(child)
+            if not child.is_finished:
+                enqueue(child)  # a worker that already holds it skips the repeat (claim)
             return {"execution_id": child.pk, "status": child.status, "output": None}
         child = run_now(child)
+        until = time.monotonic() + ctx.time_left()
+        while not child.is_finished:
+            # A child started before a crash may be running in another worker: wait for it.
+            if time.monotonic() >= until:
+                raise ActionError(f"sub-circuit {circuit.slug!r} did not finish before this step's deadline")
+            time.sleep(0.2)
+            child.refresh_from_db()
         if child.status != ExecutionStatus.SUCCEEDED:
             message = (child.error or {}).get("message", child.status)
             raise ActionError(f"sub-circuit {circuit.slug!r} {child.status}: {message}")

@@ -8,6 +8,8 @@ from actions.base import Action, ActionError, Context
 from actions.notify._common import string_list
 from actions.registry import register
 from circuits.engine.expressions import is_template
+from circuits.idempotency import apply_once
+from circuits.models import Notification
 from circuits.notifications import LEVELS, TITLE_MAX, create_notifications, link_error, publish_notification, resolve_members
 
 MAX_RECIPIENTS = 500
@@ -95,7 +97,18 @@ class InAppNotification(Action):
             raise ActionError(f"link: {problem}")
 
         users = self._recipients(ctx, config.get("recipients", "all"))
-        created = create_notifications(ctx.tenant, title=title, body=body, level=level, link=link, users=users, execution=ctx.execution, publish=False)
+        created, first = apply_once(
+            ctx.tenant,
+            ctx.idempotency_key,
+            "notify",
+            lambda: create_notifications(ctx.tenant, title=title, body=body, level=level, link=link, users=users, execution=ctx.execution, publish=False),
+            lambda made: (None, {"ids": [n.pk for n in made]}),
+            # The step re-run after its worker died: the notifications exist already.
+            lambda applied: list(Notification.objects.for_tenant(ctx.tenant).filter(pk__in=applied.result.get("ids", []))),
+        )
+        if not first:
+            ctx.log("already notified by this step before its worker stopped; not sent again")
+            return {"created": len(created), "notification_ids": [n.pk for n in created]}
         published = sum(publish_notification(n) for n in created)
         who = "everyone" if users is None else f"{len(users)} member(s)"
         ctx.log(f"notified {who}: {title[:100]}")

@@ -27,6 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models.fields.json import KeyTransform
 
+from circuits.idempotency import apply_once
 from circuits.models import AppliedWrite, ObjectType, Record, RecordChange
 from circuits.records.types import ObjectTypeDef, get_type, validate_object_type_definition, validate_type_slug
 from circuits.roles import Perm
@@ -59,16 +60,8 @@ class _RecordService(Service):
         if not self.idempotency_key:
             return super().execute()
         self.check()
-        with transaction.atomic():
-            # The key is taken first, in the write's own transaction: a concurrent repeat
-            # blocks on the unique index until this commits (then finds it) or rolls back.
-            applied, first = AppliedWrite.objects.get_or_create(tenant=self.tenant, key=self.idempotency_key, defaults={"operation": self.operation})
-            if not first:
-                return self.repeat(applied)
-            result = self.perform()
-            applied.record_key, applied.result = self.remember(result)
-            applied.save(update_fields=["record_key", "result"])
-            return result
+        result, _first = apply_once(self.tenant, self.idempotency_key, self.operation, self.perform, self.remember, self.repeat)
+        return result
 
     def remember(self, result: Any) -> tuple[int | None, dict]:
         """What a repeat needs to answer like the first write: (record id, extra JSON)."""
