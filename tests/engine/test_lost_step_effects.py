@@ -21,7 +21,8 @@ def lose_the_outcome_of(execution: Execution, node_key: str) -> None:
     """As if the worker died right after the step's effect: outcome unwritten, lease lapsed."""
     StepRun.objects.filter(execution=execution, node_key=node_key).update(status="running", output=None, finished_at=None)
     StepRun.objects.filter(execution=execution).exclude(node_key=node_key).delete()
-    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.RUNNING, lease_until=timezone.now() - timedelta(seconds=1), output=None, finished_at=None)
+    lapsed = timezone.now() - timedelta(seconds=1)
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.RUNNING, lease_until=lapsed, output=None, finished_at=None)
 
 
 @pytest.mark.django_db
