@@ -281,9 +281,9 @@ EXPRESSION_MAX_SOURCE_CHARS = env_int("EXPRESSION_MAX_SOURCE_CHARS", 20_000, min
 EXPRESSION_MAX_SECONDS = float(env_int("EXPRESSION_MAX_SECONDS", 2, minimum=1))  # wall time of one render
 EXPRESSION_MAX_OUTPUT_CHARS = env_int("EXPRESSION_MAX_OUTPUT_CHARS", 1_000_000, minimum=1000)  # rendered text
 EXPRESSION_MAX_VALUE_SIZE = env_int("EXPRESSION_MAX_VALUE_SIZE", 1_000_000, minimum=1000)  # characters/items of one value
-EXPRESSION_MAX_TOTAL_SIZE = env_int("EXPRESSION_MAX_TOTAL_SIZE", 20_000_000, minimum=1000)  # all values and text one render makes
+EXPRESSION_MAX_TOTAL_SIZE = env_int("EXPRESSION_MAX_TOTAL_SIZE", 10_000_000, minimum=1000)  # all values and text one render makes
 EXPRESSION_MAX_LOOP_ITERATIONS = env_int("EXPRESSION_MAX_LOOP_ITERATIONS", 100_000, minimum=1)  # loop items and items filters walk
-EXPRESSION_MAX_CALLS = env_int("EXPRESSION_MAX_CALLS", 50_000, minimum=1)  # calls of helpers, filters, tests, methods, macros
+EXPRESSION_MAX_CALLS = env_int("EXPRESSION_MAX_CALLS", 50_000, minimum=1)  # calls of helpers, filters, tests, methods; a macro call counts 10
 
 # --- Demo --------------------------------------------------------------------------------
 # The demo tenant's examples use a tiny local site, news feed and webhook inbox served by

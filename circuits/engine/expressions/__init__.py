@@ -163,10 +163,14 @@ def _max_source_chars() -> int:
     return int(getattr(settings, "EXPRESSION_MAX_SOURCE_CHARS", 20_000))
 
 
-def _compile(source: str, expression: bool) -> Template:
+def _check_length(source: str) -> None:
     limit = _max_source_chars()
     if len(source) > limit:
         raise LimitError(f"the template is longer than {limit:,} characters (EXPRESSION_MAX_SOURCE_CHARS)")
+
+
+def _compile(source: str, expression: bool) -> Template:
+    _check_length(source)
     try:
         if expression:
             parser = Parser(ENV, source, state="variable")
@@ -256,6 +260,7 @@ def render_value(value: Any, context: dict, *, budget: Budget | None = None) -> 
     if isinstance(value, str):
         if not is_template(value):
             return value
+        _check_length(value)
         expression = _single_expression(value)
         if expression is not None:
             return evaluate(expression, context, budget=budget)
@@ -276,6 +281,7 @@ def check_value(value: Any, where: str = "config") -> list[str]:
     if isinstance(value, str) and is_template(value):
         expression = _single_expression(value)
         try:
+            _check_length(value)
             # Not cached: whoever can call a validation must not be able to fill the cache.
             _compile(value if expression is None else expression, expression is not None)
         except ExpressionError as exc:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from jinja2.runtime import Undefined
 from jinja2.utils import Namespace
 
 # Integers a template computes stay below this many bits (about 4,200 decimal digits, under
@@ -28,6 +29,8 @@ MAX_INT_BITS = 14_000
 MAX_FORMAT_WIDTH = 10_000
 # Nested macro / recursive-loop calls.
 MAX_CALL_DEPTH = 100
+# Lists and dicts a template makes or prints nest at most this deep (JSON and repr recurse).
+MAX_NESTING = 200
 # How often the engine's own check (cancel flag, execution time limit) runs during a render.
 CHECK_EVERY_SECONDS = 0.1
 
@@ -58,7 +61,7 @@ class Budget:
     max_seconds: float = field(default_factory=lambda: float(_setting("EXPRESSION_MAX_SECONDS", 2.0)))
     max_value_size: int = field(default_factory=lambda: int(_setting("EXPRESSION_MAX_VALUE_SIZE", 1_000_000)))
     max_output_chars: int = field(default_factory=lambda: int(_setting("EXPRESSION_MAX_OUTPUT_CHARS", 1_000_000)))
-    max_total_size: int = field(default_factory=lambda: int(_setting("EXPRESSION_MAX_TOTAL_SIZE", 20_000_000)))
+    max_total_size: int = field(default_factory=lambda: int(_setting("EXPRESSION_MAX_TOTAL_SIZE", 10_000_000)))
     max_loop_iterations: int = field(default_factory=lambda: int(_setting("EXPRESSION_MAX_LOOP_ITERATIONS", 100_000)))
     max_calls: int = field(default_factory=lambda: int(_setting("EXPRESSION_MAX_CALLS", 50_000)))
 
@@ -99,10 +102,10 @@ class Budget:
             raise LimitError(f"more than {self.max_loop_iterations:,} loop iterations in one render (EXPRESSION_MAX_LOOP_ITERATIONS)")
         self.tick()
 
-    def call(self) -> None:
-        self.calls += 1
+    def call(self, weight: int = 1) -> None:
+        self.calls += weight
         if self.calls > self.max_calls:
-            raise LimitError(f"more than {self.max_calls:,} calls in one render (EXPRESSION_MAX_CALLS)")
+            raise LimitError(f"more than {self.max_calls:,} calls in one render, a macro call counting 10 (EXPRESSION_MAX_CALLS)")
         self.tick()
 
     def produce(self, size: int) -> None:
@@ -177,6 +180,8 @@ def _children(items: Any) -> tuple[int, list]:
     for item in items:
         if isinstance(item, str):
             size += len(item)
+        elif isinstance(item, Undefined):
+            str(item)  # raises: an undefined value (or one the sandbox refused) inside a list or dict
         elif not isinstance(item, int | float | type(None)):
             nested.append(item)
     return size, nested
@@ -195,6 +200,8 @@ def _expand(value: Any) -> tuple[int, list]:
         return 0, [value.mapping]
     if isinstance(value, range):
         return len(value), []
+    if isinstance(value, Undefined):
+        str(value)  # raises: an undefined value (or one the sandbox refused) inside a list or dict
     return 0, []
 
 
@@ -204,7 +211,8 @@ def measure(value: Any, limit: int, tick: Callable[[], None] | None = None) -> i
 
     Every distinct container is expanded once (sizes are memoized by identity; everything
     stays alive during the walk), so `[x, x]` nested forty times costs forty steps, not 2**40;
-    a cycle (a namespace holding itself) counts as infinitely large. The walk stops as soon as
+    a cycle (a namespace holding itself) counts as infinitely large, and nesting deeper than
+    MAX_NESTING is refused. The walk stops as soon as
     the count passes `limit`, and calls `tick` now and then so a long walk still meets its
     deadline.
     """
@@ -241,6 +249,8 @@ def measure(value: Any, limit: int, tick: Callable[[], None] | None = None) -> i
             if tick is not None and expanded % _TICK_EVERY == 0:
                 tick()
             if child_nested:
+                if len(stack) >= MAX_NESTING:
+                    raise LimitError(f"a value nested deeper than {MAX_NESTING} levels")
                 sizes[id(child)] = None
                 stack.append([child, child_nested, 0, child_own])
             else:

@@ -170,6 +170,14 @@ _BINOP_CHECKS = {"+": _check_add, "-": _check_sub, "*": _check_mul, "**": _check
 # --- the environment ----------------------------------------------------------------------
 
 
+_DIRECT = (helpers.Helper, helpers.BoundFormat)
+_NESTED = (Macro, LoopContext)
+_METHODS = (types.BuiltinMethodType, types.MethodType)
+# A macro call (or `caller()`, or a recursive `loop()`) does several times the work of a filter
+# call, and is what recursion is made of: it counts as this many calls.
+MACRO_CALL_WEIGHT = 10
+
+
 class Sandbox(ImmutableSandboxedEnvironment):
     code_generator_class = BoundedCodeGenerator
     intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
@@ -230,13 +238,14 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         budget = current()
-        budget.call()
+        obj = __obj
+        nested = isinstance(obj, _NESTED)
+        budget.call(MACRO_CALL_WEIGHT if nested else 1)
         kwargs.pop("_loop_vars", None)
         kwargs.pop("_block_vars", None)
-        obj = __obj
-        if isinstance(obj, helpers.Helper | helpers.BoundFormat):
+        if isinstance(obj, _DIRECT):
             return obj(*args, **kwargs)
-        if isinstance(obj, Macro | LoopContext):
+        if nested:
             if isinstance(obj, LoopContext):  # `loop(children)` in a recursive loop
                 if kwargs or len(args) != 1:
                     raise TypeError("loop() takes exactly one argument")
@@ -248,7 +257,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
                 budget.leave()
         if isinstance(obj, Undefined):
             return obj(*args, **kwargs)  # raises: what was called is undefined
-        if isinstance(obj, types.BuiltinMethodType | types.MethodType):
+        if isinstance(obj, _METHODS):
             owner, name = getattr(obj, "__self__", None), obj.__name__
             if isinstance(owner, str):
                 if name in ("format", "format_map"):
@@ -292,10 +301,11 @@ class Sandbox(ImmutableSandboxedEnvironment):
         budget.tick()
         return text
 
-    def concat(self, parts: tuple) -> str:
+    def concat(self, parts) -> str:
+        # Both `a ~ b` and the generated code's joins of buffers (macros, `set` blocks) come here.
         budget = current()
         texts = [helpers.to_text(part) for part in parts]
-        size = budget.allow(sum(map(len, texts)), "the text joined with '~'")
+        size = budget.allow(sum(map(len, texts)), "the joined text")
         budget.produce(size)
         return "".join(texts)
 

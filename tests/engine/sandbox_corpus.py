@@ -1,0 +1,222 @@
+"""Known Jinja2/Python sandbox-escape and exhaustion payloads, written for this suite.
+
+Each payload is either `refused` (the render fails with an expression error) or merely `inert`
+(it may render, but only the template's own data); `at_save` ones are refused by the save-time
+check already. The trigger payload below carries format strings and other data a tenant could
+send in, so payloads also go through data, not only through template source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CANARY_VARIABLE = "SANDBOX_CANARY"
+CANARY = "canary-5f1e0c2b9d7a4e63"
+
+TRIGGER = {
+    "name": "Ada",
+    "n": 7,
+    "items": [1, 2, 3],
+    "words": ["alpha", "beta"],
+    "nested": {"deep": {"x": 1}},
+    "fmt": "{0.__class__.__mro__}",
+    "fmt_env": "{0.__globals__[json].codecs.sys.modules[os].environ[" + CANARY_VARIABLE + "]}",
+    "fmt_width": "{:>1000000000}",
+    "pct": "%*d",
+    "text": "hello world",
+}
+
+
+@dataclass(frozen=True)
+class Payload:
+    id: str
+    template: str
+    refused: bool = True
+    at_save: bool = False
+
+
+def P(id: str, template: str, *, refused: bool = True, at_save: bool = False) -> Payload:
+    return Payload(id, template, refused, at_save)
+
+
+NESTED_LOOPS = "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}{% endfor %}{% endfor %}{% endfor %}"
+
+PAYLOADS: list[Payload] = [
+    # --- format strings, through every kind of object a template can hold -----------------
+    P("issue-str-format-secret-key", "{{ str.format('{0.__globals__[json].codecs.sys.modules[os].environ[SECRET_KEY]}', now) }}", at_save=True),
+    P("str-format-canary", "{{ str.format('{0.__globals__[os].environ[" + CANARY_VARIABLE + "]}', now) }}", at_save=True),
+    P("format-globals-of-now", "{{ '{0.__globals__}'.format(now) }}", at_save=True),
+    P("format-mro-of-trigger-dict", "{{ '{0.__class__.__mro__}'.format(trigger) }}", at_save=True),
+    P("format-class-of-list", "{{ '{0.__class__}'.format(trigger.items) }}", at_save=True),
+    P("format-class-of-string", "{{ '{0.__class__}'.format(trigger.name) }}", at_save=True),
+    P("format-class-of-number", "{{ '{0.__class__}'.format(trigger.n) }}", at_save=True),
+    P("format-real-of-float", "{{ '{0.real.__class__}'.format(1.5) }}", at_save=True),
+    P("format-loop-context", "{% for x in [1] %}{{ '{0.__class__}'.format(loop) }}{% endfor %}", at_save=True),
+    P("format-helper-func-attribute", "{{ '{0.func}'.format(len) }}"),
+    P("format-helper-range", "{{ '{0.func.__globals__}'.format(range) }}", at_save=True),
+    P("format-bound-method-self", "{{ '{0.__self__}'.format(trigger.name.upper) }}", at_save=True),
+    P("format-string-from-data", "{{ trigger.fmt.format(trigger) }}"),
+    P("format-string-from-data-reads-environ", "{{ trigger.fmt_env.format(now) }}"),
+    P("format-string-from-data-width", "{{ trigger.fmt_width.format(1) }}"),
+    P("format-map-class", "{{ '{a.__class__}'.format_map({'a': trigger}) }}", at_save=True),
+    P("format-item-dunder", "{{ '{0[__class__]}'.format(trigger) }}", at_save=True),
+    P("format-generator-frame", "{{ '{0.gi_frame}'.format(trigger.items|map('string')) }}", at_save=True),
+    P("format-built-at-runtime", "{{ ('{0.' ~ '__class__}').format(1) }}"),
+    P("format-through-attr-filter", "{{ (trigger.fmt|attr('format'))(trigger) }}"),
+    P("format-of-format-literal-via-attr", "{{ ('{0.__class__}'|attr('format'))(1) }}"),
+    P("format-unsupported-spec", "{{ '{0:%Y}'.format(trigger) }}"),
+    P("format-huge-width", "{{ '{:>1000000000}'.format(1) }}"),
+    P("format-nested-width", "{{ '{:{w}}'.format(1, w=10**9) }}"),
+    P("format-huge-precision", "{{ '{:,.1000000f}'.format(1.5) }}"),
+    P("format-repeated-field", "{{ ('{0}' * 300000).format('x' * 100) }}"),
+    P("percent-dunder", "{{ '%s' % trigger.__class__ }}", at_save=True),
+    P("percent-helper", "{{ '%(a)s' % {'a': now} }}", refused=False),
+    P("percent-repr-of-helper", "{{ '%r' % (now,) }}", refused=False),
+    P("percent-star-width", "{{ '%*d' % (10**9, 1) }}"),
+    P("percent-star-width-from-data", "{{ trigger.pct % (10**9, 1) }}"),
+    P("percent-star-precision", "{{ '%.*f' % (10**9, 1.0) }}"),
+    P("percent-amplified", "{{ ('%s' * 300000) % (('x' * 10,) * 300000) }}"),
+    P("format-filter-dunder", "{{ '%s'|format(trigger.__init__) }}", at_save=True),
+    P("format-filter-width", "{{ '%999999999d'|format(1) }}"),
+    # --- attribute chains -------------------------------------------------------------
+    P("mro-subclasses", "{{ trigger.__class__.__mro__[1].__subclasses__() }}", at_save=True),
+    P("empty-string-subclasses", "{{ ''.__class__.__base__.__subclasses__() }}", at_save=True),
+    P("list-class", "{{ trigger.items.__class__ }}", at_save=True),
+    P("helper-globals", "{{ now.__globals__ }}", at_save=True),
+    P("helper-self", "{{ len.__self__ }}", at_save=True),
+    P("helper-func", "{{ range.func }}", at_save=True),
+    P("generator-frame-globals", "{{ (trigger.items|map('string')).gi_frame.f_globals }}", at_save=True),
+    P("method-self", "{{ trigger.name.upper.__self__ }}", at_save=True),
+    P("subscript-dunder", "{{ trigger['__class__'] }}", at_save=True),
+    P("attr-filter-dunder", "{{ trigger|attr('__class__') }}", at_save=True),
+    P("map-attribute-dunder", "{{ trigger.items|map(attribute='__class__')|list }}", at_save=True),
+    P("map-attribute-dotted", "{{ [trigger]|map(attribute='items.__class__')|list }}", at_save=True),
+    P("sort-attribute-dunder", "{{ trigger.items|sort(attribute='__class__') }}", at_save=True),
+    P("groupby-dunder", "{{ trigger.items|groupby('__class__') }}", at_save=True),
+    P("selectattr-dunder", "{{ trigger.items|selectattr('__class__')|list }}", at_save=True),
+    P("dunder-built-at-runtime-attr", "{% set a = '__cla' ~ 'ss__' %}{{ trigger|attr(a) }}"),
+    P("dunder-built-at-runtime-map", "{% set a = '__cla' ~ 'ss__' %}{{ trigger.items|map(attribute=a)|list }}"),
+    P("dunder-built-at-runtime-subscript", "{% set a = '__cla' ~ 'ss__' %}{{ trigger.name[a] }}"),
+    P("func-globals", "{{ now.func_globals }}", at_save=True),
+    P("mro-name", "{{ trigger.name.mro }}", at_save=True),
+    P("self-template-reference", "{{ self }}", at_save=True),
+    P("self-context", "{{ self._TemplateReference__context }}", at_save=True),
+    P("request", "{{ request.environ }}"),
+    P("config", "{{ config.items() }}"),
+    P("settings", "{{ settings.SECRET_KEY }}"),
+    P("builtins", "{{ __builtins__ }}"),
+    P("import", "{{ __import__('os').environ }}"),
+    P("environment-name", "{{ environment.globals }}"),
+    P("cycler-init-globals", "{{ cycler.__init__.__globals__.os.environ }}", at_save=True),
+    P("joiner", "{{ joiner() }}", at_save=True),
+    P("namespace-init", "{{ namespace.__init__ }}", at_save=True),
+    P("namespace-class", "{{ namespace().__class__ }}", at_save=True),
+    P("namespace-private-attrs", "{% set ns = namespace() %}{{ ns._Namespace__attrs }}", at_save=True),
+    P("lipsum", "{{ lipsum(1000000) }}", at_save=True),
+    P("lipsum-globals", "{{ lipsum.__globals__ }}", at_save=True),
+    P("dict-type-base", "{{ dict.__base__ }}", at_save=True),
+    P("dict-update", "{{ dict(trigger).update({'a': 1}) }}"),
+    P("list-append", "{{ trigger.items.append(4) }}"),
+    P("dict-pop", "{{ trigger.pop('name') }}"),
+    P("dict-setdefault", "{{ trigger.setdefault('x', 1) }}"),
+    P("dict-clear", "{{ trigger.nested.clear() }}"),
+    P("int-to-bytes", "{{ (1).to_bytes(10**9, 'big') }}"),
+    P("float-hex", "{{ 1.5.hex() }}"),
+    P("str-encode", "{{ trigger.name.encode('utf-16') }}"),
+    P("str-translate", "{{ trigger.name.translate({65: 'x' * 1000000}) }}"),
+    P("str-maketrans", "{{ trigger.name.maketrans('a', 'b') }}"),
+    P("loop-class", "{% for x in [1] %}{{ loop.__class__ }}{% endfor %}", at_save=True),
+    P("loop-iterator", "{% for x in [1] %}{{ loop._iterator }}{% endfor %}", at_save=True),
+    P("macro-call-dunder", "{% macro m() %}{% endmacro %}{{ m.__call__ }}", at_save=True),
+    P("macro-func-globals", "{% macro m() %}{% endmacro %}{{ m._func.__globals__ }}", at_save=True),
+    P("macro-arguments", "{% macro m() %}{% endmacro %}{{ m.arguments }}"),
+    P("caller-class", "{% macro m() %}{{ caller.__class__ }}{% endmacro %}{% call m() %}x{% endcall %}", at_save=True),
+    P("range-iter", "{{ range(3).__iter__ }}", at_save=True),
+    P("range-start", "{{ range(3).start }}"),
+    P("include", "{% include '/etc/passwd' %}", at_save=True),
+    P("extends", "{% extends 'base.html' %}", at_save=True),
+    P("import-template", "{% import 'macros.html' as m %}", at_save=True),
+    P("from-import", "{% from 'macros.html' import x %}", at_save=True),
+    P("block-self-call", "{% block b %}{{ self.b() }}{% endblock %}", at_save=True),
+    P("autoescape-constant-folding", "{% autoescape 'a'|center(999999999) %}{% endautoescape %}", at_save=True),
+    # --- exhaustion: sizes ---------------------------------------------------------------
+    P("issue-list-times-ten-million", "{{ [1]*10000000 }}"),
+    P("issue-power-tower", "{{ 9**(9**7) }}"),
+    P("issue-sum-of-lists", "{{ sum([[1]*2000]*2000, []) }}"),
+    P("issue-forty-million-chars", "{{ 'a'*40000000 }}"),
+    P("sum-of-lists-start", "{{ sum(trigger.items, []) }}"),
+    P("sum-filter-start-list", "{{ [[1]*1000]*1000|sum(start=[]) }}"),
+    P("concat-two-big-strings", "{{ 'a' * 999999 ~ 'a' * 999999 }}"),
+    P("concat-doubling", "{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}"),
+    P("shared-list-doubling-tojson", "{% set ns = namespace(l=[0]) %}{% for i in range(64) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l|tojson }}"),
+    P(
+        "shared-list-doubling-compare",
+        "{% set ns = namespace(a=[0], b=[0]) %}{% for i in range(64) %}{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% endfor %}"
+        "{{ ns.a == ns.b }}",
+    ),
+    P("namespace-holding-itself", "{% set ns = namespace() %}{% set ns.me = ns %}{{ ns|tojson }}"),
+    P("deep-nesting-tojson", "{% set ns = namespace(l=[]) %}{% for i in range(5000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l|tojson }}"),
+    P("deep-nesting-native", "{% set ns = namespace(l=[]) %}{% for i in range(5000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}"),
+    P("center-filter", "{{ 'a'|center(10**9) }}"),
+    P("center-method", "{{ 'a'.center(10**9) }}"),
+    P("ljust-method", "{{ 'a'.ljust(10**9) }}"),
+    P("zfill-method", "{{ 'a'.zfill(10**9) }}"),
+    P("expandtabs", "{{ ('\t' * 1000).expandtabs(10**6) }}"),
+    P("wordwrap-long-word", "{{ ('a' * 500000)|wordwrap(1) }}"),
+    P("wordwrap-wrapstring", "{{ ('a ' * 100000)|wordwrap(1, wrapstring='x' * 1000) }}"),
+    P("indent-width", "{{ 'a'|indent(10**9) }}"),
+    P("indent-many-lines", "{{ ('\n' * 100000)|indent(100, blank=true) }}"),
+    P("truncate-huge-length", "{{ 'a'|truncate(10**9) }}", refused=False),
+    P("replace-amplified", "{{ ('a' * 1000)|replace('a', 'a' * 10000) }}"),
+    P("replace-empty-needle", "{{ 'aaaa'|replace('', 'x' * 500000) }}"),
+    P("replace-method-amplified", "{{ ('a' * 1000).replace('a', 'a' * 10000) }}"),
+    P("join-huge-separator", "{{ ('x' * 50000)|list|join('y' * 100) }}"),
+    P("join-method-over-repeats", "{{ ('y' * 1000).join(['x'] * 2000) }}"),
+    P("list-of-trigger-repeated", "{{ [trigger] * 100000 }}"),
+    P("tojson-repeated", "{{ (trigger|tojson) * 1000000 }}"),
+    P("batch-fill", "{{ trigger.items|batch(10**9, 0)|list }}"),
+    P("slice-count", "{{ trigger.items|slice(10**9)|list }}"),
+    P("int-multiplication-bits", "{{ 10**4000 * 10**4000 }}"),
+    P("int-power-bits", "{{ 2 ** 100000 }}"),
+    P("int-squaring-loop", "{% set ns = namespace(x=3) %}{% for i in range(40) %}{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x }}"),
+    P("round-negative-digits", "{{ round(10**100, -10**9) }}"),
+    P("round-filter-ceil-precision", "{{ 1.5|round(10**9, 'ceil') }}"),
+    P("int-of-many-digits", "{{ int('9' * 19000) }}"),
+    P("sort-million", "{{ ([0] * 999999)|sort }}"),
+    P("unique-million", "{{ ([0] * 999999)|unique|list }}"),
+    P("list-of-million-chars", "{{ ('a' * 999999)|list }}"),
+    P("range-list-times-eleven", "{{ (range(100000)|list) * 11 }}"),
+    P("map-center", "{{ trigger.items|map('center', 10**9)|list }}"),
+    P("map-center-join", "{{ trigger.items|map('string')|map('center', 999999)|join }}"),
+    P("filter-block-center", "{% filter center(10**9) %}x{% endfilter %}"),
+    P("set-block-amplified", "{% set x %}{% for i in range(100000) %}{{ 'a' * 100 }}{% endfor %}{% endset %}{{ x|length }}"),
+    P("output-ten-million", "{% for i in range(100000) %}{{ 'a' * 100 }}{% endfor %}"),
+    P("helper-times-big", "{{ now() * 10**7 }}"),
+    P("big-list-plus-in-loop", "{% set l = [0] * 999999 %}{% for i in range(100) %}{% set x = l + [i] %}{% endfor %}"),
+    P("string-plus-list-repeat", "{{ 'x' ~ trigger.items * 400000 }}"),
+    P("dict-helper-repeats", "{{ dict(a=[trigger.items] * 400000, b=[trigger.items] * 400000) }}"),
+    # --- exhaustion: loops, calls, recursion ------------------------------------------------
+    P("issue-three-nested-loops", NESTED_LOOPS),
+    P("loop-over-repeated-list", "{% for a in trigger.items * 100000 %}{% endfor %}"),
+    P("loop-filter-never-true", "{% for a in range(100000) %}{% for b in range(100000) if false %}{% endfor %}{% endfor %}"),
+    P("range-ten-to-twelve", "{{ range(10**12) }}"),
+    P("range-ten-to-twelve-list", "{{ range(10**12)|list }}"),
+    P("loop-range-ten-to-twelve", "{% for i in range(10**12) %}{% endfor %}"),
+    P("macro-infinite-recursion", "{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}"),
+    P("macro-exponential", "{% macro m(n) %}{% if n %}{{ m(n-1) }}{{ m(n-1) }}{% endif %}{% endmacro %}{{ m(40) }}"),
+    P("macro-exponential-silent", "{% macro m(n) %}{% if n %}{% set a = m(n-1) %}{% set b = m(n-1) %}{% endif %}{% endmacro %}{{ m(40) }}"),
+    P("recursive-loop-doubling", "{% for x in [1] recursive %}{{ loop([1, 1]) }}{% endfor %}"),
+    P(
+        "caller-recursion",
+        "{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}{% macro r(n) %}{% call m() %}{{ r(n) }}{% endcall %}{% endmacro %}{{ r(1) }}",
+    ),
+    P("filter-calls-in-loop", "{% for a in range(100000) %}{{ a|string|upper|lower }}{% endfor %}"),
+    # --- the source itself --------------------------------------------------------------------
+    P("source-too-long", "{{ 1 }}" + " " * 30000, at_save=True),
+    P("deep-parentheses", "{{ " + "(" * 500 + "1" + ")" * 500 + " }}", at_save=True),
+    P("many-nested-for-blocks", "{% for a in [1] %}" * 30 + "{% endfor %}" * 30, at_save=True),
+    P("unary-minus-chain", "{{ " + "-" * 5000 + "1 }}", at_save=True),
+    P("deep-list-literal", "{{ " + "[" * 3000 + "]" * 3000 + " }}", at_save=True),
+    P("huge-integer-literal", "{{ 1" + "0" * 10000 + " }}", at_save=True),
+    P("infinite-float", "{{ 1e999999 * 2 }}", refused=False),
+]
