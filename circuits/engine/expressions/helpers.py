@@ -362,6 +362,7 @@ def join_bounded(items: Any, separator: str) -> str:
         budget.allow(total, "the joined text")
         parts.append(piece)
     text = separator.join(parts)
+    budget.allow(len(text), "the joined text")  # a Markup separator escapes what it joins
     budget.produce(len(text))
     return text
 
