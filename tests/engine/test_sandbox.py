@@ -325,6 +325,7 @@ LEGITIMATE = [
     ("{{ sorted(trigger.words, reverse=true) }}", ["beta", "alpha"]),
     ("{{ now()[:2] }}", "20"),
     ("{{ range(3)|list }}", [0, 1, 2]),
+    ("{{ range(3) }}", [0, 1, 2]),
     ("{{ dict(a=1, b=trigger.n) }}", {"a": 1, "b": 7}),
     ("{% set ns = namespace(total=0) %}{% for i in trigger.items %}{% set ns.total = ns.total + i %}{% endfor %}{{ ns.total }}", "6"),
     ("{% for w in trigger.words %}{{ loop.index }}{{ loop.cycle('a', 'b') }}{% if not loop.last %},{% endif %}{% endfor %}", "1a,2b"),

@@ -25,7 +25,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Undefined
 
 from circuits.engine.expressions import helpers
-from circuits.engine.expressions.budget import Budget, ExpressionError, LimitError, activate, deactivate
+from circuits.engine.expressions.budget import Budget, ExpressionError, LimitError, activate, deactivate, measure
 from circuits.engine.expressions.sandbox import Sandbox
 
 __all__ = [
@@ -210,6 +210,18 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= _MESSAGE_CHARS else text[:_MESSAGE_CHARS] + "…"
 
 
+def _as_value(result: Any, budget: Budget) -> Any:
+    """A single expression's value as the engine stores it: data, never an internal object."""
+    if isinstance(result, Undefined):
+        str(result)  # the strict error with its message ("'x' is undefined")
+    if isinstance(result, Iterator | range | type({}.keys()) | type({}.values()) | type({}.items())):
+        result = helpers.materialize(iter(result), budget)
+    # Undefined values, methods or too deep nesting anywhere inside are refused; the size is
+    # not (a value passed through from the payload may be as large as the payload limit).
+    measure(result, budget.max_total_size, budget.tick)
+    return result
+
+
 def _run(template: Template, context: dict, budget: Budget, source: str, expression: bool) -> Any:
     where = repr(source.strip()[:80]) if expression else f"template {source[:80]!r}"
     token = activate(budget)
@@ -219,12 +231,7 @@ def _run(template: Template, context: dict, budget: Budget, source: str, express
             return "".join(template.root_render_func(ctx))
         for _ in template.root_render_func(ctx):
             pass
-        result = ctx.vars["result"]
-        if isinstance(result, Undefined):
-            str(result)  # the strict error with its message ("'x' is undefined")
-        if isinstance(result, Iterator):
-            result = helpers.materialize(result, budget)
-        return result
+        return _as_value(ctx.vars["result"], budget)
     except BaseException as exc:
         if budget.interrupted is not None and exc is budget.interrupted:
             raise  # the engine's own stop (cancelled, out of time): not an expression error

@@ -13,6 +13,7 @@ it walks `x` a thousand times; counting that way is what keeps every walk of a t
 from __future__ import annotations
 
 import time
+import types
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -159,6 +160,24 @@ def deactivate(token) -> None:
     _CURRENT.reset(token)
 
 
+class MethodValue:
+    """Marks objects that are methods of a value (`'…'.format` as the sandbox hands it out)."""
+
+    __slots__ = ()
+
+
+_METHODS = (types.BuiltinMethodType, types.MethodType, MethodValue)
+_NOT_VALUES = (Undefined, *_METHODS)
+
+
+def _not_a_value(item: Any) -> None:
+    if isinstance(item, Undefined):
+        str(item)  # raises: an undefined value (or one the sandbox refused) inside a list or dict
+    if isinstance(item, _METHODS):
+        # Printing it would show the interpreter's own object (and its address): call it instead.
+        raise ExpressionError(f"{getattr(item, '__name__', 'format')!r} is a method, not a value: call it, e.g. x.upper()")
+
+
 _SCALARS = frozenset({int, float, bool, type(None)})
 _FLAT = _SCALARS | {str}
 _DICT_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
@@ -180,8 +199,8 @@ def _children(items: Any) -> tuple[int, list]:
     for item in items:
         if isinstance(item, str):
             size += len(item)
-        elif isinstance(item, Undefined):
-            str(item)  # raises: an undefined value (or one the sandbox refused) inside a list or dict
+        elif isinstance(item, _NOT_VALUES):
+            _not_a_value(item)
         elif not isinstance(item, int | float | type(None)):
             nested.append(item)
     return size, nested
@@ -200,8 +219,7 @@ def _expand(value: Any) -> tuple[int, list]:
         return 0, [value.mapping]
     if isinstance(value, range):
         return len(value), []
-    if isinstance(value, Undefined):
-        str(value)  # raises: an undefined value (or one the sandbox refused) inside a list or dict
+    _not_a_value(value)
     return 0, []
 
 

@@ -21,7 +21,7 @@ from jinja2.tests import TESTS
 from jinja2.utils import Namespace
 from markupsafe import EscapeFormatter, Markup
 
-from circuits.engine.expressions.budget import MAX_FORMAT_WIDTH, MAX_INT_BITS, Budget, ExpressionError, LimitError, current
+from circuits.engine.expressions.budget import MAX_FORMAT_WIDTH, MAX_INT_BITS, Budget, ExpressionError, LimitError, MethodValue, current
 
 _NUMBER = (int, float)
 _MISSING = object()
@@ -163,7 +163,7 @@ class _BoundedEscapeFormatter(_BoundedFormatter, EscapeFormatter):
     pass
 
 
-class BoundFormat:
+class BoundFormat(MethodValue):
     """`'…'.format` as templates see it (what the sandbox hands out instead of the method)."""
 
     __slots__ = ("as_map", "env", "text")
