@@ -296,6 +296,16 @@ CELERY_BEAT_SCHEDULE = {
     "fire-due-schedules": {"task": "circuits.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},
 }
 
+# --- Expressions (templates in circuit configs; docs/expressions.md) -----------------------
+# Every render is bounded: a template past one of these limits fails with a clear error.
+EXPRESSION_MAX_SOURCE_CHARS = env_int("EXPRESSION_MAX_SOURCE_CHARS", 20_000, minimum=100)  # one template's source
+EXPRESSION_MAX_SECONDS = float(env_int("EXPRESSION_MAX_SECONDS", 2, minimum=1))  # wall time of one render
+EXPRESSION_MAX_OUTPUT_CHARS = env_int("EXPRESSION_MAX_OUTPUT_CHARS", 1_000_000, minimum=1000)  # rendered text
+EXPRESSION_MAX_VALUE_SIZE = env_int("EXPRESSION_MAX_VALUE_SIZE", 1_000_000, minimum=1000)  # characters/items of one value
+EXPRESSION_MAX_TOTAL_SIZE = env_int("EXPRESSION_MAX_TOTAL_SIZE", 10_000_000, minimum=1000)  # all values and text one render makes
+EXPRESSION_MAX_LOOP_ITERATIONS = env_int("EXPRESSION_MAX_LOOP_ITERATIONS", 100_000, minimum=1)  # loop items and items filters walk
+EXPRESSION_MAX_CALLS = env_int("EXPRESSION_MAX_CALLS", 50_000, minimum=1)  # calls of helpers, filters, tests, methods; a macro call counts 10
+
 # --- Demo --------------------------------------------------------------------------------
 # The demo tenant's examples use a tiny local site, news feed and webhook inbox served by
 # this app, so they work offline. On by default only with DEBUG.

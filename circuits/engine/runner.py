@@ -64,7 +64,7 @@ from django.utils.crypto import salted_hmac
 
 from actions.base import ActionError, Context, Park, Result, Stop
 from circuits.engine import graph as graphs
-from circuits.engine.expressions import ExpressionError, contains_template, render_value
+from circuits.engine.expressions import Budget, ExpressionError, contains_template, render_value
 from circuits.engine.lease import CancelledInDatabase, Lease, LeaseLost
 from circuits.engine.limits import LimitExceeded, Limits
 from circuits.engine.lineage import running_step
@@ -425,10 +425,12 @@ class Engine:
         return self._templated[key]
 
     def _render_config(self, node, action_class, data: dict) -> dict:
+        # A render stops at the step's deadline, and when the execution is cancelled or out of time.
+        budget = Budget(deadline=time.monotonic() + (node.timeout_seconds or DEFAULT_STEP_TIMEOUT), check=self._check_running)
         raw = set(action_class.raw_fields)
         if not raw:
-            return render_value(node.config, data)
-        return {k: (v if k in raw else render_value(v, data)) for k, v in node.config.items()}
+            return render_value(node.config, data, budget=budget)
+        return {k: (v if k in raw else render_value(v, data, budget=budget)) for k, v in node.config.items()}
 
     def _backoff(self, retry: dict, attempt: int) -> float:
         base = float(retry.get("backoff_seconds", 1.0))
