@@ -1,0 +1,106 @@
+"""The sparse side: BM25 over a tenant's chunks, in process, kept in step with the chunks.
+
+Why in process (bm25s) and not PostgreSQL full-text search: `websearch_to_tsquery` ANDs the
+terms (37 % of known-item queries then find nothing), and OR-of-terms FTS ranks well but
+takes ~400 ms p50 at 100k chunks; bm25s answers in a few ms with the same ranking quality,
+and works the same on SQLite. Terms are lower-cased, English stop words dropped and Snowball
+stemmed, so "refunds" finds "refund" — and any one matching term is enough (OR semantics).
+
+Each process keeps one index per tenant (LRU), tagged with the tenant's chunk generation
+(count and highest id: any insert or delete changes it); a stale index is rebuilt before
+it answers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+import Stemmer
+from django.db.models import Count, Max
+
+from intelligence.rag.ingest import indexed_text
+from intelligence.rag.models import Chunk
+
+MAX_TENANTS = 32
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    return bm25s.tokenize(texts, lower=True, stopwords="en", stemmer=_STEMMER.stemWords, return_ids=False, show_progress=False)
+
+
+def generation(tenant) -> tuple[int, int]:
+    row = Chunk.objects.for_tenant(tenant).aggregate(n=Count("id"), top=Max("id"))
+    return (row["n"], row["top"] or 0)
+
+
+@dataclass
+class SparseIndex:
+    generation: tuple[int, int]
+    chunk_ids: np.ndarray  # position → chunk id
+    document_ids: np.ndarray  # position → document id (filters mask by document)
+    bm25: bm25s.BM25 | None
+
+    @property
+    def size(self) -> int:
+        return len(self.chunk_ids)
+
+    def search(self, query: str, k: int, allowed_documents: set[int] | None = None) -> list[tuple[int, float]]:
+        """The top `k` (chunk id, BM25 score) with a score above zero."""
+        if self.bm25 is None or k <= 0:
+            return []
+        terms = [t for t in tokenize([query])[0] if t in self.bm25.vocab_dict]
+        if not terms:
+            return []
+        scores = self.bm25.get_scores(terms)
+        if allowed_documents is not None:
+            scores = np.where(np.isin(self.document_ids, np.fromiter(allowed_documents, dtype=np.int64)), scores, 0.0)
+        k = min(k, int((scores > 0).sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(self.chunk_ids[i]), float(scores[i])) for i in top]
+
+
+def _build(tenant, current: tuple[int, int]) -> SparseIndex:
+    rows = list(Chunk.objects.for_tenant(tenant).order_by("id").values_list("id", "document_id", "heading", "text", "document__title"))
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    docs = np.array([r[1] for r in rows], dtype=np.int64)
+    if not rows:
+        return SparseIndex(current, ids, docs, None)
+    bm25 = bm25s.BM25()
+    bm25.index(tokenize([indexed_text(r[4], r[2], r[3]) for r in rows]), show_progress=False)
+    return SparseIndex(current, ids, docs, bm25)
+
+
+_cache: OrderedDict[int, SparseIndex] = OrderedDict()
+_lock = threading.Lock()
+_building: dict[int, threading.Lock] = {}
+
+
+def index_for(tenant) -> SparseIndex:
+    """The tenant's BM25 index, rebuilt first if any chunk was added or removed since."""
+    current = generation(tenant)
+    with _lock:
+        cached = _cache.get(tenant.pk)
+        if cached is not None and cached.generation == current:
+            _cache.move_to_end(tenant.pk)
+            return cached
+        build_lock = _building.setdefault(tenant.pk, threading.Lock())
+    with build_lock:  # one build per tenant at a time; others wait for it
+        with _lock:
+            cached = _cache.get(tenant.pk)
+        if cached is not None and cached.generation == current:
+            return cached
+        index = _build(tenant, current)
+        with _lock:
+            _cache[tenant.pk] = index
+            _cache.move_to_end(tenant.pk)
+            while len(_cache) > MAX_TENANTS:
+                _cache.popitem(last=False)
+        return index
