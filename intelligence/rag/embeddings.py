@@ -144,3 +144,15 @@ def _load(name: str, threads: int) -> Embedder:
 
 def get_embedder() -> Embedder:
     return _load(settings.RAG_EMBEDDING_MODEL, settings.RAG_EMBED_THREADS)
+
+
+@lru_cache(maxsize=512)
+def _query_vector(model: str, threads: int, text: str) -> np.ndarray:
+    vector = _load(model, threads).embed([text])[0]
+    vector.setflags(write=False)  # shared between callers through the cache
+    return vector
+
+
+def embed_query(text: str) -> np.ndarray:
+    """One query's vector, cached: the router and the dense side embed the same query once."""
+    return _query_vector(settings.RAG_EMBEDDING_MODEL, settings.RAG_EMBED_THREADS, text)

@@ -8,6 +8,9 @@ is a no-op when the text is unchanged (same sha256) and a full re-chunk when it 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -251,10 +254,37 @@ class DeleteDocument(Service):
         self.document.delete()
 
 
+_collecting = threading.local()
+
+
+@contextmanager
+def collected_embedding() -> Iterator[None]:
+    """Within this block, chunk ids to embed are gathered; on leaving it they are embedded here,
+    in large batches (bulk loads such as `rag_eval`: one model call per batch, not per document)."""
+    from intelligence.rag.tasks import embed_chunks
+
+    pending: list[tuple[int, int]] = []
+    _collecting.pending = pending
+    try:
+        yield
+    finally:
+        _collecting.pending = None
+    by_tenant: dict[int, list[int]] = {}
+    for tenant_id, pk in pending:
+        by_tenant.setdefault(tenant_id, []).append(pk)
+    for tenant_id, ids in by_tenant.items():
+        for start in range(0, len(ids), 256):
+            embed_chunks(tenant_id, ids[start : start + 256])
+
+
 def enqueue_embedding(tenant_id: int, chunk_ids: list[int]) -> None:
     """Embed `chunk_ids` in batches: on a Celery worker, or here when RAG_EMBED_INLINE is on."""
     from intelligence.rag.tasks import embed_chunks
 
+    pending = getattr(_collecting, "pending", None)
+    if pending is not None:
+        pending.extend((tenant_id, pk) for pk in chunk_ids)
+        return
     size = settings.RAG_EMBED_BATCH
     for start in range(0, len(chunk_ids), size):
         batch = chunk_ids[start : start + size]

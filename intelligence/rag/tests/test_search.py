@@ -103,6 +103,7 @@ def test_every_result_carries_its_score_breakdown(world, corpus):
 def test_weighted_fusion_normalises_each_side_and_rrf_is_available():
     assert minmax({1: 2.0, 2: 4.0, 3: 3.0}) == {1: 0.0, 2: 1.0, 3: 0.5}
     assert minmax({1: 0.3}) == {1: 1.0}
+    assert minmax({1: 0.80, 2: 0.78}, 0.25) == pytest.approx({1: 1.0, 2: 0.92})  # near-equal stay near
     fused = fuse([(1, 0.9), (2, 0.5)], [(2, 12.0), (3, 4.0)], fusion="weighted", dense_weight=0.6)
     assert fused[1]["fused"] == pytest.approx(0.6)  # best dense, absent from sparse
     assert fused[2]["fused"] == pytest.approx(0.4)  # worst dense, best sparse

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 from intelligence.rag.embeddings import configured_model_id
 from intelligence.rag.ingest import IngestDocument
 from intelligence.rag.models import Document, DocumentStatus
-from tests.engine.test_worker import start_worker, stop, wait_for
+from tests.engine.test_worker import _database_url, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis
 
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [needs_postgres(), needs_redis(), pytest.mark.django_db(transaction=True)]
 
 
@@ -21,6 +26,18 @@ def queue(settings):
     name = f"test-rag-{uuid.uuid4().hex[:8]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = name
     return name
+
+
+def start_worker(queue: str) -> subprocess.Popen:
+    """A Celery worker on `queue`, its log kept in test-artifacts/ (a failure here is read there)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test", "DATABASE_URL": _database_url(), "CELERY_QUEUE": queue}
+    log = (ROOT / "test-artifacts").joinpath(f"rag-worker-{queue}.log")
+    log.parent.mkdir(exist_ok=True)
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "celery", "-A", "circuitos_site", "worker", "-Q", queue, "--pool=threads", "-c", "2",
+         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "INFO"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
 
 
 def test_a_worker_embeds_an_ingested_document_in_batches_and_progress_shows_on_it(world, queue, settings):
