@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from circuits.roles import Perm
 from circuits.services.base import Service
 from intelligence.rag.chunking import chunk_text
-from intelligence.rag.models import Chunk, Document, DocumentStatus, SourceType
+from intelligence.rag.models import Chunk, Document, DocumentStatus, Feedback, SourceType
 from intelligence.rag.parsing import FILE_TYPES, Parsed, ParseError, detect_type, parse_file, parse_html, parse_record
 
 MAX_TAGS = 20
@@ -186,6 +186,13 @@ class IngestDocument(Service):
             limit = settings.RAG_MAX_CHUNKS_PER_DOCUMENT
             raise ValidationError({"file": f"{self.source} makes {len(self.pieces):,} chunks; the limit is {limit:,} (RAG_MAX_CHUNKS_PER_DOCUMENT)."})
 
+    def check(self) -> None:
+        if self.actor is None:
+            # The engine (a RAG step): the circuit was allowed to run; only the tenant scope applies.
+            self.validate()
+            return
+        super().check()
+
     def execute(self) -> IngestResult:
         self.check()
         try:
@@ -245,6 +252,12 @@ class DeleteDocument(Service):
         super().__init__(tenant, actor)
         self.document = document
 
+    def check(self) -> None:
+        if self.actor is None:
+            self.validate()
+            return
+        super().check()
+
     def validate(self) -> None:
         if self.document.tenant_id != self.tenant.pk:
             raise ValidationError("That document belongs to another tenant.")
@@ -275,6 +288,44 @@ def collected_embedding() -> Iterator[None]:
     for tenant_id, ids in by_tenant.items():
         for start in range(0, len(ids), 256):
             embed_chunks(tenant_id, ids[start : start + 256])
+
+
+class RecordFeedback(Service):
+    """A thumbs up (+1) or down (−1) on a chunk returned for a query; any member may give it."""
+
+    perm = Perm.VIEW
+    denied_message = "Only members of this tenant can give feedback."
+
+    def __init__(self, tenant, actor, *, chunk_id: Any, value: Any, query: str = "") -> None:
+        super().__init__(tenant, actor)
+        self.chunk_id = chunk_id
+        self.value = value
+        self.query = (query or "").strip()
+        self.chunk: Chunk | None = None
+
+    def check(self) -> None:
+        if self.actor is None:
+            self.validate()
+            return
+        super().check()
+
+    def validate(self) -> None:
+        value = {"up": 1, "down": -1, "+1": 1, "-1": -1}.get(self.value, self.value) if isinstance(self.value, str) else self.value
+        if isinstance(value, bool) or value not in (1, -1):
+            raise ValidationError({"value": "Feedback is up (1) or down (-1)."})
+        self.value = value
+        if isinstance(self.chunk_id, bool) or not isinstance(self.chunk_id, int):
+            raise ValidationError({"chunk_id": "Give the id of a passage from the results."})
+        # Scoped to the tenant: another tenant's chunk id is "not found", like a missing one.
+        self.chunk = Chunk.objects.for_tenant(self.tenant).filter(pk=self.chunk_id).first()
+        if self.chunk is None:
+            raise ValidationError({"chunk_id": f"No passage {self.chunk_id} in this tenant."})
+        if len(self.query) > 1000:
+            raise ValidationError({"query": "A query has at most 1000 characters."})
+
+    def perform(self) -> Feedback:
+        user = self.actor if getattr(self.actor, "pk", None) else None
+        return Feedback.objects.create(tenant=self.tenant, chunk=self.chunk, value=self.value, query=self.query, user=user)
 
 
 def enqueue_embedding(tenant_id: int, chunk_ids: list[int]) -> None:

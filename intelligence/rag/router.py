@@ -77,9 +77,9 @@ class CentroidClassifier:
         self.names = names
         self.centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
 
-    def scores(self, query: str) -> dict[str, float]:
+    def scores(self, query: str, allowed: set[str] | None = None) -> dict[str, float]:
         vector = embed_query(query)
-        return {name: float(s) for name, s in zip(self.names, self.centroids @ vector, strict=True)}
+        return {name: float(s) for name, s in zip(self.names, self.centroids @ vector, strict=True) if allowed is None or name in allowed}
 
 
 _classifier: CentroidClassifier | None = None
@@ -95,21 +95,24 @@ def classifier() -> CentroidClassifier:
         return _classifier
 
 
-def classify(query: str) -> Decision:
+def classify(query: str, allowed: set[str] | None = None) -> Decision:
+    """The query's intent; `allowed` limits the choice (a step that only retrieves best practice)."""
     identifiers = IDENTIFIER.findall(query)
     for intent, pattern, why in RULES:
+        if allowed is not None and intent not in allowed:
+            continue
         found = pattern.search(query)
         if found:
             return Decision(intent, f"rule: {why} ({found.group(0).strip()!r})", identifiers=identifiers)
-    scores = classifier().scores(query)
+    scores = classifier().scores(query, allowed)
     best = max(scores, key=scores.get)
     return Decision(best, f"classifier: nearest to the {best} examples (cosine {scores[best]:.2f})", {k: round(v, 3) for k, v in scores.items()}, identifiers)
 
 
-def route_query(query: str):
+def route_query(query: str, allowed: set[str] | None = None):
     from intelligence.rag.search import Route
 
-    decision = classify(query)
+    decision = classify(query, allowed)
     intent = INTENTS[decision.intent]
     weight, reason = intent.dense_weight, decision.reason
     if decision.identifiers:

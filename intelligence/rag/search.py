@@ -248,10 +248,12 @@ def value_scores(tenant, scored: dict[int, dict[str, float]], route: Route) -> N
         )
 
 
-def _route(query: str) -> Route:
-    from intelligence.rag.router import route_query
+def _route(query: str, intents: set[str] | None) -> Route:
+    from intelligence.rag.router import INTENTS, route_query
 
-    return route_query(query)
+    if intents is not None and not intents <= set(INTENTS):
+        raise ValidationError({"intents": f"Unknown intent; use {', '.join(INTENTS)}."})
+    return route_query(query, intents)
 
 
 def search(
@@ -264,6 +266,8 @@ def search(
     fusion: str = "weighted",
     dense_weight: float | None = None,
     candidates: int | None = None,
+    intents: set[str] | None = None,
+    answer: bool = False,
 ) -> dict:
     """The `k` best chunks of `tenant` for `query`, each with its document, offsets and scores."""
     started = time.perf_counter()
@@ -286,7 +290,7 @@ def search(
     sides = mode
     weight = DEFAULT_DENSE_WEIGHT if dense_weight is None else float(dense_weight)
     if mode == "auto":
-        route = _route(query)
+        route = _route(query, intents)
         sides, weight = route.mode, route.dense_weight if dense_weight is None else weight
         if filters.is_empty():
             filters = route.filters
@@ -323,7 +327,7 @@ def search(
         value_scores(tenant, scored, route)
     ranked = sorted(scored.items(), key=lambda item: (-item[1]["score"], item[0]))[:k]
     results = _results(tenant, ranked)
-    return {
+    response = {
         "query": query,
         "mode": mode,
         "fusion": fusion,
@@ -335,6 +339,11 @@ def search(
         "took_ms": round((time.perf_counter() - started) * 1000, 2),
         "timings": {name: round(ms, 2) for name, ms in timings.items()},
     }
+    if answer:
+        from intelligence.rag.answer import extractive_answer
+
+        response["answer"] = extractive_answer(query, results)
+    return response
 
 
 def document_url(tenant, document_id: int, ordinal: int | None = None) -> str:
