@@ -84,6 +84,10 @@ def main() -> None:
     _populate(tenants[0], count, rng, mixing)
     for tenant in tenants[1:]:
         _populate(tenant, count // 10, rng, mixing)
+    from intelligence.rag.models import CorpusVersion
+
+    for tenant in tenants:  # rows were bulk-inserted around the services: say the corpus changed
+        CorpusVersion.bump(tenant.pk, chunks=True, vectors=True)
     print(f"populated in {time.perf_counter() - started:.0f} s")
     if postgres:
         started = time.perf_counter()

@@ -288,6 +288,8 @@ RAG_MAX_CHUNKS_PER_DOCUMENT = env_int("RAG_MAX_CHUNKS_PER_DOCUMENT", 5000, minim
 RAG_MAX_PDF_PAGES = env_int("RAG_MAX_PDF_PAGES", 500, minimum=1)
 RAG_CHUNK_CHARS = env_int("RAG_CHUNK_CHARS", 800, minimum=100)
 RAG_CHUNK_OVERLAP = env_int("RAG_CHUNK_OVERLAP", 150, minimum=0)
+RAG_SPARSE_LAZY_ABOVE = env_int("RAG_SPARSE_LAZY_ABOVE", 20_000, minimum=0)  # tenants this big rebuild BM25 at most …
+RAG_SPARSE_MAX_STALE_SECONDS = env_int("RAG_SPARSE_MAX_STALE_SECONDS", 30, minimum=0)  # … this often
 RAG_EXACT_SCAN_BELOW = env_int("RAG_EXACT_SCAN_BELOW", 20_000, minimum=0)  # tenants with fewer vectors skip HNSW
 CELERY_BEAT_SCHEDULE["rag-reembed-stale"] = {"task": "intelligence.rag.tasks.reembed_stale", "schedule": float(env_int("RAG_REEMBED_EVERY", 60, minimum=5))}
 

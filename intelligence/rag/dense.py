@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q, QuerySet, Value
+from django.db.models import QuerySet, Value
 from pgvector.django import CosineDistance
 
-from intelligence.rag.models import Chunk
+from intelligence.rag.models import Chunk, CorpusVersion
 
 MAX_TENANTS = 16
 
@@ -71,8 +71,7 @@ _lock = threading.Lock()
 
 def matrix_for(tenant, model_id: str) -> VectorMatrix:
     chunks = Chunk.objects.for_tenant(tenant)
-    row = chunks.aggregate(n=Count("id"), top=Max("id"), embedded=Count("id", filter=Q(embedding_model=model_id)))
-    current = (row["n"], row["top"], row["embedded"], model_id)
+    current = (CorpusVersion.of(tenant.pk)[1], model_id)
     with _lock:
         cached = _cache.get(tenant.pk)
         if cached is not None and cached.generation == current:

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from circuits.roles import Perm
 from circuits.services.base import Service
 from intelligence.rag.chunking import chunk_text
-from intelligence.rag.models import Chunk, Document, DocumentStatus, Feedback, SourceType
+from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus, Feedback, SourceType
 from intelligence.rag.parsing import FILE_TYPES, Parsed, ParseError, detect_type, parse_file, parse_html, parse_record
 
 MAX_TAGS = 20
@@ -215,9 +215,12 @@ class IngestDocument(Service):
         if self.authority is not None:
             meta["authority"] = self.authority
         if document is not None and document.content_hash == digest:
+            retitled = meta["title"] != document.title
             for name, value in meta.items():
                 setattr(document, name, value)
             document.save()
+            if retitled:  # the title is part of every chunk's indexed text
+                CorpusVersion.bump(self.tenant.pk, chunks=True)
             return IngestResult(document, changed=False, chunk_ids=[])
         if document is None:
             document = Document(tenant=self.tenant, source=self.source, created_by=self.actor if getattr(self.actor, "pk", None) else None)
@@ -236,6 +239,7 @@ class IngestDocument(Service):
             Chunk(tenant=self.tenant, document=document, ordinal=i, heading=p.heading[:500], text=parsed.text[p.start : p.end], start=p.start, end=p.end)
             for i, p in enumerate(self.pieces)
         )
+        CorpusVersion.bump(self.tenant.pk, chunks=True, vectors=True)
         ids = [c.pk for c in chunks]
         if ids[:1] == [None]:  # backends that do not return ids from bulk_create
             ids = list(Chunk.objects.filter(document=document).order_by("ordinal").values_list("pk", flat=True))
@@ -265,6 +269,7 @@ class DeleteDocument(Service):
     def perform(self) -> None:
         # Chunks (and their feedback) go with the document: the FK cascades in the same transaction.
         self.document.delete()
+        CorpusVersion.bump(self.tenant.pk, chunks=True, vectors=True)
 
 
 _collecting = threading.local()
@@ -288,6 +293,42 @@ def collected_embedding() -> Iterator[None]:
     for tenant_id, ids in by_tenant.items():
         for start in range(0, len(ids), 256):
             embed_chunks(tenant_id, ids[start : start + 256])
+
+
+class UpdateDocument(Service):
+    """Change a document's title, tags, authority or date (its text changes by re-ingesting)."""
+
+    perm = Perm.EDIT
+    denied_message = "Only editors, admins and owners can change documents."
+    FIELDS = ("title", "tags", "authority", "published_at")
+
+    def __init__(self, tenant, actor, document: Document, changes: dict) -> None:
+        super().__init__(tenant, actor)
+        self.document = document
+        self.changes = dict(changes)
+
+    def validate(self) -> None:
+        if self.document.tenant_id != self.tenant.pk:
+            raise ValidationError("That document belongs to another tenant.")
+        if "tags" in self.changes:
+            self.changes["tags"] = clean_tags(self.changes["tags"])
+        if "title" in self.changes:
+            title = (self.changes["title"] or "").strip()
+            if not title or len(title) > 300:
+                raise ValidationError({"title": "A title has 1 to 300 characters."})
+            self.changes["title"] = title
+        if "authority" in self.changes:
+            value = self.changes["authority"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ValidationError({"authority": "Authority is a number from 0 to 1."})
+
+    def perform(self) -> Document:
+        for name, value in self.changes.items():
+            setattr(self.document, name, value)
+        self.document.save(update_fields=[*self.changes, "updated_at"])
+        if "title" in self.changes:
+            CorpusVersion.bump(self.tenant.pk, chunks=True)
+        return self.document
 
 
 class RecordFeedback(Service):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
 
-from circuits.models.scoping import TenantOwned
+from circuits.models.scoping import TenantOwned, TenantQuerySet
 from intelligence.rag.fields import EmbeddingField
 
 DIMENSIONS = 384
@@ -95,3 +95,37 @@ class Feedback(TenantOwned):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "chunk"], name="rag_feedback_tenant_chunk")]
+
+
+class CorpusVersion(models.Model):
+    """Per tenant, counters bumped in the same transaction as any change to its chunks or
+    vectors: in-process indexes compare them (one primary-key read) to know they are stale."""
+
+    tenant = models.OneToOneField("circuits.Tenant", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    chunks = models.BigIntegerField(default=0)
+    vectors = models.BigIntegerField(default=0)
+
+    objects = TenantQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"tenant {self.tenant_id}: chunks v{self.chunks}, vectors v{self.vectors}"
+
+    @classmethod
+    def bump(cls, tenant_id: int, *, chunks: bool = False, vectors: bool = False) -> None:
+        changes = {}
+        if chunks:
+            changes["chunks"] = models.F("chunks") + 1
+        if vectors:
+            changes["vectors"] = models.F("vectors") + 1
+        if cls.objects.filter(tenant_id=tenant_id).update(**changes):
+            return
+        try:
+            with transaction.atomic():
+                cls.objects.create(tenant_id=tenant_id, chunks=int(chunks), vectors=int(vectors))
+        except IntegrityError:  # created meanwhile by another transaction
+            cls.objects.filter(tenant_id=tenant_id).update(**changes)
+
+    @classmethod
+    def of(cls, tenant_id: int) -> tuple[int, int]:
+        row = cls.objects.filter(tenant_id=tenant_id).values_list("chunks", "vectors").first()
+        return row or (0, 0)

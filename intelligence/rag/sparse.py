@@ -6,24 +6,28 @@ takes ~400 ms p50 at 100k chunks; bm25s answers in a few ms with the same rankin
 and works the same on SQLite. Terms are lower-cased, English stop words dropped and Snowball
 stemmed, so "refunds" finds "refund" — and any one matching term is enough (OR semantics).
 
-Each process keeps one index per tenant (LRU), tagged with the tenant's chunk generation
-(count and highest id: any insert or delete changes it); a stale index is rebuilt before
-it answers.
+Each process keeps one index per tenant (LRU), tagged with the tenant's chunk version
+(CorpusVersion, bumped in the same transaction as any chunk change); a stale index is
+rebuilt before it answers — except that a big tenant's index (RAG_SPARSE_LAZY_ABOVE chunks;
+a rebuild takes seconds there) may answer for up to RAG_SPARSE_MAX_STALE_SECONDS after a
+change: a deleted chunk still never shows (results are read back from the database), and a
+new one is found once the index is rebuilt.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
 import Stemmer
-from django.db.models import Count, Max
+from django.conf import settings
 
 from intelligence.rag.ingest import indexed_text
-from intelligence.rag.models import Chunk
+from intelligence.rag.models import Chunk, CorpusVersion
 
 MAX_TENANTS = 32
 _STEMMER = Stemmer.Stemmer("english")
@@ -33,17 +37,18 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, lower=True, stopwords="en", stemmer=_STEMMER.stemWords, return_ids=False, show_progress=False)
 
 
-def generation(tenant) -> tuple[int, int]:
-    row = Chunk.objects.for_tenant(tenant).aggregate(n=Count("id"), top=Max("id"))
-    return (row["n"], row["top"] or 0)
+def generation(tenant) -> int:
+    """The tenant's chunk version (bumped by every ingest, re-ingest and delete): one row read."""
+    return CorpusVersion.of(tenant.pk)[0]
 
 
 @dataclass
 class SparseIndex:
-    generation: tuple[int, int]
+    generation: int
     chunk_ids: np.ndarray  # position → chunk id
     document_ids: np.ndarray  # position → document id (filters mask by document)
     bm25: bm25s.BM25 | None
+    built_at: float = field(default_factory=time.monotonic)
 
     @property
     def size(self) -> int:
@@ -67,7 +72,7 @@ class SparseIndex:
         return [(int(self.chunk_ids[i]), float(scores[i])) for i in top]
 
 
-def _build(tenant, current: tuple[int, int]) -> SparseIndex:
+def _build(tenant, current: int) -> SparseIndex:
     rows = list(Chunk.objects.for_tenant(tenant).order_by("id").values_list("id", "document_id", "heading", "text", "document__title"))
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     docs = np.array([r[1] for r in rows], dtype=np.int64)
@@ -76,6 +81,10 @@ def _build(tenant, current: tuple[int, int]) -> SparseIndex:
     bm25 = bm25s.BM25()
     bm25.index(tokenize([indexed_text(r[4], r[2], r[3]) for r in rows]), show_progress=False)
     return SparseIndex(current, ids, docs, bm25)
+
+
+def _may_lag(index: SparseIndex) -> bool:
+    return index.size >= settings.RAG_SPARSE_LAZY_ABOVE and time.monotonic() - index.built_at < settings.RAG_SPARSE_MAX_STALE_SECONDS
 
 
 _cache: OrderedDict[int, SparseIndex] = OrderedDict()
@@ -88,7 +97,7 @@ def index_for(tenant) -> SparseIndex:
     current = generation(tenant)
     with _lock:
         cached = _cache.get(tenant.pk)
-        if cached is not None and cached.generation == current:
+        if cached is not None and (cached.generation == current or _may_lag(cached)):
             _cache.move_to_end(tenant.pk)
             return cached
         build_lock = _building.setdefault(tenant.pk, threading.Lock())

@@ -13,7 +13,7 @@ from django.utils import timezone
 from circuits.models import Tenant
 from intelligence.rag.embeddings import configured_model_id, get_embedder
 from intelligence.rag.ingest import enqueue_embedding, indexed_text
-from intelligence.rag.models import Chunk, Document, DocumentStatus
+from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def embed_chunks(tenant_id: int, chunk_ids: list[int]) -> int:
     with transaction.atomic():
         # A chunk deleted meanwhile (its document re-ingested or removed) is simply not updated.
         Chunk.objects.bulk_update(chunks, ["embedding", "embedding_model"], batch_size=200)
+        CorpusVersion.bump(tenant.pk, vectors=True)
         refresh_progress({c.document_id for c in chunks}, model_id)
     return len(chunks)
 

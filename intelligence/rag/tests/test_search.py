@@ -207,3 +207,23 @@ def test_the_in_process_vector_search_used_on_sqlite_ranks_like_postgres_exact(w
         assert [s for _, s in in_process] == pytest.approx([s for _, s in exact], abs=1e-3)
     rival_chunks = set(Chunk.objects.for_tenant(world.other_tenant).values_list("pk", flat=True))
     assert not rival_chunks & {pk for pk, _ in in_process}
+
+
+def test_a_big_tenants_bm25_index_may_lag_for_new_chunks_but_never_shows_deleted_ones(world, corpus, ingest, settings):
+    from intelligence.rag.ingest import DeleteDocument
+
+    settings.RAG_SPARSE_LAZY_ABOVE, settings.RAG_SPARSE_MAX_STALE_SECONDS = 1, 600  # every tenant is "big" here
+    assert titles(search(world.tenant, "Rotterdam", mode="sparse")) == ["shipping.md"]
+    ingest(world.tenant, world.editor, "depot.md", "# Depot\nOur Rotterdam depot stores spare parts.")
+    DeleteDocument(world.tenant, world.editor, corpus["docs"]["shipping.md"]).execute()
+    assert titles(search(world.tenant, "Rotterdam", mode="sparse")) == []  # the stale index still has shipping.md: it is dropped
+    settings.RAG_SPARSE_MAX_STALE_SECONDS = 0
+    assert titles(search(world.tenant, "Rotterdam", mode="sparse")) == ["depot.md"]
+
+
+def test_renaming_a_document_reindexes_its_title(world, corpus):
+    from intelligence.rag.ingest import UpdateDocument
+
+    assert search(world.tenant, "Zanzibar", mode="sparse")["results"] == []
+    UpdateDocument(world.tenant, world.editor, corpus["docs"]["onboarding.md"], {"title": "Zanzibar onboarding"}).execute()
+    assert titles(search(world.tenant, "Zanzibar", mode="sparse")) == ["onboarding.md"]
