@@ -50,11 +50,13 @@ class Intent:
 
 INTENTS = {
     "company_facts": Intent("company_facts", 0.6, ("company", "policy", "product"), recency_weight=0.15, authority_weight=0.1),
-    "best_practice": Intent("best_practice", 0.75, ("best-practice", "how-to")),
+    "best_practice": Intent("best_practice", 0.85, ("best-practice", "how-to")),
     "competitor": Intent("competitor", 0.6, ("competitor",)),
     "recent_news": Intent("recent_news", 0.6, ("news",), recency_weight=0.2, half_life_days=90.0),
-    "how_to": Intent("how_to", 0.75, ("how-to", "best-practice")),
+    "how_to": Intent("how_to", 0.85, ("how-to", "best-practice")),
+    "general": Intent("general", 0.6),
 }
+MIN_CONFIDENCE = 0.3  # below this cosine to the nearest intent centroid the classifier abstains
 IDENTIFIER_WEIGHT = 0.35  # codes like QX-4471-B: BM25 matches them exactly, vectors blur them
 
 
@@ -106,7 +108,12 @@ def classify(query: str, allowed: set[str] | None = None) -> Decision:
             return Decision(intent, f"rule: {why} ({found.group(0).strip()!r})", identifiers=identifiers)
     scores = classifier().scores(query, allowed)
     best = max(scores, key=scores.get)
-    return Decision(best, f"classifier: nearest to the {best} examples (cosine {scores[best]:.2f})", {k: round(v, 3) for k, v in scores.items()}, identifiers)
+    rounded = {k: round(v, 3) for k, v in scores.items()}
+    if scores[best] < MIN_CONFIDENCE and allowed is None:
+        # Far from every intent's examples: a guess would bring that intent's preferences
+        # (sources, recency) to a query they do not fit, so take the neutral route.
+        return Decision("general", f"classifier unsure (nearest: {best}, cosine {scores[best]:.2f} < {MIN_CONFIDENCE}): general route", rounded, identifiers)
+    return Decision(best, f"classifier: nearest to the {best} examples (cosine {scores[best]:.2f})", rounded, identifiers)
 
 
 def route_query(query: str, allowed: set[str] | None = None):
