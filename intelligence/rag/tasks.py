@@ -61,7 +61,16 @@ def embed_chunks(tenant_id: int, chunk_ids: list[int]) -> int:
 
 @shared_task(ignore_result=True)
 def reembed_stale(batch: int = 5000) -> int:
-    """Re-embed vectors made by another model, and chunks whose embedding task was lost."""
+    """Re-embed vectors made by another model, and chunks whose embedding task was lost.
+
+    Runs from beat every RAG_REEMBED_EVERY seconds; a cache lock keeps a run from queueing the
+    same chunks again while the batches of the previous run are still waiting for a worker.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if not cache.add("rag:reembed-stale", 1, timeout=5 * settings.RAG_REEMBED_EVERY):
+        return 0
     model_id = configured_model_id()
     lost_before = timezone.now() - timedelta(minutes=10)
     stale = (
@@ -75,4 +84,6 @@ def reembed_stale(batch: int = 5000) -> int:
         by_tenant.setdefault(tenant_id, []).append(pk)
     for tenant_id, ids in by_tenant.items():
         enqueue_embedding(tenant_id, ids)
+    if not by_tenant:
+        cache.delete("rag:reembed-stale")  # nothing queued: the next run may look again at once
     return sum(len(ids) for ids in by_tenant.values())

@@ -179,15 +179,21 @@ def test_documents_are_per_tenant_the_same_source_is_two_documents_and_no_tenant
 
 
 def test_vectors_from_another_model_are_re_embedded(world, ingest):
+    from django.core.cache import cache
+
     from intelligence.rag.tasks import reembed_stale
 
+    cache.delete("rag:reembed-stale")
     document = ingest(world.tenant, world.editor, "handbook.md", HANDBOOK).document
     Chunk.objects.filter(document=document).update(embedding_model="some-older-model")
     Document.objects.filter(pk=document.pk).update(embedded_count=0, status=DocumentStatus.EMBEDDING)
     assert reembed_stale() == 3
+    assert reembed_stale() == 0  # the previous run's batches may still be queued: not again yet
+    cache.delete("rag:reembed-stale")
     document.refresh_from_db()
     assert set(document.chunks.values_list("embedding_model", flat=True)) == {configured_model_id()}
     assert (document.status, document.embedded_count) == (DocumentStatus.READY, 3)
+    assert reembed_stale() == 0  # nothing stale is left
 
 
 def test_the_model_puts_a_paraphrase_nearer_than_an_unrelated_sentence():
