@@ -161,7 +161,9 @@ DENSE_MIN_RANGE = 0.25
 SPARSE_MIN_RANGE_SHARE = 0.5
 
 
-def fuse(dense_hits: list[tuple[int, float]], sparse_hits: list[tuple[int, float]], *, fusion: str, dense_weight: float) -> dict[int, dict[str, float]]:
+def fuse(
+    dense_hits: list[tuple[int, float]], sparse_hits: list[tuple[int, float]], *, fusion: str, dense_weight: float, sparse_confidence: float = 1.0
+) -> dict[int, dict[str, float]]:
     """{chunk id: breakdown}, each breakdown with `fused` and the parts it came from."""
     out: dict[int, dict[str, float]] = {}
     dense_raw, sparse_raw = dict(dense_hits), dict(sparse_hits)
@@ -178,7 +180,7 @@ def fuse(dense_hits: list[tuple[int, float]], sparse_hits: list[tuple[int, float
     sparse_norm = minmax(sparse_raw, SPARSE_MIN_RANGE_SHARE * max(sparse_raw.values(), default=0.0))
     for pk, row in out.items():
         row["dense_norm"], row["sparse_norm"] = dense_norm.get(pk, 0.0), sparse_norm.get(pk, 0.0)
-        row["fused"] = dense_weight * row["dense_norm"] + (1.0 - dense_weight) * row["sparse_norm"]
+        row["fused"] = dense_weight * row["dense_norm"] + (1.0 - dense_weight) * sparse_confidence * row["sparse_norm"]
     return out
 
 
@@ -197,6 +199,7 @@ class Route:
     authority_weight: float = 0.0
     tag_weight: float = 0.05
     feedback_weight: float = 0.2
+    coverage_aware: bool = True
     reason: str = ""
     classifier_scores: dict[str, float] = field(default_factory=dict)
 
@@ -219,19 +222,21 @@ class Route:
 def value_scores(tenant, scored: dict[int, dict[str, float]], route: Route) -> None:
     """Add recency, authority, preferred-source and feedback terms to each candidate's score.
 
-    recency = 2^(−age/half-life) (1 for today, ½ one half-life ago; 0 for undated),
-    authority term = weight·(authority − 0.5), feedback = tanh(net votes / 2) on the chunk.
+    recency = 2^(−age/half-life), the age counted back from the newest candidate (so it says
+    "newer than the alternatives", whatever the clock; 0 for undated); authority term =
+    weight·(authority − 0.5); feedback = tanh(net votes / 2) on the chunk.
     """
     if not scored:
         return
-    now = timezone.now()
     ids = list(scored)
-    meta = Chunk.objects.for_tenant(tenant).filter(pk__in=ids).values_list("id", "document__published_at", "document__authority", "document__tags")
+    meta = list(Chunk.objects.for_tenant(tenant).filter(pk__in=ids).values_list("id", "document__published_at", "document__authority", "document__tags"))
     votes = dict(Feedback.objects.for_tenant(tenant).filter(chunk_id__in=ids).values("chunk_id").annotate(net=Sum("value")).values_list("chunk_id", "net"))
     preferred = set(route.prefer_tags)
+    dates = [published for _, published, _, _ in meta if published]
+    newest = max(dates) if dates else timezone.now()
     for pk, published, authority, tags in meta:
         row = scored[pk]
-        age_days = max(0.0, (now - published).total_seconds() / 86400) if published else None
+        age_days = max(0.0, (newest - published).total_seconds() / 86400) if published else None
         recency = 2 ** (-age_days / route.half_life_days) if age_days is not None else 0.0
         feedback = math.tanh(votes.get(pk, 0) / 2)
         tagged = 1.0 if preferred & set(tags or []) else 0.0
@@ -320,7 +325,12 @@ def search(
     elif sides == "sparse":
         scored = fuse([], sparse_hits, fusion=fusion, dense_weight=0.0)
     else:
-        scored = fuse(dense_hits, sparse_hits, fusion=fusion, dense_weight=weight)
+        # In `auto`, BM25's share shrinks with how little of the query its best match covers.
+        confidence = index.coverage(query, sparse_hits[0][1]) if route is not None and sparse_hits and route.coverage_aware else 1.0
+        scored = fuse(dense_hits, sparse_hits, fusion=fusion, dense_weight=weight, sparse_confidence=confidence)
+        if confidence != 1.0:
+            for row in scored.values():
+                row["sparse_confidence"] = confidence
     for row in scored.values():
         row["score"] = row["fused"]
     if route is not None:

@@ -48,7 +48,22 @@ class SparseIndex:
     chunk_ids: np.ndarray  # position → chunk id
     document_ids: np.ndarray  # position → document id (filters mask by document)
     bm25: bm25s.BM25 | None
+    idf: np.ndarray | None = None  # per vocabulary id, BM25's (Lucene) inverse document frequency
+    typical_idf: float = 0.0  # the median idf: what a term missing from the corpus counts for
     built_at: float = field(default_factory=time.monotonic)
+
+    def coverage(self, query: str, best: float) -> float:
+        """How much of the query the best BM25 match covers, 0–1: its score over the score of
+        an average-length chunk holding every query term once (Σ idf; a term absent from the
+        corpus counts with the corpus's median idf). Low for a paraphrase whose only matches are
+        common words; high for a rare identifier that matches."""
+        if self.bm25 is None or self.idf is None:
+            return 0.0
+        terms = set(tokenize([query])[0]) - {""}
+        if not terms:
+            return 0.0
+        ideal = sum(float(self.idf[self.bm25.vocab_dict[t]]) if t in self.bm25.vocab_dict else self.typical_idf for t in terms)
+        return max(0.0, min(1.0, best / ideal)) if ideal > 0 else 0.0
 
     @property
     def size(self) -> int:
@@ -80,7 +95,9 @@ def _build(tenant, current: int) -> SparseIndex:
         return SparseIndex(current, ids, docs, None)
     bm25 = bm25s.BM25()
     bm25.index(tokenize([indexed_text(r[4], r[2], r[3]) for r in rows]), show_progress=False)
-    return SparseIndex(current, ids, docs, bm25)
+    frequency = np.diff(bm25.scores["indptr"]).astype(np.float64)  # chunks holding each term
+    idf = np.log(1 + (len(rows) - frequency + 0.5) / (frequency + 0.5))
+    return SparseIndex(current, ids, docs, bm25, idf, float(np.median(idf)) if len(idf) else 0.0)
 
 
 def _may_lag(index: SparseIndex) -> bool:

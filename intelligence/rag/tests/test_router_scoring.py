@@ -87,3 +87,27 @@ def test_no_router_example_is_a_query_of_the_shipped_evaluation_set():
     examples = {json.loads(line)["text"].lower() for line in (root / "data" / "router_examples.jsonl").read_text().splitlines() if line.strip()}
     queries = {json.loads(line)["text"].lower() for line in (root / "eval" / "acme-kb" / "queries.jsonl").read_text().splitlines() if line.strip()}
     assert not examples & queries
+
+
+def test_bm25s_share_in_auto_shrinks_when_its_best_match_covers_little_of_the_query(world, ingest):
+    from intelligence.rag import sparse
+
+    ingest(world.tenant, world.editor, "travel.md", "# Booking business travel\nFlights and hotels are reserved through the travel portal.")
+    ingest(world.tenant, world.editor, "sku.md", "# Part QX-4471-B\nThe QX-4471-B torque sensor reads up to 400 Nm.")
+    index = sparse.index_for(world.tenant)
+    rare = index.search("QX-4471-B", 1)[0][1]
+    vague = index.search("arranging a work trip with plane tickets", 1)
+    assert index.coverage("QX-4471-B", rare) > 0.6  # every term of the query matched
+    assert not vague or index.coverage("arranging a work trip with plane tickets", vague[0][1]) < 0.3  # only "travel"-ish words
+    top = search(world.tenant, "arranging a work trip with plane tickets", mode="auto")["results"][0]
+    assert top["source"] == "travel.md"
+    if top["scores"]["sparse"] is not None:
+        assert top["scores"]["sparse_confidence"] < 0.3
+
+
+def test_recency_counts_back_from_the_newest_candidate_not_from_today(world, ingest):
+    old = ingest(world.tenant, world.editor, "a.md", POLICY.format(year=2001, value=1), published_at=datetime(2001, 1, 1, tzinfo=UTC)).document
+    new = ingest(world.tenant, world.editor, "b.md", POLICY.format(year=2002, value=2), published_at=datetime(2002, 1, 1, tzinfo=UTC)).document
+    results = {r["document_id"]: r["scores"] for r in search(world.tenant, "current travel policy meal allowance", mode="auto")["results"]}
+    assert results[new.pk]["recency"] == pytest.approx(1.0)  # the newest candidate, however old
+    assert results[old.pk]["recency"] == pytest.approx(0.5, abs=0.01)  # one half-life (365 days) older
