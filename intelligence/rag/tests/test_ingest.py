@@ -199,3 +199,24 @@ def test_vectors_from_another_model_are_re_embedded(world, ingest):
 def test_the_model_puts_a_paraphrase_nearer_than_an_unrelated_sentence():
     a, b, c = get_embedder().embed(["How do I get my money back?", "Refund requests are accepted within 30 days.", "The office plants need water."])
     assert float(a @ b) > float(a @ c) + 0.15
+
+
+def test_the_model_loads_and_embeds_with_every_network_connection_refused():
+    """Nothing is fetched at run time: a fresh process whose sockets cannot connect still embeds."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import socket\n"
+        "def refuse(*a, **k):\n    raise OSError('network used')\n"
+        "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
+        "import django, os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'circuitos_site.settings_test')\ndjango.setup()\n"
+        "from intelligence.rag.embeddings import get_embedder\n"
+        "import os as o\nassert o.environ['HF_HUB_OFFLINE'] == '1'\n"
+        "print(get_embedder().embed(['offline check']).shape)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("(1, 384)")
