@@ -23,6 +23,8 @@ def extractive_answer(query: str, results: list[dict], *, max_sentences: int = 3
     best = max(r["score"] for r in top) or 1.0
     candidates = []
     for rank, result in enumerate(top):
+        if rank and result["score"] < 0.5 * best:
+            break  # a passage far below the best one has no place in the answer
         text = result["text"]
         body = _LEADING_HEADINGS.match(text).end()  # a heading line is no answer
         for start, end in _sentences(text, body, len(text), 400):
@@ -31,6 +33,8 @@ def extractive_answer(query: str, results: list[dict], *, max_sentences: int = 3
                 continue
             words = set(tokenize([sentence])[0])
             overlap = len(terms & words) / len(terms) if terms else 0.0
+            if rank and not overlap:
+                continue  # from a lower passage, only sentences that share a term with the query
             score = 0.5 * (result["score"] / best) + 0.5 * overlap - 0.01 * rank
             candidates.append((score, result, start, end, sentence))
     candidates.sort(key=lambda c: -c[0])
