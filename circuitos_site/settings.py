@@ -275,6 +275,12 @@ CELERY_BEAT_SCHEDULE = {
     "fire-due-schedules": {"task": "circuits.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},
 }
 
+# --- Demo --------------------------------------------------------------------------------
+# The demo tenant's examples use a tiny local site, news feed and webhook inbox served by
+# this app, so they work offline. On by default only with DEBUG.
+DEMO_ENDPOINTS = env_bool("DEMO_ENDPOINTS", DEBUG)
+DEMO_BASE_URL = env_url("DEMO_BASE_URL", ("http", "https")) or "http://127.0.0.1:8000"
+
 # --- Retrieval (intelligence.rag) ---------------------------------------------------------
 RAG_EMBEDDING_MODEL = env_str("RAG_EMBEDDING_MODEL", "minilm-onnx")
 if RAG_EMBEDDING_MODEL not in ("minilm-onnx", "minilm-torch"):
@@ -293,9 +299,3 @@ RAG_SPARSE_MAX_STALE_SECONDS = env_int("RAG_SPARSE_MAX_STALE_SECONDS", 30, minim
 RAG_EXACT_SCAN_BELOW = env_int("RAG_EXACT_SCAN_BELOW", 20_000, minimum=0)  # tenants with fewer vectors skip HNSW
 RAG_REEMBED_EVERY = env_int("RAG_REEMBED_EVERY", 60, minimum=5)
 CELERY_BEAT_SCHEDULE["rag-reembed-stale"] = {"task": "intelligence.rag.tasks.reembed_stale", "schedule": float(RAG_REEMBED_EVERY)}
-
-# --- Demo --------------------------------------------------------------------------------
-# The demo tenant's examples use a tiny local site, news feed and webhook inbox served by
-# this app, so they work offline. On by default only with DEBUG.
-DEMO_ENDPOINTS = env_bool("DEMO_ENDPOINTS", DEBUG)
-DEMO_BASE_URL = env_url("DEMO_BASE_URL", ("http", "https")) or "http://127.0.0.1:8000"
