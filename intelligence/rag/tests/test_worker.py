@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from intelligence.rag.embeddings import configured_model_id
 from intelligence.rag.ingest import IngestDocument
 from intelligence.rag.models import Document, DocumentStatus
-from tests.engine.test_worker import _database_url, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,6 +28,29 @@ def queue(settings):
     name = f"test-rag-{uuid.uuid4().hex[:8]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = name
     return name
+
+
+def _database_url() -> str:
+    """The test database, for the worker process (it must see this test's rows)."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def stop(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_worker(queue: str) -> subprocess.Popen:
