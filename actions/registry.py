@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 CATEGORIES = ("data", "web", "control", "notify", "util", "ml", "rag", "graph")
 _NAME = re.compile(r"^[a-z]+\.[a-z][a-z0-9_]*$")
 # Modules that define actions; importing them fills the registry.
-FAMILIES = ("actions.data", "actions.web", "actions.control", "actions.notify", "actions.util")
+FAMILIES = ("actions.data", "actions.web", "actions.control", "actions.notify", "actions.util", "actions.rag")
 
 _registry: dict[str, type[Action]] = {}
 _loaded = False

@@ -311,3 +311,22 @@ EXPRESSION_MAX_CALLS = env_int("EXPRESSION_MAX_CALLS", 50_000, minimum=1)  # cal
 # this app, so they work offline. On by default only with DEBUG.
 DEMO_ENDPOINTS = env_bool("DEMO_ENDPOINTS", DEBUG)
 DEMO_BASE_URL = env_url("DEMO_BASE_URL", ("http", "https")) or "http://127.0.0.1:8000"
+
+# --- Retrieval (intelligence.rag) ---------------------------------------------------------
+RAG_EMBEDDING_MODEL = env_str("RAG_EMBEDDING_MODEL", "minilm-onnx")
+if RAG_EMBEDDING_MODEL not in ("minilm-onnx", "minilm-torch"):
+    raise ImproperlyConfigured(f"RAG_EMBEDDING_MODEL={RAG_EMBEDDING_MODEL!r}: use minilm-onnx (default) or minilm-torch.")
+RAG_EMBED_THREADS = env_int("RAG_EMBED_THREADS", 2, minimum=1)
+RAG_EMBED_BATCH = env_int("RAG_EMBED_BATCH", 64, minimum=1)  # chunk ids per Celery task
+RAG_EMBED_INLINE = env_bool("RAG_EMBED_INLINE", False)  # embed in the ingesting process (no worker)
+RAG_MAX_UPLOAD_BYTES = env_int("RAG_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1024)
+RAG_MAX_DOCUMENT_CHARS = env_int("RAG_MAX_DOCUMENT_CHARS", 2_000_000, minimum=1000)
+RAG_MAX_CHUNKS_PER_DOCUMENT = env_int("RAG_MAX_CHUNKS_PER_DOCUMENT", 5000, minimum=1)
+RAG_MAX_PDF_PAGES = env_int("RAG_MAX_PDF_PAGES", 500, minimum=1)
+RAG_CHUNK_CHARS = env_int("RAG_CHUNK_CHARS", 800, minimum=100)
+RAG_CHUNK_OVERLAP = env_int("RAG_CHUNK_OVERLAP", 150, minimum=0)
+RAG_SPARSE_LAZY_ABOVE = env_int("RAG_SPARSE_LAZY_ABOVE", 20_000, minimum=0)  # tenants this big rebuild BM25 at most …
+RAG_SPARSE_MAX_STALE_SECONDS = env_int("RAG_SPARSE_MAX_STALE_SECONDS", 30, minimum=0)  # … this often
+RAG_EXACT_SCAN_BELOW = env_int("RAG_EXACT_SCAN_BELOW", 20_000, minimum=0)  # tenants with fewer vectors skip HNSW
+RAG_REEMBED_EVERY = env_int("RAG_REEMBED_EVERY", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["rag-reembed-stale"] = {"task": "intelligence.rag.tasks.reembed_stale", "schedule": float(RAG_REEMBED_EVERY)}

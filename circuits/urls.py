@@ -12,4 +12,5 @@ tenant_urlpatterns = [
     path("inbox/", InboxView.as_view(), name="demo_inbox"),
     path("", include("circuits.views.builder.urls")),
     path("", include("circuits.views.pages.urls")),
+    path("", include("intelligence.views")),  # documents and search pages
 ]

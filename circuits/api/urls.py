@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path, register_converter
 
 from circuits.api.views import actions, apikeys, circuits, credentials, events, executions, members, metrics, records, root, triggers, versions
+from intelligence import api as rag_api
 
 
 class IdConverter:
@@ -63,6 +64,7 @@ v1 = [
     path("api-keys", apikeys.ApiKeyListView.as_view(), name="api-keys"),
     path("api-keys/<api_id:id>", apikeys.ApiKeyDetailView.as_view(), name="api-key"),
     path("api-keys/<api_id:id>/revoke", apikeys.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    *rag_api.urlpatterns,  # documents, search, feedback (intelligence/api.py)
 ]
 
 urlpatterns = [

@@ -1,0 +1,1 @@
+"""Retrieval over each tenant's documents: ingestion, embeddings, hybrid search, evaluation."""
