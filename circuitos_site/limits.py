@@ -18,6 +18,8 @@ middleware keeps them true under any ASGI server and makes chunked bodies readab
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -33,18 +35,28 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 WEBHOOK_PREFIX = "/hooks/"
+# Document uploads (API and the Documents page) may carry a file up to RAG_MAX_UPLOAD_BYTES,
+# plus the multipart envelope around it; the upload view checks the file's own size.
+DOCUMENT_UPLOAD = re.compile(r"^(/api/v1/documents|/t/[^/]+/documents/)$")
+MULTIPART_ENVELOPE = 64 * 1024
+
+
+def _upload_limit() -> int:
+    return int(settings.RAG_MAX_UPLOAD_BYTES) + MULTIPART_ENVELOPE
 
 
 def body_limit_for(path: str) -> int:
-    """The largest body accepted for `path` (webhooks may be allowed more than the rest)."""
+    """The largest body accepted for `path` (webhooks and document uploads may be allowed more)."""
     limit = int(settings.MAX_REQUEST_BODY_BYTES)
     if path.startswith(WEBHOOK_PREFIX):
         return max(limit, int(settings.WEBHOOK_MAX_BODY_BYTES))
+    if DOCUMENT_UPLOAD.match(path):
+        return max(limit, _upload_limit())
     return limit
 
 
 def largest_body_limit() -> int:
-    return max(int(settings.MAX_REQUEST_BODY_BYTES), int(settings.WEBHOOK_MAX_BODY_BYTES))
+    return max(int(settings.MAX_REQUEST_BODY_BYTES), int(settings.WEBHOOK_MAX_BODY_BYTES), _upload_limit())
 
 
 def too_large_detail(limit: int, declared: int | None = None) -> str:

@@ -96,3 +96,21 @@ async def test_a_nul_in_the_path_or_query_string_is_400_before_routing():
         status, headers, body, _pulled = await _call(_scope(path, [], query), chunks=[b""])
         assert status == 400 and headers[b"content-type"] == b"application/problem+json", (path, query)
         assert json.loads(body)["status"] == 400
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_document_uploads_may_carry_a_file_up_to_the_upload_limit_and_no_more():
+    # 4 MiB: above the site-wide limit, within RAG_MAX_UPLOAD_BYTES. Anonymous, so the view
+    # answers 401/403 — proof that the body limit let it through to authentication.
+    size = 4 * 1024 * 1024
+    assert settings.MAX_REQUEST_BODY_BYTES < size < settings.RAG_MAX_UPLOAD_BYTES
+    declared = [(b"content-type", b"application/octet-stream"), (b"content-length", str(size).encode())]
+    for path in ("/api/v1/documents", "/t/acme/documents/"):
+        status, _headers, _body, _pulled = await _call(_scope(path, declared), total_chunks=size // CHUNK)
+        assert status != 413, path
+    # Anywhere else the same body is too large, and so is a document above the upload limit.
+    status, *_ = await _call(_scope("/api/v1/circuits", declared), total_chunks=size // CHUNK)
+    assert status == 413
+    too_big = str(settings.RAG_MAX_UPLOAD_BYTES + 128 * 1024).encode()
+    status, _headers, _body, pulled = await _call(_scope("/api/v1/documents", [(b"content-length", too_big)]), total_chunks=1024)
+    assert status == 413 and pulled == 0
