@@ -19,7 +19,6 @@ middleware keeps them true under any ASGI server and makes chunked bodies readab
 from __future__ import annotations
 
 import re
-
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
