@@ -217,6 +217,13 @@ PAYLOADS: list[Payload] = [
         "{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}{% macro r(n) %}{% call m() %}{{ r(n) }}{% endcall %}{% endmacro %}{{ r(1) }}",
     ),
     P("filter-calls-in-loop", "{% for a in range(100000) %}{{ a|string|upper|lower }}{% endfor %}"),
+    # One big value repeated by reference (`|map('d', …)`), then compared in C, which no
+    # budget check can interrupt: refused when the repeats are made (found by a red-team run).
+    P(
+        "map-default-repeats-then-compare",
+        "{% set a = [range(1000)|list]*900 %}{% set big = ([0]*1000)|map('d', [a], true)|list %}{{ [a + [7]] in big }}",
+    ),
+    P("map-default-repeats-into-output", "{{ (([0]*20)|map('d', [[range(1000)|list]*900], true)|list) }}"),
     # --- the source itself --------------------------------------------------------------------
     P("source-too-long", "{{ 1 }}" + " " * 30000, at_save=True),
     P("deep-parentheses", "{{ " + "(" * 500 + "1" + ")" * 500 + " }}", at_save=True),

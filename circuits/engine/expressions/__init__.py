@@ -216,9 +216,13 @@ def _as_value(result: Any, budget: Budget) -> Any:
         str(result)  # the strict error with its message ("'x' is undefined")
     if isinstance(result, Iterator | range | type({}.keys()) | type({}.values()) | type({}.items())):
         result = helpers.materialize(iter(result), budget)
-    # Undefined values, methods or too deep nesting anywhere inside are refused; the size is
-    # not (a value passed through from the payload may be as large as the payload limit).
-    measure(result, budget.max_total_size, budget.tick)
+    # Undefined values, methods or too deep nesting anywhere inside are refused. The size may
+    # exceed the value limit (a value passed through from the payload may be as large as the
+    # payload limit) but not the render's total: shared references would otherwise make a value
+    # whose JSON is far larger than its memory (the engine serialises outputs to check them).
+    size = measure(result, budget.max_total_size, budget.tick)
+    if size > budget.max_total_size:
+        raise LimitError(f"the value is larger than {budget.max_total_size:,} characters or items (EXPRESSION_MAX_TOTAL_SIZE)")
     return result
 
 

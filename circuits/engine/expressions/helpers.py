@@ -375,7 +375,11 @@ def _count_result(budget: Budget, result: Any, name: str) -> None:
         budget.allow(len(result), f"the result of '|{name}'")
         budget.produce(len(result))
     elif isinstance(result, list | tuple | dict):
-        budget.produce(len(result))
+        # Its logical size, shared references counted again: `|map('d', big, true)|list`
+        # repeats one big value without copying it, and comparing or printing the result
+        # would still walk every repeat.
+        size = budget.allow(budget.measure(result), f"the result of '|{name}'")
+        budget.produce(size)
 
 
 def _pre_center(value: Any, width: Any = 80) -> None:
