@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,9 +22,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from tests.fixtures import IN_CI, needs_postgres
+from tests.live import free_port, shared_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,18 +48,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(needs_postgres())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -80,10 +67,10 @@ def asgi_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
             pytest.fail(reason)  # CI runs everything: a missing service is a failure, never a skip
         pytest.skip(reason)
     ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log_path = ARTIFACTS / "browser-server.log"
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        database_url = shared_database_url()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from circuits.engine.start import create_execution, enqueue, run_now
 from circuits.models import Execution, ExecutionStatus, Notification, Record
@@ -30,6 +28,7 @@ from circuits.records.service import CreateRecord
 from tests.engine.helpers import build, chain, drain, node, run
 from tests.engine.test_worker import start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis
+from tests.live import free_port, shared_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CREATE_LEAD = {"object_type": "lead", "fields": {"email": "{{ execution.circuit }}-{{ execution.id }}@chain.test", "last_name": "Chain"}}
@@ -187,27 +186,15 @@ def test_the_ping_pong_chain_stops_at_ten_through_a_real_celery_worker(world, se
     assert_stopped_at_ten(world, ping, pong)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @needs_postgres()
 @pytest.mark.django_db(transaction=True)
 def test_the_ping_pong_chain_stops_at_ten_in_the_embedded_mode(world, tmp_path):
     ping, pong = ping_pong(world, extra_ping_triggers=[{"type": "webhook", "config": {}}])
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": shared_database_url(),
         "CELERY_BROKER_URL": "memory://localhost/",  # the embedded broker: the server's own worker runs everything
         "CELERY_QUEUE": f"embedded-{port}",
         "CHANNELS_PREFIX": f"embedded-{port}",

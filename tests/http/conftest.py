@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,25 +20,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.test import Client
 
 from tests.fixtures import IN_CI
+from tests.live import free_port, shared_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @dataclass
@@ -80,11 +68,11 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
             pytest.fail(reason)
         pytest.skip(reason)
     ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     tmpdir = tmp_path_factory.mktemp("daphne-tmp")
     log_path = ARTIFACTS / "http-edge-server.log"
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        database_url = shared_database_url()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test",
