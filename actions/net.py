@@ -55,7 +55,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from actions.base import ActionError
+from actions.sdk import ActionError
 
 __all__ = [
     "BlockedDestinationError",

@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from actions.sdk import ActionError
 from circuits.models import Credential, CredentialKind, Tenant
 
 SECRET_FIELDS: dict[str, dict[str, bool]] = {
@@ -80,8 +81,6 @@ def save_credential(tenant: Tenant, name: str, kind: str, secret: dict, *, descr
 
 
 def read_credential(tenant: Tenant, name: str, kind: str | tuple[str, ...] | None = None) -> dict:
-    from actions.base import ActionError
-
     credential = Credential.objects.for_tenant(tenant).filter(name=name).first()
     if credential is None:
         raise ActionError(f"No credential named {name!r} in this tenant.")

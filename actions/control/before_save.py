@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.base import Action, ActionError, Context, Stop
-from actions.registry import register
+from actions.sdk import Action, ActionError, Context, Stop, register
 
 
 def _require_before_save(ctx: Context) -> None:

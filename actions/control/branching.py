@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from actions.base import Action, ActionError, Context, Result
-from actions.registry import register
+from actions.sdk import Action, ActionError, Context, Result, register
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "not_contains", "starts_with", "ends_with", "matches", "is_empty", "is_not_empty", "in")
 

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import contextvars
-import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from django.db import connection
-
-from actions.base import Action, ActionError, Context, Stop
-from actions.registry import register
+from actions.sdk import Action, ActionError, Body, Context, Stop, register
 
 
 def _body_data(data: dict, **extra: Any) -> dict:
@@ -56,33 +50,11 @@ class Parallel(Action):
         return (*config.get("branches", []), "done")
 
     def run(self, ctx: Context, config: dict) -> Any:
-        engine = ctx.engine
         branches = config["branches"]
-        if len(branches) > engine.limits.max_parallel_branches:
-            raise ActionError(f"at most {engine.limits.max_parallel_branches} parallel branches are allowed")
-
-        def run_branch(branch: str) -> Any:
-            try:
-                return engine.run_body(ctx.node_key, branch, f"{ctx.scope}/{ctx.node_key}.{branch}", _body_data(ctx.data))
-            finally:
-                connection.close()  # each branch thread has its own DB connection
-
-        with ThreadPoolExecutor(max_workers=len(branches), thread_name_prefix=f"par-{ctx.node_key}") as pool:
-            # Each branch gets a copy of this thread's context (the running execution: lineage).
-            futures = {branch: pool.submit(contextvars.copy_context().run, run_branch, branch) for branch in branches}
-            outputs, failures = {}, []
-            for branch, future in futures.items():
-                try:
-                    outputs[branch] = future.result()
-                except BaseException as exc:  # collected so every branch finishes first (the join)
-                    failures.append(exc)
-        if failures:
-            parked = [f for f in failures if type(f).__name__ == "Parked"]
-            others = [f for f in failures if type(f).__name__ != "Parked"]
-            if others:
-                raise others[0]
-            raise min(parked, key=lambda p: p.until)
-        return outputs
+        if len(branches) > ctx.limits.max_parallel_branches:
+            raise ActionError(f"at most {ctx.limits.max_parallel_branches} parallel branches are allowed")
+        bodies = [Body(branch, f"{ctx.scope}/{ctx.node_key}.{branch}", _body_data(ctx.data)) for branch in branches]
+        return dict(zip(branches, ctx.run_bodies(bodies), strict=True))
 
 
 @register
@@ -112,7 +84,7 @@ class Loop(Action):
             items = [{"key": k, "value": v} for k, v in items.items()]
         if not isinstance(items, list):
             raise ActionError(f"items must be a list, got {type(items).__name__}")
-        limit = min(config.get("max_iterations", 1000), ctx.engine.limits.max_loop_iterations)
+        limit = min(config.get("max_iterations", 1000), ctx.limits.max_loop_iterations)
         if len(items) > limit:
             raise ActionError(f"the loop has {len(items)} items; at most {limit} iterations are allowed (governor limit)")
         results = []
@@ -120,7 +92,7 @@ class Loop(Action):
             loop = {"item": item, "index": index, "first": index == 0, "last": index == len(items) - 1, "length": len(items)}
             loops = {**ctx.data.get("loops", {}), ctx.node_key: loop}
             body = _body_data(ctx.data, loop=loop, loops=loops)
-            results.append(ctx.engine.run_body(ctx.node_key, "each", f"{ctx.scope}/{ctx.node_key}[{index}]", body))
+            results.append(ctx.run_body(Body("each", f"{ctx.scope}/{ctx.node_key}[{index}]", body)))
         return {"count": len(items), "results": results}
 
 
@@ -143,49 +115,9 @@ class SubCircuit(Action):
     output_schema = {"type": "object", "properties": {"execution_id": {"type": "integer"}, "status": {"type": "string"}, "output": {}}}
 
     def run(self, ctx: Context, config: dict) -> Any:
-        from circuits.engine.start import NotRunnable, create_execution, enqueue, run_now
-        from circuits.idempotency import apply_once
-        from circuits.models import Circuit, Execution, ExecutionStatus
-
-        circuit = Circuit.objects.for_tenant(ctx.tenant).filter(slug=config["circuit"]).first()
-        if circuit is None:
-            raise ActionError(f"no circuit {config['circuit']!r} in this tenant")
-        depth, parent = 0, ctx.execution
-        while parent is not None and parent.parent_id:
-            depth += 1
-            parent = parent.parent
-        if depth + 1 > ctx.engine.limits.max_subcircuit_depth:
-            raise ActionError(f"sub-circuits nest deeper than {ctx.engine.limits.max_subcircuit_depth} levels (governor limit)")
-        if ctx.execution is not None and circuit.pk == ctx.execution.circuit_id:
-            raise ActionError("a circuit cannot call itself")
-        try:
-            # Once per step: the step re-run after its worker died finds the child it started.
-            child, _started = apply_once(
-                ctx.tenant,
-                ctx.idempotency_key,
-                "subcircuit",
-                lambda: create_execution(circuit, config.get("input") or {}, trigger_type="subcircuit", parent=ctx.execution),
-                lambda child: (child.pk, {}),
-                lambda applied: Execution.objects.for_tenant(ctx.tenant).get(pk=applied.record_key),
-            )
-        except NotRunnable as exc:
-            raise ActionError(str(exc)) from None
-        if not config.get("wait", True):
-            if not child.is_finished:
-                enqueue(child)  # a worker that already holds it skips the repeat (claim)
-            return {"execution_id": child.pk, "status": child.status, "output": None}
-        child = run_now(child)
-        until = time.monotonic() + ctx.time_left()
-        while not child.is_finished:
-            # A child started before a crash may be running in another worker: wait for it.
-            if time.monotonic() >= until:
-                raise ActionError(f"sub-circuit {circuit.slug!r} did not finish before this step's deadline")
-            time.sleep(0.2)
-            child.refresh_from_db()
-        if child.status != ExecutionStatus.SUCCEEDED:
-            message = (child.error or {}).get("message", child.status)
-            raise ActionError(f"sub-circuit {circuit.slug!r} {child.status}: {message}")
-        return {"execution_id": child.pk, "status": child.status, "output": child.output}
+        # The engine finds the circuit, applies the nesting limit and starts the child once per step.
+        run = ctx.start_circuit(config["circuit"], config.get("input") or {}, wait=config.get("wait", True))
+        return {"execution_id": run.execution_id, "status": run.status, "output": run.output}
 
 
 @register

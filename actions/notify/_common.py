@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.base import ActionError
+from actions.sdk import ActionError
 
 
 def split_names(text: str) -> list[str]:

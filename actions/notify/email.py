@@ -18,12 +18,10 @@ from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 from django.utils.html import strip_tags
 
-from actions.base import Action, ActionError, Context
 from actions.net import BlockedDestinationError, InvalidURLError, OutboundError, check_url
 from actions.notify._common import string_list
 from actions.redact import redact, secret_forms
-from actions.registry import register
-from circuits.engine.expressions import is_template
+from actions.sdk import Action, ActionError, Context, is_template, register
 from circuits.models import CredentialKind
 
 MAX_RECIPIENTS = 100  # to + cc + bcc of one message: a notification, not a mailing list

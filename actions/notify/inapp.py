@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.base import Action, ActionError, Context
 from actions.notify._common import string_list
-from actions.registry import register
-from circuits.engine.expressions import is_template
+from actions.sdk import Action, ActionError, Context, is_template, register
 from circuits.idempotency import apply_once
 from circuits.models import Notification
 from circuits.notifications import LEVELS, TITLE_MAX, create_notifications, link_error, publish_notification, resolve_members

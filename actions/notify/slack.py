@@ -13,11 +13,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from actions.base import Action, ActionError, Context
 from actions.net import OutboundError, allowlisted, guarded_request
 from actions.redact import redact
-from actions.registry import register
-from circuits.engine.expressions import is_template
+from actions.sdk import Action, ActionError, Context, is_template, register
 from circuits.models import CredentialKind
 
 TEXT_MAX = 40_000  # Slack truncates messages past this

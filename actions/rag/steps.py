@@ -10,8 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from actions.base import Action, ActionError, Context
-from actions.registry import register
+from actions.sdk import Action, ActionError, Context, register
 from circuits.models import Record
 
 _QUERY = {"type": "string", "minLength": 1, "maxLength": 1000, "title": "Query", "description": "What to look for, e.g. {{ trigger.company }} pricing."}

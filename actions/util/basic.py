@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from actions.base import Action, ActionError, Context, Park
-from actions.registry import register
+from actions.sdk import Action, ActionError, Context, Park, register
 
 
 @register
@@ -61,8 +59,6 @@ class Wait(Action):
         return []
 
     def run(self, ctx: Context, config: dict) -> Any:
-        from circuits.engine.runner import inline_wait_max
-
         if "until" in config:
             until = config["until"] if isinstance(config["until"], datetime) else parse_datetime(str(config["until"]))
             if until is None:
@@ -76,10 +72,10 @@ class Wait(Action):
             until = timezone.now() + timedelta(seconds=float(seconds))
         delay = (until - timezone.now()).total_seconds()
         output = {"waited_until": until.isoformat()}
-        if delay > inline_wait_max():
+        if delay > ctx.limits.inline_wait_seconds:
             return Park(until=until, output=output)
         if delay > 0:
-            ctx.engine._sleep(delay) if ctx.engine is not None else time.sleep(delay)
+            ctx.sleep(delay)
         return output
 
 

@@ -6,10 +6,8 @@ import base64
 import json
 from typing import Any
 
-from actions.base import Action, ActionError, ConfigError, Context
 from actions.net import display_url, guarded_request
-from actions.registry import register
-from circuits.engine.expressions import is_template
+from actions.sdk import Action, ActionError, ConfigError, Context, is_template, register
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 AUTH_KINDS = ("http_basic", "http_bearer", "http_header")

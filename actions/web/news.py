@@ -14,11 +14,9 @@ import feedparser
 import lxml.etree
 import lxml.html
 
-from actions.base import Action, ActionError, ConfigError, Context
 from actions.net import display_url, guarded_request
-from actions.registry import register
+from actions.sdk import Action, ActionError, ConfigError, Context, is_template, register
 from actions.web.http_request import check_http_url, validated
-from circuits.engine.expressions import is_template
 
 MAX_FEEDS = 20
 SUMMARY_CHARS = 2_000

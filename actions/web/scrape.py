@@ -11,9 +11,8 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from actions.base import Action, ActionError, Context
 from actions.net import GuardedResponse, display_url, guarded_request
-from actions.registry import register
+from actions.sdk import Action, ActionError, Context, register
 from actions.web.http_request import check_http_url, validated
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from actions import registry
+from actions.sdk import registry
 from circuits.engine.expressions import check_value
 
 TRIGGER = "trigger"

@@ -22,6 +22,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper
 from django.db.models.functions import Now
 
+from actions.sdk import Interrupt
 from circuits.models import Execution, ExecutionStatus
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def new_token() -> uuid.UUID:
     return uuid.uuid4()
 
 
-class LeaseLost(Exception):
+class LeaseLost(Interrupt):
     """Another engine owns this execution now: stop without writing anything more."""
 
 

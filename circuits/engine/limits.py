@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 
 from django.conf import settings
 
+from actions.sdk import Interrupt
 from circuits.models import Tenant
 from circuits.numbers import finite_number
 
@@ -69,7 +70,7 @@ def clamp(name: str, value: object) -> int | float:
     return int(number) if name in WHOLE else float(number)
 
 
-class LimitExceeded(Exception):
+class LimitExceeded(Interrupt):
     def __init__(self, limit: str, value, message: str):
         super().__init__(f"Governor limit exceeded: {message} (limit {limit} = {value})")
         self.limit = limit

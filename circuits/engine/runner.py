@@ -62,8 +62,9 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from actions.base import ActionError, Context, Park, Result, Stop
+from actions.sdk import ActionError, Cancelled, Context, Interrupt, Park, Parked, Result, Stop, Stopped
 from circuits.engine import graph as graphs
+from circuits.engine.context import StepContext, step_limits
 from circuits.engine.expressions import Budget, ExpressionError, contains_template, render_value
 from circuits.engine.lease import CancelledInDatabase, Lease, LeaseLost
 from circuits.engine.limits import LimitExceeded, Limits
@@ -88,27 +89,17 @@ def cancel_key(execution: Execution) -> str:
     return f"circuitos:cancel:{execution.pk}:{execution.created_at.timestamp():.6f}"
 
 
-class ExecutionFailed(Exception):
+class ExecutionFailed(Interrupt):
+    """A step failed with no error port or on-error policy to handle it: the execution fails."""
+
     def __init__(self, message: str, node: str | None = None, kind: str = "error"):
         super().__init__(message)
         self.node = node
         self.kind = kind
 
 
-class Cancelled(Exception):
-    pass
-
-
-class Parked(Exception):
-    def __init__(self, until: datetime):
-        super().__init__(f"parked until {until.isoformat()}")
-        self.until = until
-
-
-class Stopped(Exception):
-    def __init__(self, stop: Stop):
-        super().__init__(stop.message)
-        self.stop = stop
+# Parked, Stopped and Cancelled are the SDK's interrupts (actions/sdk/interrupts.py): a
+# container's action sees them come back through ctx.run_body / ctx.run_bodies.
 
 
 def _json_size(value: Any) -> int:
@@ -248,7 +239,7 @@ class Engine:
                     self.flush_pending()
                     step.save()
             self._publish_step("step.started", step)
-            ctx = Context(
+            ctx = StepContext(
                 tenant=self.tenant,
                 execution=self.execution,
                 node_key=key,
@@ -257,13 +248,14 @@ class Engine:
                 engine=self,
                 scope=scope,
                 idempotency_key=self.idempotency_key(key, scope, attempt),
+                limits=step_limits(self.limits, inline_wait_max()),
             )
             try:
                 with running_step(self.execution):  # executions this step starts carry its lineage
                     result = self._call(action, ctx, config, node.timeout_seconds)
             except LeaseLost:
                 raise  # nothing more is written: the new owner resumes this step
-            except (Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed) as interruption:
+            except Interrupt as interruption:  # parked, stopped, cancelled, a limit, a failed body: not this step's own failure
                 if step.pk and step.status == StepStatus.RUNNING:
                     if action_class.container:
                         with self._owned(closing=True):

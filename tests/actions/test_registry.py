@@ -9,9 +9,7 @@ import pytest
 from django.core.management import call_command
 from jsonschema.validators import Draft202012Validator
 
-from actions import registry
-from actions.base import Action
-from actions.registry import RegistryError, register
+from actions.sdk import Action, RegistryError, register, registry
 
 REQUIRED = {
     "data": {"data.get_records", "data.create_record", "data.update_record", "data.delete_record", "data.upsert_record"},

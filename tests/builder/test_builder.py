@@ -8,7 +8,7 @@ from html import unescape
 import pytest
 from django.http import QueryDict
 
-from actions import registry
+from actions.sdk import registry
 from circuits.credentials import save_credential
 from circuits.engine.start import create_execution, run_now
 from circuits.models import Circuit, Execution, Record, StepRun, Trigger

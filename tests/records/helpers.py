@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actions.base import Context
+from actions.sdk import Context
+from circuits.engine.context import DirectContext
 from circuits.models import Circuit, CircuitVersion, Execution, Tenant
 
 
@@ -14,4 +15,4 @@ def bare_execution(tenant: Tenant, slug: str = "records-test") -> Execution:
 
 
 def context(tenant: Tenant, execution: Execution | None = None) -> Context:
-    return Context(tenant=tenant, execution=execution, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}})
+    return DirectContext(tenant=tenant, execution=execution, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}})

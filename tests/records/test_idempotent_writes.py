@@ -13,7 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from actions import registry
+from actions.sdk import registry
 from circuits.models import AppliedWrite, Record, RecordChange
 from circuits.records.service import CreateRecord, DeleteRecord, UpdateRecord, UpsertRecord
 from tests.fixtures import needs_postgres

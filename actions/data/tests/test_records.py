@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions import registry
-from actions.base import ActionError
+from actions.sdk import ActionError, registry
 from circuits.models import Record, RecordChange
 from circuits.records.service import CreateRecord
 from tests.records.helpers import bare_execution, context

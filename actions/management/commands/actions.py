@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from actions import registry
+from actions.sdk import registry
 
 
 class Command(BaseCommand):

@@ -16,7 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from actions.base import Context
+from actions.sdk import Context
+from circuits.engine.context import DirectContext
 
 WEBHOOK_PATH = "/services/T0001/B0002/s3cr3tW3bh00kT0k3n"
 SMTP_USER = "mailer"
@@ -24,7 +25,7 @@ SMTP_PASSWORD = "smtp-pa55word-never-shown"  # noqa: S105 - a test server's pass
 
 
 def make_ctx(tenant, execution=None) -> Context:
-    return Context(tenant=tenant, execution=execution, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}})
+    return DirectContext(tenant=tenant, execution=execution, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}})
 
 
 def allow(tenant, port: int) -> None:

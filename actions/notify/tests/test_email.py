@@ -7,9 +7,8 @@ import json
 import pytest
 from django.core import mail
 
-from actions import registry
-from actions.base import ActionError
 from actions.notify.tests.conftest import SMTP_PASSWORD, SMTP_USER, allow, free_port, make_ctx
+from actions.sdk import ActionError, registry
 from circuits.credentials import save_credential
 
 Email = registry.get("notify.email")

@@ -23,10 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from actions import registry
-from actions.base import ActionError
 from actions.notify.email import PinnedSMTP
 from actions.notify.tests.conftest import SMTP_USER, SmtpServer, _Controller, _Handler, allow, make_ctx
+from actions.sdk import ActionError, registry
 from circuits.credentials import save_credential
 
 Email = registry.get("notify.email")

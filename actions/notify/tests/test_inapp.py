@@ -9,9 +9,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.test import override_settings
 
-from actions import registry
-from actions.base import ActionError
 from actions.notify.tests.conftest import make_ctx
+from actions.sdk import ActionError, registry
 from circuits.models import Circuit, CircuitVersion, Execution, Notification
 from circuits.notifications import link_error, resolve_members
 

@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from actions import registry
-from actions.base import ActionError
 from actions.notify.tests.conftest import WEBHOOK_PATH, allow, make_ctx
+from actions.sdk import ActionError, registry
 from circuits.credentials import save_credential
 
 Slack = registry.get("notify.slack")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from actions import registry
-from actions.base import ActionError, Context
+from actions.sdk import ActionError, registry
 from actions.web.tests.server import reply, serve
+from circuits.engine.context import DirectContext
 from circuits.models import Record
 from intelligence.rag.models import Document, Feedback
 
@@ -26,7 +26,7 @@ def step(name: str):
 def run(tenant, name: str, config: dict):
     cls = step(name)
     assert cls.validate_config(config) == [], cls.validate_config(config)
-    return cls().run(Context(tenant=tenant, execution=None, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}}), config)
+    return cls().run(DirectContext(tenant=tenant, execution=None, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}}), config)
 
 
 @pytest.fixture

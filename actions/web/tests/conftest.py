@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from actions.base import Context
+from actions.sdk import Context
+from circuits.engine.context import DirectContext
 
 
 @pytest.fixture
 def ctx(world) -> Context:
     """A step context in tenant "acme" with an empty outbound allow-list."""
-    return Context(tenant=world.tenant, execution=None, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}})
+    return DirectContext(tenant=world.tenant, execution=None, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}})
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from actions import registry
-from actions.base import ActionError, ConfigError
 from actions.net import BlockedDestinationError, OutboundTimeoutError
+from actions.sdk import ActionError, ConfigError, registry
 from circuits.credentials import save_credential
 
 from .server import Reply, echo, redirect, reply, serve

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from actions.base import ActionError
 from actions.net import (
     BlockedDestinationError,
     InvalidURLError,
@@ -28,6 +27,7 @@ from actions.net import (
     display_url,
     guarded_request,
 )
+from actions.sdk import ActionError
 
 from .server import Reply, echo, redirect, reply, serve
 

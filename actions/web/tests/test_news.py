@@ -8,8 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from actions import registry
-from actions.base import ActionError
+from actions.sdk import ActionError, registry
 from actions.web.news import parse_since
 
 from .server import reply, serve

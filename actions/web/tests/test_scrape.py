@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from actions import registry
-from actions.base import ActionError
 from actions.net import BlockedDestinationError
+from actions.sdk import ActionError, registry
 
 from .server import redirect, reply, serve
 

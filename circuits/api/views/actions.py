@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from actions.registry import CATEGORIES, all_actions
+from actions.sdk.registry import CATEGORIES, all_actions
 from circuits.api.views.base import ApiView
 
 

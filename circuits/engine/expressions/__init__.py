@@ -24,6 +24,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 from jinja2.runtime import Undefined
 
+from actions.sdk.templates import is_template
 from circuits.engine.expressions import helpers
 from circuits.engine.expressions.budget import Budget, ExpressionError, LimitError, activate, deactivate, measure
 from circuits.engine.expressions.sandbox import Sandbox
@@ -44,10 +45,6 @@ ENV = Sandbox()
 
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.S)
 _MESSAGE_CHARS = 300
-
-
-def is_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 def contains_template(value: Any) -> bool:

@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 
-from actions import registry
+from actions.sdk import registry
 from circuits.engine import graph as graphs
 from circuits.engine.expressions import check_value
 from circuits.http import strict_json

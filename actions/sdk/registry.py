@@ -1,27 +1,23 @@
 """The closed registry of actions, filled by the `@register` decorator.
 
 Registration validates the class (name, category, a JSON Schema that is itself valid,
-ports), so a broken action fails at import time, not in a customer's execution.
+ports), so a broken action fails at import time, not in a customer's execution. The
+registry knows no family: the actions app imports the families when Django is ready
+(actions/apps.py), and the engine only looks names up here.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
-from typing import TYPE_CHECKING
 
 from jsonschema.validators import Draft202012Validator
 
-if TYPE_CHECKING:
-    from actions.base import Action
+from actions.sdk.action import Action
 
 CATEGORIES = ("data", "web", "control", "notify", "util", "ml", "rag", "graph")
 _NAME = re.compile(r"^[a-z]+\.[a-z][a-z0-9_]*$")
-# Modules that define actions; importing them fills the registry.
-FAMILIES = ("actions.data", "actions.web", "actions.control", "actions.notify", "actions.util", "actions.rag")
 
 _registry: dict[str, type[Action]] = {}
-_loaded = False
 
 
 class RegistryError(Exception):
@@ -49,19 +45,14 @@ def register(cls: type[Action]) -> type[Action]:
     return cls
 
 
-def load() -> None:
-    global _loaded
-    if not _loaded:
-        for module in FAMILIES:
-            importlib.import_module(module)
-        _loaded = True
+def unregister(name: str) -> None:
+    """Forget action `name` (an action a test registered for itself)."""
+    _registry.pop(name, None)
 
 
 def get(name: str) -> type[Action] | None:
-    load()
     return _registry.get(name)
 
 
 def all_actions() -> list[type[Action]]:
-    load()
     return sorted(_registry.values(), key=lambda a: (CATEGORIES.index(a.category), a.name))
