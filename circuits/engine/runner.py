@@ -207,8 +207,9 @@ class Engine:
                 # Say so in the context: a join after an if/else can tell which side ran, and
                 # inside a loop a skipped node does not show the previous iteration's output.
                 data["steps"][dead] = {"output": None, "port": None, "status": "skipped"}
-        if walk.unsettled():  # a cyclic graph (never published) leaves nodes waiting forever
-            log.warning("execution %s: %s never became ready in scope %r", self.execution.pk, ", ".join(walk.unsettled()), scope)
+        stuck = walk.unsettled()
+        if stuck:  # only a cycle leaves a node waiting, and validation refuses those: say so, never end quietly
+            raise ExecutionFailed(f"steps {', '.join(map(repr, stuck))} never became ready: the graph has a cycle", node=stuck[0], kind="graph")
         return last
 
     def run_body(self, key: str, port: str, scope: str, data: dict) -> Any:

@@ -17,7 +17,8 @@ from django.utils import timezone
 from circuits.engine.graph import from_document, validate
 from circuits.engine.start import create_execution, enqueue, run_now
 from circuits.engine.walk import Walk
-from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.models import Circuit, Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.services.executions import RetryFromFailedStep
 from circuits.services.versions import GraphInvalid, PublishDraft
 from circuits.tasks import resume_due_executions
 from tests.engine.helpers import build, chain, edge, node, run
@@ -453,6 +454,17 @@ def test_two_parallel_branches_cannot_share_a_join_they_meet_on_done(world):
     assert errors == [{"message": "node 'join' is in more than one branch of 'fan'; branches join on its 'done' port", "node": "join"}]
 
 
+@pytest.mark.django_db
+def test_a_cycle_that_slipped_past_validation_fails_the_execution_instead_of_ending_quietly(world):
+    # Publishing refuses cycles; a draft run straight through the engine must not "succeed".
+    nodes = [text("a", "A"), text("b", "B"), text("c", "C")]
+    circuit = build(world, "cycle-run", nodes, [edge("trigger", "a"), edge("a", "b"), edge("b", "c"), edge("c", "b")], publish=False)
+    execution = run_now(create_execution(circuit, {}, version=circuit.versions.get(status="draft"), is_test=True))
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error["message"] == "steps 'b', 'c' never became ready: the graph has a cycle"
+    assert order(execution) == ["a"]
+
+
 def test_a_region_holds_only_the_edges_between_its_own_nodes():
     graph = from_document(
         {
@@ -529,6 +541,36 @@ def test_a_join_parked_on_one_parent_resumes_without_running_the_finished_parent
     assert resumed.output == "child and succeeded"
     assert order(resumed) == ["start", "effect", "prep", "pause", "join"]
     assert Execution.objects.filter(parent=execution).count() == 1  # the side effect happened once
+
+
+@pytest.mark.django_db
+def test_retrying_a_failed_join_reuses_both_parents_and_runs_only_the_join(world):
+    build(world, "effect", [text("t", "effect ran")], chain("t"))
+    target = build(world, "target", [text("t", "target ran")], chain("t"))
+    circuit = build(
+        world,
+        "retry-join",
+        [
+            node("left", "control.subcircuit", {"circuit": "effect"}),
+            text("right_1", "R"),
+            text("right_2", "{{ steps.right_1.output }}R"),
+            node("join", "control.subcircuit", {"circuit": "target", "input": {"from": "{{ steps.left.output.output }} {{ steps.right_2.output }}"}}),
+        ],
+        [edge("trigger", "left"), edge("trigger", "right_1"), edge("right_1", "right_2"), edge("left", "join"), edge("right_2", "join")],
+    )
+    Circuit.objects.filter(pk=target.pk).update(enabled=False)
+    failed = run(circuit)
+    assert failed.status == ExecutionStatus.FAILED and failed.error["node"] == "join"
+    Circuit.objects.filter(pk=target.pk).update(enabled=True)
+
+    retry = run_now(RetryFromFailedStep(world.tenant, world.operator, failed).execute())
+
+    assert retry.status == ExecutionStatus.SUCCEEDED, retry.error
+    assert retry.output["output"] == "target ran"
+    assert order(retry) == ["left", "right_1", "right_2", "join"]
+    children = Execution.objects.filter(parent__in=[failed, retry])
+    assert sorted(children.values_list("circuit__slug", flat=True)) == ["effect", "target"]  # `left` ran once, in the first run
+    assert Execution.objects.get(parent=retry).input == {"from": "effect ran RR"}
 
 
 @pytest.fixture
