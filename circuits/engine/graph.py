@@ -5,6 +5,9 @@ The graph is a DAG. Where execution starts is given by edges from the pseudo-nod
 Container actions (loop, parallel) own *bodies*: the nodes reachable from their body ports
 (`each`, a branch name). A body ends where its edges end; the container then continues
 on its `done` port. So loops and joins need no back-edges and cycles are never valid.
+
+Each scope walks one *region* (`Graph.region`): the top level, or one body. A node with
+several incoming edges in its region is a join; circuits/engine/walk.py decides when it runs.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class Graph:
     out: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     starts: list[str] = field(default_factory=list)
     incoming: dict[str, int] = field(default_factory=dict)
+    # Regions are computed once per set of starts (the graph of a published version is cached
+    # and shared by every runner and parallel branch; recomputing a missing entry is harmless).
+    _regions: dict[tuple[str, ...], Region] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         out: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -71,6 +77,55 @@ class Graph:
         if action is None or not getattr(action, "container", False):
             return ()
         return tuple(p for p in action.dynamic_ports(node.config) if p not in (DONE_PORT, ERROR_PORT))
+
+    def region(self, starts: list[str] | tuple[str, ...]) -> Region:
+        """What one scope started at `starts` walks: see `Region`."""
+        key = tuple(starts)
+        region = self._regions.get(key)
+        if region is None:
+            region = self._regions[key] = _region(self, key)
+        return region
+
+
+@dataclass(frozen=True)
+class Region:
+    """The nodes one scope walks, and the edges among them that joins wait for.
+
+    A region is every node reachable from its starts without entering a container's body
+    (each body is a region of its own, walked in its own scope by the container). Only edges
+    between nodes of the region count: `incoming[k]` is how many edges into `k` leave a node
+    of the region, and `outgoing[k]` lists `(port, target)` of those edges in the order they
+    were drawn. Edges from outside the region — the trigger, the container that entered this
+    body — are the starts' way in and are never waited for.
+    """
+
+    starts: tuple[str, ...]
+    nodes: frozenset[str]
+    incoming: dict[str, int]
+    outgoing: dict[str, tuple[tuple[str, str], ...]]
+
+
+def _region(graph: Graph, starts: tuple[str, ...]) -> Region:
+    leaving: dict[str, list[tuple[str, str]]] = defaultdict(list)  # source → its (port, target), in edge order
+    for source, port, target in graph.edges:
+        if source in graph.nodes and target in graph.nodes:
+            leaving[source].append((port, target))
+    members: set[str] = set()
+    outgoing: dict[str, tuple[tuple[str, str], ...]] = {}
+    queue = deque(k for k in starts if k in graph.nodes)
+    while queue:
+        key = queue.popleft()
+        if key in members:
+            continue
+        members.add(key)
+        body = graph.body_ports(key)  # body edges lead into the container's own regions
+        outgoing[key] = tuple((port, target) for port, target in leaving[key] if port not in body)
+        queue.extend(target for _port, target in outgoing[key])
+    incoming = dict.fromkeys(members, 0)
+    for edges in outgoing.values():
+        for _port, target in edges:
+            incoming[target] += 1
+    return Region(starts, frozenset(members), incoming, outgoing)
 
 
 class GraphError(Exception):
@@ -207,7 +262,7 @@ def reachable(graph: Graph, starts: list[str]) -> set[str]:
 
 
 def _check_bodies(graph: Graph) -> list[dict]:
-    """A node inside a container's body must not also be reachable from outside it."""
+    """A node inside a container's body must not also be reachable from outside it, nor from two of its branches."""
     errors = []
     for key in graph.nodes:
         body_ports = graph.body_ports(key)
@@ -215,7 +270,12 @@ def _check_bodies(graph: Graph) -> list[dict]:
             continue
         body: set[str] = set()
         for port in body_ports:
-            body |= reachable(graph, graph.targets(key, port))
+            branch = reachable(graph, graph.targets(key, port))
+            # Each branch runs in a scope of its own, so a node in two of them would run once
+            # per branch, not once after both: branches meet only on the container's `done`.
+            for shared in sorted(body & branch):
+                errors.append(_err(f"node {shared!r} is in more than one branch of {key!r}; branches join on its 'done' port", node=shared))
+            body |= branch
         after = reachable(graph, graph.targets(key, DONE_PORT) + graph.targets(key, ERROR_PORT))
         for shared in sorted(body & after):
             errors.append(_err(f"node {shared!r} is both inside the body of {key!r} and after it", node=shared))

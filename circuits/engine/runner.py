@@ -70,6 +70,7 @@ from circuits.engine.lease import CancelledInDatabase, Lease, LeaseLost
 from circuits.engine.limits import LimitExceeded, Limits
 from circuits.engine.lineage import running_step
 from circuits.engine.live import publish
+from circuits.engine.walk import Walk
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
 
 log = logging.getLogger(__name__)
@@ -180,20 +181,26 @@ class Engine:
     # --- walking --------------------------------------------------------------------
 
     def run_scope(self, starts: list[str], scope: str, data: dict) -> Any:
-        """Run the nodes reachable from `starts` in one scope; returns the last output."""
-        queue = list(starts)
-        seen: set[str] = set()
+        """Run the nodes reachable from `starts` in one scope; returns the last output.
+
+        A join (a node with several incoming edges) runs once, after every incoming edge has
+        settled; a node all of whose incoming edges are dead is skipped. The order is
+        deterministic (circuits/engine/walk.py), so a resumed run takes the same path again.
+        """
+        walk = Walk(self.graph.region(starts))
         last = None
-        while queue:
-            key = queue.pop(0)
-            if key in seen:  # two paths joining on one node run it once
-                continue
-            seen.add(key)
+        while (key := walk.next()) is not None:
             port, output = self.run_node(key, scope, data)
             last = output
             if not scope:
                 self.last_output = output
-            queue.extend(self.graph.targets(key, port))
+            for dead in walk.settle(key, port):
+                # Say so in the context: a join after an if/else can tell which side ran, and
+                # inside a loop a skipped node does not show the previous iteration's output.
+                data["steps"][dead] = {"output": None, "port": None, "status": "skipped"}
+        stuck = walk.unsettled()
+        if stuck:  # only a cycle leaves a node waiting, and validation refuses those: say so, never end quietly
+            raise ExecutionFailed(f"steps {', '.join(map(repr, stuck))} never became ready: the graph has a cycle", node=stuck[0], kind="graph")
         return last
 
     def run_body(self, key: str, port: str, scope: str, data: dict) -> Any:
