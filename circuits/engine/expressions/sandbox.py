@@ -22,7 +22,7 @@ The environment is an ImmutableSandboxedEnvironment tightened in three ways:
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import Any, NoReturn
 
 from jinja2 import ChainableUndefined, StrictUndefined, UndefinedError, nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame
@@ -273,7 +273,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
                 return self.undefined(obj=obj, name=argument)
         return super().getitem(obj, argument)
 
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+    def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
         # Jinja hands back an undefined for a refused attribute; a lenient one would print as
         # nothing and hide the refusal, so it is refused here and now.
         raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__!r} value is not allowed")
