@@ -36,6 +36,8 @@ def _number(value: Any) -> float | None:
 
 def compare(left: Any, op: str, right: Any) -> bool:
     if op in ("gt", "gte", "lt", "lte"):
+        if left is None or right is None:
+            return False  # a missing value (null) is neither larger nor smaller than anything
         a, b = _number(left), _number(right)
         if a is None or b is None:
             a, b = str(left), str(right)

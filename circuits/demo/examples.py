@@ -42,7 +42,11 @@ def simple_data_circuit() -> dict:
 
 
 def hot_lead_alert() -> dict:
-    who = "{{ trigger.record.first_name }} {{ trigger.record.last_name }} ({{ trigger.record.company or 'no company' }})"
+    # A lead may have only its (required) e-mail: the name falls back to it, the company to a phrase.
+    who = (
+        "{{ [trigger.record.first_name, trigger.record.last_name] | select | join(' ') or trigger.record.email }}"
+        " ({{ trigger.record.company or 'no company' }})"
+    )
     return {
         "format": FORMAT,
         "name": "Hot Lead Alert",
@@ -148,6 +152,11 @@ def competitor_watch(base_url: str) -> dict:
     }
 
 
+def example_documents(base_url: str) -> list[dict]:
+    """Every example circuit of the demo, as circuit documents."""
+    return [simple_data_circuit(), hot_lead_alert(), competitor_watch(base_url)]
+
+
 def load_examples(tenant: Tenant, actor, base_url: str) -> list[Circuit]:
     """Create the examples (idempotent), the demo Slack credential and the allow-list entry."""
     parsed = urlparse(base_url)
@@ -159,7 +168,7 @@ def load_examples(tenant: Tenant, actor, base_url: str) -> list[Circuit]:
 
     save_credential(tenant, "demo-slack", "slack_webhook", {"url": inbox_url(tenant, "sales", base_url)}, description="The demo's local webhook inbox")
     created = []
-    for document in (simple_data_circuit(), hot_lead_alert(), competitor_watch(base_url)):
+    for document in example_documents(base_url):
         if Circuit.objects.for_tenant(tenant).filter(slug=document["slug"]).exists():
             continue
         circuit = ImportCircuit(tenant, actor, document).execute()

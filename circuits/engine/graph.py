@@ -19,6 +19,7 @@ from typing import Any
 
 from actions.sdk import registry
 from circuits.engine.expressions import check_value
+from circuits.engine.references import check_references
 
 TRIGGER = "trigger"
 ERROR_PORT = "error"
@@ -146,7 +147,12 @@ def _err(message: str, node: str | None = None, edge: int | None = None, field_:
 
 
 def validate(graph: Graph) -> list[dict]:
-    """Every problem with the graph, each naming the node/edge it is about."""
+    """Every problem with the graph, each naming the node/edge it is about: its structure, and
+    every template reference to a step that cannot have run before its node (references.py)."""
+    return _validate_structure(graph) + check_references(graph)
+
+
+def _validate_structure(graph: Graph) -> list[dict]:
     errors: list[dict] = []
     nodes = graph.nodes
     for key, node in nodes.items():

@@ -7,6 +7,8 @@
   helpers.py); nothing is ever eval'd, and compiling (what saving does) never runs anything.
 - Every render has a `Budget` (budget.py): time (and the engine's cancel check), loop
   iterations, calls, text and the size of every value it makes.
+- A missing key is empty data, not an error (`trigger.company or 'none'`); an unknown name is
+  still an error (sandbox.MissingData / StrictData).
 - Compiled templates are cached by their source, so a published version pays once.
 """
 
@@ -38,7 +40,9 @@ __all__ = [
     "contains_template",
     "evaluate",
     "is_template",
+    "parse",
     "render_value",
+    "templates_in",
 ]
 
 ENV = Sandbox()
@@ -210,7 +214,8 @@ def _short(exc: BaseException) -> str:
 def _as_value(result: Any, budget: Budget) -> Any:
     """A single expression's value as the engine stores it: data, never an internal object."""
     if isinstance(result, Undefined):
-        str(result)  # the strict error with its message ("'x' is undefined")
+        str(result)  # an unknown name raises here ("'x' is undefined"); missing data is null
+        return None
     if isinstance(result, Iterator | range | type({}.keys()) | type({}.values()) | type({}.items())):
         result = helpers.materialize(iter(result), budget)
     # Undefined values, methods or too deep nesting anywhere inside are refused. The size may
@@ -220,7 +225,7 @@ def _as_value(result: Any, budget: Budget) -> Any:
     size = measure(result, budget.max_total_size, budget.tick)
     if size > budget.max_total_size:
         raise LimitError(f"the value is larger than {budget.max_total_size:,} characters or items (EXPRESSION_MAX_TOTAL_SIZE)")
-    return result
+    return helpers.nulls_for_missing(result, budget.tick)
 
 
 def _run(template: Template, context: dict, budget: Budget, source: str, expression: bool) -> Any:
@@ -301,6 +306,31 @@ def check_value(value: Any, where: str = "config") -> list[str]:
         for key, item in value.items():
             errors += check_value(item, f"{where}.{key}")
     return errors
+
+
+def templates_in(value: Any, where: str = "config") -> Iterator[tuple[str, str]]:
+    """(where, template) for every template in `value`, named the way check_value names them."""
+    if isinstance(value, str):
+        if is_template(value):
+            yield where, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from templates_in(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from templates_in(item, f"{where}.{key}")
+
+
+def parse(source: str) -> nodes.Template:
+    """The syntax tree of a template (a single `{{ … }}` parses as one too): parsed only, never
+    compiled or run. Raises ExpressionError for what check_value would refuse to parse."""
+    _check_length(source)
+    try:
+        return Parser(ENV, source).parse()
+    except TemplateSyntaxError as exc:
+        raise ExpressionError(f"invalid template: {exc.message} (line {exc.lineno})") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("the template is nested too deeply") from None
 
 
 def check_expression(expression: str, where: str) -> list[str]:

@@ -53,7 +53,7 @@ def to_text(value: Any) -> str:
     if isinstance(value, int):
         return str(value)  # computed integers stay under MAX_INT_BITS
     if isinstance(value, Undefined):
-        return str(value)  # raises: the value is undefined
+        return str(value)  # missing data prints as nothing; an unknown name raises
     budget = current()
     if isinstance(value, Iterator):
         value = materialize(value, budget)
@@ -62,6 +62,45 @@ def to_text(value: Any) -> str:
     budget.allow(len(text), "the text of this value")
     budget.produce(len(text))
     return text
+
+
+_PLAIN = frozenset({int, float, bool, str, type(None)})
+
+
+def nulls_for_missing(value: Any, tick: Callable[[], None]) -> Any:
+    """`value` with every missing value (undefined) inside it replaced by None, JSON's null.
+
+    Only containers that hold one are copied; each distinct container is looked at once
+    (shared references are not walked again), so this costs no more than the size check
+    `measure` has already made of the same value.
+    """
+    seen: dict[int, Any] = {}
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, Undefined):
+            return None
+        if not isinstance(item, list | tuple | dict):
+            return item
+        known = seen.get(id(item), _MISSING)
+        if known is not _MISSING:
+            return known
+        seen[id(item)] = item  # while it is being cleaned (a cycle was refused by measure already)
+        if len(seen) % 1024 == 0:
+            tick()
+        result = item
+        if isinstance(item, dict):
+            if not set(map(type, item.values())) <= _PLAIN or not set(map(type, item)) <= _PLAIN:
+                pairs = [(clean(k), clean(v)) for k, v in item.items()]
+                if any(k is not k0 or v is not v0 for (k, v), (k0, v0) in zip(pairs, item.items(), strict=True)):
+                    result = dict(pairs)
+        elif not set(map(type, item)) <= _PLAIN:
+            items = [clean(i) for i in item]
+            if any(a is not b for a, b in zip(items, item, strict=True)):
+                result = items if isinstance(item, list) else tuple(items)
+        seen[id(item)] = result
+        return result
+
+    return clean(value)
 
 
 def check_int(value: Any, what: str = "the number") -> Any:
@@ -428,6 +467,18 @@ def _pre_slice(value: Any, slices: Any, fill_with: Any = None) -> None:
         current().loop(slices)
 
 
+def _number_filter(convert: Callable[..., Any], fallback: Any) -> Callable[..., Any]:
+    """`|int` / `|float` give their default for missing data, as for any value they cannot convert."""
+
+    def number(value: Any, default: Any = fallback, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, Undefined):
+            str(value)  # an unknown name raises
+            return default
+        return convert(value, default, *args, **kwargs)
+
+    return number
+
+
 def _pre_round(value: Any, precision: Any = 0, method: str = "common") -> None:
     _check_ndigits(precision)
 
@@ -508,6 +559,9 @@ def _string_filter(value: Any) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        str(value)  # an unknown name raises; missing data is null
+        return None
     if isinstance(value, Iterator):
         return materialize(value, current())
     return to_text(value)
@@ -537,6 +591,8 @@ _OWN_FILTERS: dict[str, Callable[..., Any]] = {
     "join": _join_filter,
     "sum": _sum_filter,
     "string": _string_filter,
+    "int": _number_filter(FILTERS["int"], 0),
+    "float": _number_filter(FILTERS["float"], 0.0),
     "tojson": tojson,
     "json": tojson,
 }
@@ -556,12 +612,10 @@ _KEPT_FILTERS = (
     "escape",
     "filesizeformat",
     "first",
-    "float",
     "forceescape",
     "format",
     "groupby",
     "indent",
-    "int",
     "items",
     "last",
     "length",

@@ -8,6 +8,11 @@ The environment is an ImmutableSandboxedEnvironment tightened in three ways:
   and refuses everything else; `'…'.format` is a bounded, sandboxed formatter.
 - *Nothing is evaluated at compile time.* The optimizer is off and the code generator never
   folds output into constants, so saving a template only parses and compiles it.
+- *A missing key is empty, an unknown name is an error.* `trigger.company` on a payload
+  without `company` (and `trigger.a.b.c` on one without `a`) is `MissingData`: it prints as
+  nothing, is false, iterates as nothing and takes a `default`; arithmetic, ordering and calls
+  on it fail with a message that says so. A name the template does not have at all
+  (`trigegr`, `request`) stays an error (`StrictData`): that is a typo, not missing data.
 - *Every render is bounded.* The generated code charges the current `Budget` for every loop
   iteration (each `for` iterates through `guard_iter`), every call, filter and operator, every
   list/dict literal, every `~` and every chunk of output; `+ - * / // % **` are intercepted and
@@ -17,14 +22,14 @@ The environment is an ImmutableSandboxedEnvironment tightened in three ways:
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import Any, NoReturn
 
-from jinja2 import StrictUndefined, nodes, pass_context
+from jinja2 import ChainableUndefined, StrictUndefined, UndefinedError, nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import LoopContext, Macro, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import Namespace
+from jinja2.utils import Namespace, missing
 from markupsafe import Markup
 
 from circuits.engine.expressions import helpers
@@ -32,7 +37,53 @@ from circuits.engine.expressions.budget import MAX_INT_BITS, Budget, LimitError,
 
 
 class StrictData(StrictUndefined):
-    """Missing values are an error in text, but `is defined`/`default` still work."""
+    """A name the template does not have (`trigegr.name`, `request`): an error wherever it is
+    used, though `is defined` and `default` still work."""
+
+
+_MISSING_HINT = (
+    "a missing value is empty and false; it cannot be used in arithmetic, compared with < or >, or called: give it a default, e.g. (x or 0), x | default(0)"
+)
+
+
+class MissingData(ChainableUndefined):
+    """A key, attribute or item the data does not have (see docs/expressions.md).
+
+    Empty when printed (and JSON null as a single expression's value), false, iterates as
+    nothing, `is defined` is false and `default` replaces it; reading further into it
+    (`trigger.a.b.c`) gives the same missing value. Arithmetic, `< <= > >=`, unary signs and
+    calls still fail: a silent 0 or a silently skipped call would hide a broken circuit.
+
+    Jinja creates every undefined through this one class; an unknown *name* (no hint, no object
+    it was read from) becomes StrictData instead, so a typo in a variable name stays an error.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, hint: str | None = None, obj: Any = missing, name: str | None = None, exc: type = UndefinedError) -> Undefined:
+        if hint is None and obj is missing:
+            return StrictData(hint, obj, name, exc)
+        return super().__new__(cls)
+
+    @property
+    def _undefined_message(self) -> str:
+        if self._undefined_hint:
+            what = self._undefined_hint
+        elif isinstance(self._undefined_obj, dict) and isinstance(self._undefined_name, str):
+            what = f"the key {self._undefined_name!r} is missing"
+        elif isinstance(self._undefined_obj, list | tuple | str) and isinstance(self._undefined_name, int):
+            what = f"there is no item {self._undefined_name} (the value has {len(self._undefined_obj)})"
+        elif isinstance(self._undefined_obj, Undefined):
+            what = self._undefined_obj._undefined_message
+        else:
+            what = f"{self._undefined_name!r} is missing"
+        return f"{what}: {_MISSING_HINT}"
+
+    def __repr__(self) -> str:
+        return "None"  # inside a printed list or dict a missing value shows as what it is stored as
+
+    # Python would report these as a bare TypeError naming this class; say what is wrong instead.
+    __abs__ = __round__ = __trunc__ = __floor__ = __ceil__ = __index__ = Undefined._fail_with_undefined_error
 
 
 @pass_context
@@ -185,7 +236,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self) -> None:
         super().__init__(
-            undefined=StrictData,
+            undefined=MissingData,
             autoescape=False,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -202,14 +253,36 @@ class Sandbox(ImmutableSandboxedEnvironment):
     # --- attributes ----------------------------------------------------------
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        # Dict keys win over dict methods: `trigger.items` is the payload's `items`.
+        # Dict keys win over dict methods: `trigger.items` is the payload's `items`; and on a
+        # dict, a name that is neither a key nor an allowed method is a missing key.
         if isinstance(obj, dict) and attribute in obj:
             return obj[attribute]
+        if attribute.startswith("_"):
+            # Never missing data: `'{0.__class__}'.format(x)` built at run time is refused.
+            self.unsafe_undefined(obj, attribute)
+        if isinstance(obj, dict) and attribute not in helpers.DICT_METHODS:
+            return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        # `d['x']` reads a key, never a method: a missing key is missing data.
+        if isinstance(argument, str) and not (isinstance(obj, dict) and argument in obj):
+            if argument.startswith("_"):
+                self.unsafe_undefined(obj, argument)
+            if isinstance(obj, dict):
+                return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
+        # Jinja hands back an undefined for a refused attribute; a lenient one would print as
+        # nothing and hide the refusal, so it is refused here and now.
+        raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__!r} value is not allowed")
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr.startswith("_"):
             return False
+        if isinstance(obj, Undefined):
+            return value is obj  # reading into a missing value gives the same missing value, nothing else
         if isinstance(obj, str):
             return attr in helpers.STR_METHODS
         if isinstance(obj, dict):

@@ -1,0 +1,50 @@
+"""The builder's Validate, Save and Publish name every bad step reference: node, field, expression (issue #9)."""
+
+from __future__ import annotations
+
+import json
+
+from circuits.models import CircuitVersion
+from circuits.services.versions import SaveDraft
+from tests.builder.helpers import SLUG, document, flow
+
+URL = f"/t/acme/circuits/{SLUG}/edit"
+
+
+def typo_draft(world) -> None:
+    circuit = flow(world)
+    doc = document(extra=True)
+    doc["nodes"][1]["config"] = {"message": "{{ steps.greeet.output }} and {{ steps.note.output }}"}
+    SaveDraft(world.tenant, world.editor, circuit, doc).execute()
+
+
+def test_validate_lists_every_bad_reference_with_its_node_field_and_expression(world, client_for):
+    typo_draft(world)
+    response = client_for(world.viewer).get(f"{URL}/validate")
+    assert response.status_code == 200
+    errors = response.json()["errors"]
+    assert [(e["node"], e["path"], e["expression"], e["step"]) for e in errors] == [
+        ("note", "config.message", "steps.greeet.output", "greeet"),
+        ("note", "config.message", "steps.note.output", "note"),
+    ]
+    assert errors[0]["message"] == "step 'note', config.message: steps.greeet.output reads step 'greeet', which does not exist — did you mean 'greet'?"
+
+
+def test_saving_answers_the_reference_errors_and_keeps_the_draft(world, client_for):
+    flow(world)
+    revision = CircuitVersion.objects.get(circuit__slug=SLUG, status="draft").revision
+    doc = document(extra=True)
+    doc["nodes"][1]["config"] = {"message": "{{ steps.greeet.output }}"}
+    response = client_for(world.editor).post(f"{URL}/save", json.dumps({"document": doc, "base_revision": revision}), content_type="application/json")
+    assert response.status_code == 200  # a draft may be unfinished: it is saved, with its problems listed
+    assert [e["expression"] for e in response.json()["errors"]] == ["steps.greeet.output"]
+
+
+def test_publishing_a_draft_with_a_bad_reference_is_a_400_naming_node_and_expression(world, client_for):
+    typo_draft(world)
+    response = client_for(world.editor).post(f"{URL}/publish", {"note": "try"})
+    assert response.status_code == 400
+    body = response.json()
+    assert [(e["node"], e["expression"]) for e in body["graph_errors"]] == [("note", "steps.greeet.output"), ("note", "steps.note.output")]
+    assert any("steps.greeet.output reads step 'greeet'" in m for m in body["errors"]["__all__"])
+    assert CircuitVersion.objects.get(circuit__slug=SLUG, status="published").number == 1  # v1 stays the published one
