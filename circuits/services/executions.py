@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from circuits.engine.live import publish
 from circuits.engine.runner import cancel_key
-from circuits.engine.start import NotRunnable, create_execution, enqueue, run_now
+from circuits.engine.start import NotRunnable, create_execution, enqueue
+from circuits.engine.waiting import wait_for_outcome
 from circuits.models import FINISHED, Circuit, Execution, ExecutionStatus, StepRun, StepStatus, VersionStatus
 from circuits.roles import Perm
 from circuits.services.base import Service
@@ -28,17 +29,17 @@ class StartExecution(Service):
         payload,
         *,
         test: bool = False,
-        wait: bool = False,
+        wait_seconds: float | None = None,
         trigger_type: str = "manual",
-        budget_seconds: float | None = None,
     ):
         super().__init__(tenant, actor)
         self.circuit = circuit
         self.payload = payload if payload is not None else {}
         self.test = test
-        self.wait = wait
+        # How long the caller waits for the outcome. It bounds the wait, never the run: the
+        # run goes on in a worker under the tenant's governor limits (circuits/engine/waiting.py).
+        self.wait_seconds = wait_seconds
         self.trigger_type = trigger_type
-        self.budget_seconds = budget_seconds  # bounds a run the caller waits for
 
     def permission_object(self):
         return self.circuit
@@ -68,14 +69,13 @@ class StartExecution(Service):
             )
         except NotRunnable as exc:
             raise ValidationError({"circuit": str(exc)}) from None
-        if not self.wait:
-            enqueue(execution)
+        enqueue(execution)
         return execution
 
     def execute(self) -> Execution:
         execution = super().execute()
-        # A caller waiting for the result runs it here, after the row is committed.
-        return run_now(execution, budget_seconds=self.budget_seconds) if self.wait else execution
+        # A caller waiting for the result watches it once the row is committed and enqueued.
+        return execution if self.wait_seconds is None else wait_for_outcome(execution.pk, self.wait_seconds)
 
 
 class _ExecutionService(Service):

@@ -32,40 +32,26 @@ def test_execute_answers_at_once_with_the_queued_execution(world, operator, djan
     assert sent == [body["id"]]  # handed to a worker once committed
 
 
-def test_execute_with_wait_answers_with_the_result(world, operator):
-    simple_circuit(world, "greeter")
-    response = operator.post("/api/v1/execute?wait=true", {"circuit_name": "greeter", "data": {"name": "Ada"}})
-    assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "succeeded" and body["output"] == {"hello": "Ada"}
-    assert [s["node_key"] for s in body["steps"]] == ["greet"]
+# Waiting for the outcome needs a worker to run the execution: tests/http/test_waiting_callers.py.
 
 
-def test_execute_with_wait_runs_within_the_bound(world, operator, settings):
-    # A 1.2 s pause, then one more step: a bound shorter than the pause stops the run there.
-    build(world, "slowish", [node("nap", "util.wait", {"seconds": 1.2}), node("after", "util.transform", {"template": "done"})], chain("nap", "after"))
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("wait=true&timeout=soon", "is not a number"),
+        ("wait=true&timeout=nan", "not NaN"),
+        ("wait=true&timeout=-1", "greater than or equal to 0.1"),
+        ("wait=true&timeout=0", "greater than or equal to 0.1"),
+        ("wait=true&timeout=31", "less than or equal to 30 (API_WAIT_SECONDS)"),
+        ("timeout=5", "Only with wait=true"),
+    ],
+)
+def test_execute_refuses_a_wait_timeout_it_cannot_honour_naming_the_parameter(world, operator, settings, query, problem):
     settings.API_WAIT_SECONDS = 30
-    bounded = operator.post("/api/v1/execute?wait=true&timeout=0.5", {"circuit_name": "slowish"}).json()
-    assert bounded["status"] == "failed" and "Governor limit exceeded" in bounded["error"]["message"]
-    unbounded = operator.post("/api/v1/execute?wait=true&timeout=30", {"circuit_name": "slowish"}).json()
-    assert unbounded["status"] == "succeeded" and unbounded["output"] == "done"
-    settings.API_WAIT_SECONDS = 0.5  # the server's cap wins over a larger timeout
-    capped = operator.post("/api/v1/execute?wait=true&timeout=30", {"circuit_name": "slowish"}).json()
-    assert capped["status"] == "failed"
-
-
-def test_execute_with_wait_answers_202_for_a_run_that_parks(world, operator):
-    build(world, "sleepy", [node("nap", "util.wait", {"seconds": 3600})], chain("nap"))
-    response = operator.post("/api/v1/execute?wait=true", {"circuit_name": "sleepy"})
-    assert response.status_code == 202
-    assert response.json()["status"] == "waiting" and response.json()["wait_until"]
-
-
-def test_execute_a_test_run_of_the_draft(world):
-    editor = client_as(world, "editor")
-    simple_circuit(world, "draft-only", publish=False)
-    response = editor.post("/api/v1/execute?wait=true", {"circuit_name": "draft-only", "data": {"name": "T"}, "test": True})
-    assert response.status_code == 200 and response.json()["is_test"] is True
+    simple_circuit(world, "greeter")
+    body = assert_problem(operator.post(f"/api/v1/execute?{query}", {"circuit_name": "greeter"}), 400)
+    assert list(body["errors"]) == ["timeout"] and problem in body["errors"]["timeout"][0], body
+    assert not Execution.objects.exists()  # nothing started
 
 
 def test_execute_refuses_what_cannot_run(world, operator):
