@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from circuits.engine.start import create_execution
 from circuits.models import Event, Execution, ExecutionStatus, StepRun
+from circuits.services.versions import PublishDraft, SaveDraft
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, simple_circuit
 from tests.engine.helpers import build, chain, node, run
@@ -155,6 +156,32 @@ def test_retry_keeps_the_finished_steps(world, operator):
     retry = operator.post(f"/api/v1/executions/{execution.pk}/retry").json()
     kept = StepRun.objects.filter(execution_id=retry["id"]).values_list("node_key", flat=True)
     assert list(kept) == ["a"]
+
+
+def test_retry_on_the_published_version_runs_the_fix_and_keeps_only_unchanged_steps(world, operator):
+    nodes = [node("a", "util.transform", {"template": "A"}), node("b", "util.transform", {"template": "{{ trigger.missing }}"})]
+    circuit = build(world, "fix-me", nodes, chain("a", "b"))
+    failed = run(circuit, {})
+    SaveDraft(world.tenant, world.owner, circuit, {"nodes": [nodes[0], node("b", "util.transform", {"template": "B"})], "edges": chain("a", "b")}).execute()
+    PublishDraft(world.tenant, world.owner, circuit).execute()
+    original = operator.post(f"/api/v1/executions/{failed.pk}/retry").json()
+    assert original["version"] == 1
+    published = operator.post(f"/api/v1/executions/{failed.pk}/retry", {"version": "published"}, format="json")
+    assert published.status_code == 201 and published.json()["version"] == 2 and published.json()["rerun_of"] == failed.pk
+    assert list(StepRun.objects.filter(execution_id=published.json()["id"]).values_list("node_key", flat=True)) == ["a"]
+
+
+def test_retry_refuses_an_unknown_version_and_unknown_fields_naming_them(world, operator):
+    circuit = build(world, "fails", [node("b", "util.transform", {"template": "{{ trigger.missing }}"})], chain("b"))
+    failed = run(circuit, {})
+    body = assert_problem(operator.post(f"/api/v1/executions/{failed.pk}/retry", {"version": "latest"}, format="json"), 400)
+    assert list(body["errors"]) == ["version"]
+    body = assert_problem(operator.post(f"/api/v1/executions/{failed.pk}/retry", {"versoin": "published"}, format="json"), 400)
+    assert list(body["errors"]) == ["versoin"]
+    circuit.versions.update(status="archived")
+    body = assert_problem(operator.post(f"/api/v1/executions/{failed.pk}/retry", {"version": "published"}, format="json"), 400)
+    assert "no published version" in body["errors"]["version"][0]
+    assert not Execution.objects.filter(rerun_of=failed).exists()
 
 
 def test_publishing_an_event_starts_the_listening_circuits(world, operator):

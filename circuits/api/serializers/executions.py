@@ -8,6 +8,7 @@ from rest_framework import serializers
 from circuits.api.serializers.common import FiniteFloatField, JSONObjectField, StrictSerializer
 from circuits.http.locations import execution_url
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus, TriggerType
+from circuits.services.executions import RetryVersion
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -146,6 +147,19 @@ class ExecutionAcceptedSerializer(ExecutionDetailSerializer):
 
     def get_url(self, execution: Execution) -> str:
         return execution_url(self.context["request"], execution.pk)
+
+
+class RetrySerializer(StrictSerializer):
+    version = serializers.ChoiceField(
+        choices=RetryVersion.CHOICES,
+        required=False,
+        default=RetryVersion.ORIGINAL,
+        help_text=(
+            "`original` (default): the version the execution ran; every finished step is kept. `published`: the circuit's published "
+            "version now, to pick up a fix; only steps that succeeded and whose node and everything upstream of it are unchanged "
+            "(same key, action, config and incoming edges) are kept, and the rest runs again."
+        ),
+    )
 
 
 class EventPublishSerializer(StrictSerializer):

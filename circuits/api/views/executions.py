@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from circuits.api.pagination import ExecutionCursorPagination
-from circuits.api.serializers.common import EmptySerializer
+from circuits.api.serializers.common import EmptySerializer, StrictSerializer
 from circuits.api.serializers.executions import (
     ExecuteQuerySerializer,
     ExecuteSerializer,
@@ -18,6 +18,7 @@ from circuits.api.serializers.executions import (
     ExecutionDetailSerializer,
     ExecutionFilterSerializer,
     ExecutionSerializer,
+    RetrySerializer,
     wait_cap,
 )
 from circuits.api.views.base import ApiView, id_param
@@ -161,14 +162,15 @@ class _ExecutionActionView(ApiView):
     perms = {}  # RUN is checked by the service on the execution's circuit
     serializer_class = ExecutionSerializer
     service: type[Service]
+    options: type[StrictSerializer] = EmptySerializer  # the body: the service's keyword options
     created = False
 
     def post(self, request, id: int):
         execution = Execution.objects.restrict(self.actor, Perm.VIEW, self.tenant).select_related("circuit").filter(pk=id).first()
         if execution is None:
             raise Http404(f"No execution {id}.")
-        self.validated(EmptySerializer)
-        result = self.service(self.tenant, self.actor, execution).execute()
+        options = self.validated(self.options)
+        result = self.service(self.tenant, self.actor, execution, **options).execute()
         result = Execution.objects.select_related("circuit", "version", "started_by").get(pk=result.pk)
         return Response(ExecutionSerializer(result).data, status=status.HTTP_201_CREATED if self.created else status.HTTP_200_OK)
 
@@ -210,13 +212,24 @@ class ExecutionRerunView(_ExecutionActionView):
 @extend_schema(tags=TAG, parameters=[EXECUTION_ID])
 class ExecutionRetryView(_ExecutionActionView):
     service = RetryFromFailedStep
+    options = RetrySerializer
     created = True
 
     @extend_schema(
         summary="Retry a failed or cancelled execution from its failed step (finished steps are kept)",
-        request=EmptySerializer,
+        description=(
+            "A new execution with the same input. By default it runs the version the failed one ran and keeps every finished step. "
+            'With `{"version": "published"}` it runs the circuit\'s published version — so a fix published since is picked up — and '
+            "keeps only the steps that succeeded and that nothing changed for: their node and every node upstream of it have the same "
+            "key, action, config and incoming edges, no step upstream runs again, and for a loop or parallel block its whole body is "
+            "unchanged. Kept steps carry one log entry naming the execution they ran in. Operators and up; viewers get 403."
+        ),
+        request=RetrySerializer,
         responses={201: OpenApiResponse(ExecutionSerializer, description="The new execution (queued).")},
-        examples=[OpenApiExample("Retry", response_only=True, value={**EXECUTION, "id": 814, "status": "queued", "rerun_of": 812})],
+        examples=[
+            OpenApiExample("On the published version", request_only=True, value={"version": "published"}),
+            OpenApiExample("Retry", response_only=True, value={**EXECUTION, "id": 814, "status": "queued", "rerun_of": 812}),
+        ],
     )
     def post(self, request, id: int):
         return super().post(request, id)
