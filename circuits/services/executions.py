@@ -171,7 +171,9 @@ class RetryFromFailedStep(_ExecutionService):
     def perform(self) -> Execution:
         e = self.execution
         retry = create_execution(e.circuit, e.input, version=self.version, trigger_type=e.trigger_type, started_by=self.actor, is_test=e.is_test, rerun_of=e)
-        retry.vars = e.vars
+        # Kept steps replay their effect on vars when reused; on another version the failed run's
+        # final vars could hold names that version no longer sets, so it starts from none.
+        retry.vars = e.vars if self.version.pk == e.version_id else {}
         retry.save(update_fields=["vars"])
         copy_steps(steps_to_keep(e, self.version), retry, source=e)
         enqueue(retry)

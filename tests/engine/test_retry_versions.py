@@ -122,6 +122,24 @@ def test_a_handled_failure_runs_again_on_the_published_version(world):
     assert kept(result) == []
 
 
+def test_a_retry_on_the_published_version_starts_from_the_variables_its_kept_steps_set(world):
+    def nodes(kept: dict, renamed: dict, end: dict) -> list[dict]:
+        return [
+            node("keep", "util.set_variable", {"variables": kept}),
+            node("rename", "util.set_variable", {"variables": renamed}),
+            node("end", "util.transform", end),
+        ]
+
+    circuit = build(world, "variables", nodes({"k": 1}, {"old": 2}, BROKEN), chain("keep", "rename", "end"))
+    failed = run(circuit)
+    assert failed.vars == {"k": 1, "old": 2}
+    publish(world, circuit, nodes({"k": 1}, {"new": 3}, {"template": "{{ vars }}"}), chain("keep", "rename", "end"))
+    result = retry(world, failed, RetryVersion.PUBLISHED)
+    assert result.status == ExecutionStatus.SUCCEEDED, result.error
+    assert kept(result) == ["keep"]
+    assert result.vars == {"k": 1, "new": 3}  # no "old": the published version no longer sets it
+
+
 def test_the_kept_from_entry_is_written_once_naming_where_the_step_ran_also_on_a_retry_of_a_retry(world):
     circuit = build(world, "again", [node("a", "util.transform", {"template": "A"}), node("b", "util.transform", BROKEN)], chain("a", "b"))
     first = run(circuit)
