@@ -1,7 +1,8 @@
 """Webhook → set → if → respond over HTTP, load from a separate process (wrk when installed).
 
-Two modes: `respond: wait` (the circuit runs in the web process and the answer carries its
-output — every execution and step persisted) and `respond: immediately` (202 + queued).
+Two modes: `respond: wait` (a worker — embedded in `manage.py serve` by default — runs the
+circuit while the request waits, and the answer carries its output; every execution and step
+persisted) and `respond: immediately` (202 + queued).
 """
 
 from __future__ import annotations

@@ -94,8 +94,9 @@ _HOOK_PATH = {
             "is accepted within WEBHOOK_SIGNATURE_TOLERANCE_SECONDS (300) of its timestamp and only once (a replay is 409). "
             "JSON or form bodies, read strictly: NaN/Infinity, numbers beyond 64-bit float range or 1,000 digits, NUL "
             "characters, lone surrogates and nesting deeper than 100 levels are 400; bodies above the trigger's `max_bytes` "
-            "(or WEBHOOK_MAX_BODY_BYTES) are 413. Answers 202 with the execution id at once, or (trigger `respond: wait`) "
-            "the circuit's output."
+            "(or WEBHOOK_MAX_BODY_BYTES) are 413. A worker runs the execution. Answers 202 with the execution id and its API `url` "
+            "(also `Location`) at once, or — trigger `respond: wait` — 200 with the circuit's output if it finishes within "
+            "`wait_timeout_seconds`, else 202 as before while the run goes on (the wait bounds the answer, not the run)."
         ),
         "security": [],
         "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}, "description": "The trigger's webhook token."}],
@@ -110,7 +111,11 @@ _HOOK_PATH = {
                 "description": "The circuit ran (respond: wait) and succeeded.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HookResult"}}},
             },
-            "202": {"description": "The execution was started.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HookResult"}}}},
+            "202": {
+                "description": "The execution was started (or is still running when the wait ran out); follow `url`.",
+                "headers": {"Location": {"schema": {"type": "string", "format": "uri"}, "description": "The execution in the REST API."}},
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HookResult"}}},
+            },
             "default": {
                 "description": "An error, as problem details.",
                 "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
@@ -125,6 +130,7 @@ _HOOK_RESULT = {
         "status": {"type": "string"},
         "output": {"nullable": True},
         "error": {"type": "object", "nullable": True, "additionalProperties": {}},
+        "url": {"type": "string", "format": "uri", "description": "202: the execution in the REST API (GET it with an API key)."},
     },
     "required": ["execution_id", "status"],
 }

@@ -127,7 +127,7 @@ def run_claimed(execution: Execution, budget_seconds: float | None = None) -> Ex
 
 
 def run_now(execution: Execution, budget_seconds: float | None = None) -> Execution:
-    """Run in this process (test runs, webhooks that wait, before-save, sub-circuits)."""
+    """Run in this process (before-save circuits, sub-circuits); callers that only wait use waiting.wait_for_outcome."""
     claimed = claim(execution.pk)
     if claimed is None:
         execution.refresh_from_db()

@@ -7,9 +7,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from circuits.engine.live import publish
+from circuits.engine.reuse import steps_to_keep
 from circuits.engine.runner import cancel_key
-from circuits.engine.start import NotRunnable, create_execution, enqueue, run_now
-from circuits.models import FINISHED, Circuit, Execution, ExecutionStatus, StepRun, StepStatus, VersionStatus
+from circuits.engine.start import NotRunnable, create_execution, enqueue, published_version
+from circuits.engine.waiting import wait_for_outcome
+from circuits.models import FINISHED, Circuit, Execution, ExecutionStatus, StepRun, VersionStatus
 from circuits.roles import Perm
 from circuits.services.base import Service
 
@@ -28,17 +30,17 @@ class StartExecution(Service):
         payload,
         *,
         test: bool = False,
-        wait: bool = False,
+        wait_seconds: float | None = None,
         trigger_type: str = "manual",
-        budget_seconds: float | None = None,
     ):
         super().__init__(tenant, actor)
         self.circuit = circuit
         self.payload = payload if payload is not None else {}
         self.test = test
-        self.wait = wait
+        # How long the caller waits for the outcome. It bounds the wait, never the run: the
+        # run goes on in a worker under the tenant's governor limits (circuits/engine/waiting.py).
+        self.wait_seconds = wait_seconds
         self.trigger_type = trigger_type
-        self.budget_seconds = budget_seconds  # bounds a run the caller waits for
 
     def permission_object(self):
         return self.circuit
@@ -68,14 +70,13 @@ class StartExecution(Service):
             )
         except NotRunnable as exc:
             raise ValidationError({"circuit": str(exc)}) from None
-        if not self.wait:
-            enqueue(execution)
+        enqueue(execution)
         return execution
 
     def execute(self) -> Execution:
         execution = super().execute()
-        # A caller waiting for the result runs it here, after the row is committed.
-        return run_now(execution, budget_seconds=self.budget_seconds) if self.wait else execution
+        # A caller waiting for the result watches it once the row is committed and enqueued.
+        return execution if self.wait_seconds is None else wait_for_outcome(execution.pk, self.wait_seconds)
 
 
 class _ExecutionService(Service):
@@ -136,28 +137,79 @@ class RerunExecution(_ExecutionService):
         return rerun
 
 
+class RetryVersion:
+    """Which version a retry runs."""
+
+    ORIGINAL = "original"  # the version the execution ran (the default)
+    PUBLISHED = "published"  # the circuit's published version now, to pick up a fix
+    CHOICES = ((ORIGINAL, "The version the execution ran"), (PUBLISHED, "The circuit's published version"))
+
+
 class RetryFromFailedStep(_ExecutionService):
-    """A new execution that keeps every finished step of the failed one and runs the rest."""
+    """A new execution that keeps the finished steps of the failed one and runs the rest.
+
+    On the version it ran every finished step is kept; on the published version only the
+    steps that nothing changed for (circuits/engine/reuse.py).
+    """
+
+    def __init__(self, tenant, actor, execution: Execution, *, version: str = RetryVersion.ORIGINAL):
+        super().__init__(tenant, actor, execution)
+        self.choice = version
 
     def validate(self) -> None:
         if self.execution.status not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
             raise ValidationError({"status": "Only a failed or cancelled execution can be retried from its failed step."})
+        if self.choice == RetryVersion.ORIGINAL:
+            self.version = self.execution.version
+        elif self.choice == RetryVersion.PUBLISHED:
+            self.version = published_version(self.execution.circuit)
+            if self.version is None:
+                raise ValidationError({"version": f"Circuit {self.execution.circuit.slug!r} has no published version to retry on."})
+        else:
+            raise ValidationError({"version": f"Choose {RetryVersion.ORIGINAL!r} (the version it ran) or {RetryVersion.PUBLISHED!r}, not {self.choice!r}."})
 
     def perform(self) -> Execution:
         e = self.execution
-        retry = create_execution(e.circuit, e.input, version=e.version, trigger_type=e.trigger_type, started_by=self.actor, is_test=e.is_test, rerun_of=e)
-        retry.vars = e.vars
+        retry = create_execution(e.circuit, e.input, version=self.version, trigger_type=e.trigger_type, started_by=self.actor, is_test=e.is_test, rerun_of=e)
+        # Kept steps replay their effect on vars when reused; on another version the failed run's
+        # final vars could hold names that version no longer sets, so it starts from none.
+        retry.vars = e.vars if self.version.pk == e.version_id else {}
         retry.save(update_fields=["vars"])
-        kept = [s for s in e.steps.order_by("pk") if s.status == StepStatus.SUCCEEDED or (s.status == StepStatus.FAILED and s.port)]
-        copy_steps(kept, retry, note=f"kept from execution {e.pk}")
+        copy_steps(steps_to_keep(e, self.version), retry, source=e)
         enqueue(retry)
         return retry
 
 
-def copy_steps(steps: list[StepRun], execution: Execution, *, note: str) -> None:
-    """Give `execution` finished results of another run: the engine reuses them instead of running those steps."""
-    StepRun.objects.bulk_create(
-        [
+COPIED = "copied_from"  # on a copied step's log entry: the execution in which the step really ran
+
+
+def _copy_note(entry) -> bool:
+    # Entries written before they carried COPIED are recognised by their text.
+    if not isinstance(entry, dict):
+        return False
+    message = str(entry.get("message", ""))
+    return COPIED in entry or message.startswith(("kept from execution ", "pinned from execution "))
+
+
+def _origin(entry: dict) -> int | None:
+    if COPIED in entry:
+        return entry[COPIED]
+    tail = str(entry.get("message", "")).rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def copy_steps(steps: list[StepRun], execution: Execution, *, source: Execution, verb: str = "kept") -> None:
+    """Give `execution` finished results of `source`: the engine reuses them instead of running those steps.
+
+    Each copy carries one "<verb> from execution N" log entry, N being where the step really
+    ran: copying a copy (a retry of a retry) replaces the entry instead of adding another.
+    """
+    rows = []
+    for s in steps:
+        origin = next((o for o in (_origin(entry) for entry in s.logs if _copy_note(entry)) if o is not None), source.pk)
+        logs = [entry for entry in s.logs if not _copy_note(entry)]
+        logs.append({"level": "info", "message": f"{verb} from execution {origin}", COPIED: origin})
+        rows.append(
             StepRun(
                 execution=execution,
                 node_key=s.node_key,
@@ -169,11 +221,10 @@ def copy_steps(steps: list[StepRun], execution: Execution, *, note: str) -> None
                 input=s.input,
                 output=s.output,
                 error=s.error,
-                logs=[*s.logs, {"level": "info", "message": note}],
+                logs=logs,
                 started_at=s.started_at,
                 finished_at=s.finished_at,
                 duration_ms=s.duration_ms,
             )
-            for s in steps
-        ]
-    )
+        )
+    StepRun.objects.bulk_create(rows)

@@ -11,9 +11,11 @@ only once: a replayed delivery (same signature) is refused, so a captured reques
 sent again. The body (JSON or form) is size-limited (the ASGI layer enforces the site-wide
 limit while reading; `max_bytes` of the trigger is the webhook's own) and parsed strictly:
 NaN, out-of-range numbers, NUL characters, lone surrogates or nesting deeper than
-JSON_MAX_DEPTH get 400 problem+json naming the problem. The answer is 202 with the
-execution id at once, or — `respond: wait` — the circuit's output after it ran in this
-process, bounded by `wait_timeout_seconds`.
+JSON_MAX_DEPTH get 400 problem+json naming the problem. A worker runs the execution. The
+answer is 202 with the execution id and its API `url` (also `Location`) at once, or — with
+`respond: wait` — the circuit's output once it finished, if it does within
+`wait_timeout_seconds`; otherwise 202 as before and the run goes on in the worker (the wait
+bounds the answer, never the run: circuits/engine/waiting.py).
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from circuits.credentials import read_credential
-from circuits.engine.start import NotRunnable, create_execution, enqueue, run_now
+from circuits.engine.start import NotRunnable, create_execution, enqueue
+from circuits.engine.waiting import wait_for_outcome
 from circuits.http import strict_json
+from circuits.http.locations import execution_url
 from circuits.http.problems import problem_response
-from circuits.models import ExecutionStatus, Trigger, TriggerType, VersionStatus
+from circuits.models import Execution, ExecutionStatus, Trigger, TriggerType, VersionStatus
 
 log = logging.getLogger(__name__)
 
@@ -185,13 +189,21 @@ def inbound_webhook(request: HttpRequest, token: str):
         execution = create_execution(trigger.circuit, payload, trigger=trigger)
     except NotRunnable as exc:
         return _problem(409, "Not Runnable", str(exc))
+    enqueue(execution)  # a worker runs it in every mode: the sender's wait never bounds the run
     if config.get("respond", "immediately") != "wait":
-        enqueue(execution)
-        return JsonResponse({"execution_id": execution.pk, "status": execution.status}, status=202)
-    execution = run_now(execution, budget_seconds=float(config.get("wait_timeout_seconds", 10)))
-    body = {"execution_id": execution.pk, "status": execution.status, "output": execution.output}
+        return _accepted(request, execution)
+    execution = wait_for_outcome(execution.pk, float(config.get("wait_timeout_seconds", 10)))
     if execution.status == ExecutionStatus.FAILED:
-        body["error"] = execution.error
+        body = {"execution_id": execution.pk, "status": execution.status, "output": execution.output, "error": execution.error}
         # A circuit that failed is the server side failing (502); Stop(failed) is a deliberate refusal (422).
         return JsonResponse(body, status=502 if (execution.error or {}).get("type") != "stop" else 422)
-    return JsonResponse(body, status=200 if execution.status == ExecutionStatus.SUCCEEDED else 202)
+    if execution.status == ExecutionStatus.SUCCEEDED:
+        return JsonResponse({"execution_id": execution.pk, "status": execution.status, "output": execution.output}, status=200)
+    return _accepted(request, execution)  # still running (or parked) when the wait ran out: it goes on in the worker
+
+
+def _accepted(request: HttpRequest, execution: Execution) -> JsonResponse:
+    url = execution_url(request, execution.pk)
+    response = JsonResponse({"execution_id": execution.pk, "status": execution.status, "url": url}, status=202)
+    response["Location"] = url
+    return response

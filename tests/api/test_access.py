@@ -79,6 +79,15 @@ ENDPOINTS = [
     Endpoint(
         "retry", "post", lambda o: f"{V}/executions/{o.failed.pk}/retry", Perm.RUN, ok=(201,), cross=lambda o: f"{V}/executions/{o.other_execution.pk}/retry"
     ),
+    Endpoint(
+        "retry-on-published",
+        "post",
+        lambda o: f"{V}/executions/{o.failed.pk}/retry",
+        Perm.RUN,
+        lambda o: {"version": "published"},
+        ok=(201,),
+        cross=lambda o: f"{V}/executions/{o.other_execution.pk}/retry",
+    ),
     Endpoint("events", "get", lambda o: f"{V}/events", Perm.VIEW),
     Endpoint("publish-event", "post", lambda o: f"{V}/events/publish", Perm.RUN, lambda o: {"event": "lead.created", "data": {}}, ok=(201,)),
     Endpoint("metrics", "get", lambda o: f"{V}/metrics", Perm.VIEW),

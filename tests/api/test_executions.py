@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from circuits.engine.start import create_execution
 from circuits.models import Event, Execution, ExecutionStatus, StepRun
+from circuits.services.versions import PublishDraft, SaveDraft
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, simple_circuit
 from tests.engine.helpers import build, chain, node, run
@@ -32,40 +33,26 @@ def test_execute_answers_at_once_with_the_queued_execution(world, operator, djan
     assert sent == [body["id"]]  # handed to a worker once committed
 
 
-def test_execute_with_wait_answers_with_the_result(world, operator):
-    simple_circuit(world, "greeter")
-    response = operator.post("/api/v1/execute?wait=true", {"circuit_name": "greeter", "data": {"name": "Ada"}})
-    assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "succeeded" and body["output"] == {"hello": "Ada"}
-    assert [s["node_key"] for s in body["steps"]] == ["greet"]
+# Waiting for the outcome needs a worker to run the execution: tests/http/test_waiting_callers.py.
 
 
-def test_execute_with_wait_runs_within_the_bound(world, operator, settings):
-    # A 1.2 s pause, then one more step: a bound shorter than the pause stops the run there.
-    build(world, "slowish", [node("nap", "util.wait", {"seconds": 1.2}), node("after", "util.transform", {"template": "done"})], chain("nap", "after"))
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("wait=true&timeout=soon", "is not a number"),
+        ("wait=true&timeout=nan", "not NaN"),
+        ("wait=true&timeout=-1", "greater than or equal to 0.1"),
+        ("wait=true&timeout=0", "greater than or equal to 0.1"),
+        ("wait=true&timeout=31", "less than or equal to 30 (API_WAIT_SECONDS)"),
+        ("timeout=5", "Only with wait=true"),
+    ],
+)
+def test_execute_refuses_a_wait_timeout_it_cannot_honour_naming_the_parameter(world, operator, settings, query, problem):
     settings.API_WAIT_SECONDS = 30
-    bounded = operator.post("/api/v1/execute?wait=true&timeout=0.5", {"circuit_name": "slowish"}).json()
-    assert bounded["status"] == "failed" and "Governor limit exceeded" in bounded["error"]["message"]
-    unbounded = operator.post("/api/v1/execute?wait=true&timeout=30", {"circuit_name": "slowish"}).json()
-    assert unbounded["status"] == "succeeded" and unbounded["output"] == "done"
-    settings.API_WAIT_SECONDS = 0.5  # the server's cap wins over a larger timeout
-    capped = operator.post("/api/v1/execute?wait=true&timeout=30", {"circuit_name": "slowish"}).json()
-    assert capped["status"] == "failed"
-
-
-def test_execute_with_wait_answers_202_for_a_run_that_parks(world, operator):
-    build(world, "sleepy", [node("nap", "util.wait", {"seconds": 3600})], chain("nap"))
-    response = operator.post("/api/v1/execute?wait=true", {"circuit_name": "sleepy"})
-    assert response.status_code == 202
-    assert response.json()["status"] == "waiting" and response.json()["wait_until"]
-
-
-def test_execute_a_test_run_of_the_draft(world):
-    editor = client_as(world, "editor")
-    simple_circuit(world, "draft-only", publish=False)
-    response = editor.post("/api/v1/execute?wait=true", {"circuit_name": "draft-only", "data": {"name": "T"}, "test": True})
-    assert response.status_code == 200 and response.json()["is_test"] is True
+    simple_circuit(world, "greeter")
+    body = assert_problem(operator.post(f"/api/v1/execute?{query}", {"circuit_name": "greeter"}), 400)
+    assert list(body["errors"]) == ["timeout"] and problem in body["errors"]["timeout"][0], body
+    assert not Execution.objects.exists()  # nothing started
 
 
 def test_execute_refuses_what_cannot_run(world, operator):
@@ -169,6 +156,32 @@ def test_retry_keeps_the_finished_steps(world, operator):
     retry = operator.post(f"/api/v1/executions/{execution.pk}/retry").json()
     kept = StepRun.objects.filter(execution_id=retry["id"]).values_list("node_key", flat=True)
     assert list(kept) == ["a"]
+
+
+def test_retry_on_the_published_version_runs_the_fix_and_keeps_only_unchanged_steps(world, operator):
+    nodes = [node("a", "util.transform", {"template": "A"}), node("b", "util.transform", {"template": "{{ trigger.missing }}"})]
+    circuit = build(world, "fix-me", nodes, chain("a", "b"))
+    failed = run(circuit, {})
+    SaveDraft(world.tenant, world.owner, circuit, {"nodes": [nodes[0], node("b", "util.transform", {"template": "B"})], "edges": chain("a", "b")}).execute()
+    PublishDraft(world.tenant, world.owner, circuit).execute()
+    original = operator.post(f"/api/v1/executions/{failed.pk}/retry").json()
+    assert original["version"] == 1
+    published = operator.post(f"/api/v1/executions/{failed.pk}/retry", {"version": "published"}, format="json")
+    assert published.status_code == 201 and published.json()["version"] == 2 and published.json()["rerun_of"] == failed.pk
+    assert list(StepRun.objects.filter(execution_id=published.json()["id"]).values_list("node_key", flat=True)) == ["a"]
+
+
+def test_retry_refuses_an_unknown_version_and_unknown_fields_naming_them(world, operator):
+    circuit = build(world, "fails", [node("b", "util.transform", {"template": "{{ trigger.missing }}"})], chain("b"))
+    failed = run(circuit, {})
+    body = assert_problem(operator.post(f"/api/v1/executions/{failed.pk}/retry", {"version": "latest"}, format="json"), 400)
+    assert list(body["errors"]) == ["version"]
+    body = assert_problem(operator.post(f"/api/v1/executions/{failed.pk}/retry", {"versoin": "published"}, format="json"), 400)
+    assert list(body["errors"]) == ["versoin"]
+    circuit.versions.update(status="archived")
+    body = assert_problem(operator.post(f"/api/v1/executions/{failed.pk}/retry", {"version": "published"}, format="json"), 400)
+    assert "no published version" in body["errors"]["version"][0]
+    assert not Execution.objects.filter(rerun_of=failed).exists()
 
 
 def test_publishing_an_event_starts_the_listening_circuits(world, operator):

@@ -67,6 +67,25 @@ def test_inbound_webhooks_are_documented(raw_schema):
     assert hook["security"] == [] and "202" in hook["responses"]
 
 
+def test_the_retry_version_choice_is_documented(raw_schema):
+    retry = raw_schema["paths"]["/api/v1/executions/{id}/retry"]["post"]
+    assert "published" in retry["description"]
+    ref = retry["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    version = raw_schema["components"]["schemas"][ref]["properties"]["version"]
+    assert "upstream" in version["description"]
+    choices = raw_schema["components"]["schemas"][version["allOf"][0]["$ref"].rsplit("/", 1)[-1]] if "allOf" in version else version
+    assert choices["enum"] == ["original", "published"]
+
+
+def test_a_wait_that_runs_out_is_documented_as_202_with_where_to_follow(raw_schema):
+    execute = raw_schema["paths"]["/api/v1/execute"]["post"]
+    assert "bounds the wait, never the run" in execute["description"]
+    accepted = execute["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert "url" in raw_schema["components"]["schemas"][accepted]["properties"]
+    timeout = next(p for p in execute["parameters"] if p["name"] == "timeout")
+    assert "API_WAIT_SECONDS" in timeout["description"]
+
+
 def test_swagger_ui_is_served_from_local_assets(db):
     response = Client().get("/api/docs/")
     assert response.status_code == 200

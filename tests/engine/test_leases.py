@@ -5,8 +5,8 @@
 - A worker SIGKILLed mid-step, twenty times over: every execution completes, no record
   write is applied twice, and a re-run HTTP call repeats the same Idempotency-Key.
 - A worker whose lease was taken over stops at the next step boundary and writes nothing.
-- A webhook that waits, cut off by a killed web process, is recovered by the sweep
-  without repeating its record write.
+- A webhook that waits is run by a worker, so a killed web process cuts off the caller
+  but not the run, and its record write is applied once.
 
 To kill a worker exactly between a record write and the bookkeeping of its step (the
 window in which a crash used to repeat the write), without guessing at timings: every new
@@ -373,9 +373,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def web_process(lease_seconds: int) -> Iterator[tuple[object, int]]:
+def web_process(lease_seconds: int, queue: str) -> Iterator[tuple[object, int]]:
     port = _free_port()
-    web = start_web(port, lease_seconds)
+    web = start_web(port, lease_seconds, queue)
     try:
         wait_for(lambda: web.poll() is None and _answers(port), timeout=30, what="the web process to start")
         yield web, port
@@ -391,7 +391,9 @@ def _answers(port: int) -> bool:
     return True
 
 
-def test_a_waiting_webhook_cut_off_by_a_killed_web_process_is_resumed_without_repeating_its_record_write(world, queue):
+def test_a_waiting_webhooks_run_outlives_its_killed_web_process_and_writes_its_record_once(world, queue):
+    # The web process only watches a waiting webhook's execution (circuits/engine/waiting.py):
+    # the worker runs it, so killing the web process mid-run cuts off the caller, not the run.
     email = "hook@example.test"
     gate = Gate()
     gate.hold(email)
@@ -409,33 +411,34 @@ def test_a_waiting_webhook_cut_off_by_a_killed_web_process_is_resumed_without_re
             triggers=[{"type": "webhook", "config": {"respond": "wait", "wait_timeout_seconds": 20}}],
         )
         token = circuit.triggers.get().webhook_token
+        worker = start_worker(queue, lease_seconds=LEASE, log="lease-d-worker.log")
         answers: list[object] = []
-        with web_process(LEASE) as (web, port):
-
-            def call() -> None:
-                try:
-                    answers.append(httpx.post(f"http://127.0.0.1:{port}/hooks/{token}", json={"email": email}, timeout=30))
-                except httpx.HTTPError as exc:
-                    answers.append(exc)
-
-            caller = threading.Thread(target=call)
-            caller.start()
-            execution = wait_for(lambda: Execution.objects.filter(circuit=circuit).first(), what="the webhook's execution")
-            with killed_after_the_record_write(world, gate, execution.pk, email):
-                owner = Execution.objects.get(pk=execution.pk).lease_owner
-                stop(web, signal.SIGKILL)  # the web process dies mid-step, its caller cut off
-            caller.join(timeout=30)
-        assert isinstance(answers[0], httpx.HTTPError)
-
-        worker = start_worker(queue, lease_seconds=30, log="lease-d-worker.log")
         try:
-            wait_for(lambda: lease_lapsed(execution.pk), what="the dead web process's lease to lapse")
-            sweep_until_claimed(execution.pk, owner)
-            result = wait_for(lambda: finished(execution.pk), timeout=30, what="the resumed execution")
+            with web_process(LEASE, queue) as (web, port):
+
+                def call() -> None:
+                    try:
+                        answers.append(httpx.post(f"http://127.0.0.1:{port}/hooks/{token}", json={"email": email}, timeout=30))
+                    except httpx.HTTPError as exc:
+                        answers.append(exc)
+
+                caller = threading.Thread(target=call)
+                caller.start()
+                execution = wait_for(lambda: Execution.objects.filter(circuit=circuit).first(), what="the webhook's execution")
+                wait_for(lambda: gate.arrived.get(email), timeout=30, what=lambda: f"the record write of {email}; {state(execution.pk)}", every=0.02)
+                runner = Execution.objects.get(pk=execution.pk).lease_owner
+                stop(web, signal.SIGKILL)  # the web process dies mid-run, its caller cut off
+                caller.join(timeout=30)
+                gate.open(email)
+                result = wait_for(lambda: finished(execution.pk), timeout=30, what=lambda: state(execution.pk))
         finally:
+            gate.open_all()
             stop(worker)
+    assert isinstance(answers[0], httpx.HTTPError)
+    assert runner is not None  # the worker held it while the web process lived
     assert result.status == ExecutionStatus.SUCCEEDED, result.error
     assert leads(world, email) == 1
     record = Record.objects.for_tenant(world.tenant).get(data__email=email)
     assert result.output == f"saved {record.pk}"
-    assert list(result.steps.filter(node_key="rec").order_by("pk").values_list("attempt", "status")) == [(1, "failed"), (1, "succeeded")]
+    # One runner all along: no step was lost and run again.
+    assert list(result.steps.order_by("pk").values_list("node_key", "attempt", "status")) == [("rec", 1, "succeeded"), ("done", 1, "succeeded")]

@@ -92,12 +92,12 @@ def start_beat(queue: str, resume_every: int = 1) -> subprocess.Popen:
     )
 
 
-def start_web(port: int, lease_seconds: int) -> subprocess.Popen:
-    """The site itself (runserver) in its own process, for webhooks that run in the web process."""
+def start_web(port: int, lease_seconds: int, queue: str = "unused-web-queue") -> subprocess.Popen:
+    """The site itself (runserver) in its own process, enqueueing executions on `queue`."""
     return subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
         cwd=ROOT,
-        env=_env("unused-web-queue", lease_seconds),
+        env=_env(queue, lease_seconds),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -3,7 +3,9 @@
 The server runs in a subprocess on a free port against the test database (tests that use it
 take `transactional_db`, so what they create is committed and visible to it), with its own
 TMPDIR so the tests can see what it writes to disk, and — with REDIS_URL — the Redis
-channel layer, as in production. No embedded worker: nothing here needs executions to run.
+channel layer, as in production. No embedded worker: executions it enqueues go to a queue of
+its own (`LiveDaphne.queue`) and stay there, unless a test starts a real Celery worker on it
+(tests/engine/workers.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class LiveDaphne:
     process: subprocess.Popen
     log_path: Path
     tmpdir: Path
+    queue: str
 
     @property
     def url(self) -> str:
@@ -73,12 +76,13 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
     log_path = ARTIFACTS / "http-edge-server.log"
     with django_db_blocker.unblock():
         database_url = shared_database_url()
+    queue = f"http-edge-{port}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test",
         "DATABASE_URL": database_url,
         "TMPDIR": str(tmpdir),
-        "CELERY_QUEUE": f"http-edge-{port}",  # nothing consumes it: enqueued work stays put
+        "CELERY_QUEUE": queue,  # nothing consumes it (enqueued work stays put) unless a test starts a worker
         "CHANNELS_PREFIX": f"http-edge-{port}",
         "DB_CONN_MAX_AGE": "0",
         "LOG_LEVEL": "WARNING",
@@ -92,7 +96,7 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = LiveDaphne(host="127.0.0.1", port=port, process=process, log_path=log_path, tmpdir=tmpdir)
+    server = LiveDaphne(host="127.0.0.1", port=port, process=process, log_path=log_path, tmpdir=tmpdir, queue=queue)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:

@@ -51,6 +51,13 @@ class TestExecutionPagesAccess(TenantAccessSuite):
         ),
         Page("rerun", lambda w: f"{_t(w)}/executions/{execution(w).pk}/rerun", perm="run", method="post"),
         Page("retry", lambda w: f"{_t(w)}/executions/{execution(w, ExecutionStatus.FAILED).pk}/retry", perm="run", method="post"),
+        Page(
+            "retry-on-published",
+            lambda w: f"{_t(w)}/executions/{execution(w, ExecutionStatus.FAILED).pk}/retry",
+            perm="run",
+            method="post",
+            data=lambda w: {"version": "published"},
+        ),
         Page("cancel", lambda w: f"{_t(w)}/executions/{execution(w, ExecutionStatus.RUNNING).pk}/cancel", perm="run", method="post"),
         Page("dashboard", lambda w: f"{_t(w)}/dashboard/"),
         Page("dashboard-7d", lambda w: f"{_t(w)}/dashboard/?range=7d"),

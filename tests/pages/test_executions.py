@@ -8,6 +8,8 @@ import pytest
 from django.utils import timezone
 
 from circuits.models import Execution, ExecutionStatus, StepRun
+from circuits.services.versions import PublishDraft, SaveDraft
+from tests.engine.helpers import chain, node
 from tests.pages.helpers import circuit, execution, other_tenant_execution
 
 pytestmark = pytest.mark.django_db
@@ -209,6 +211,45 @@ def test_retry_from_the_failed_step_keeps_finished_steps_and_opens_the_new_execu
     retry = Execution.objects.get(rerun_of=failed)
     assert response.status_code == 302 and response["Location"] == f"{LIST}{retry.pk}/"
     assert list(StepRun.objects.filter(execution=retry).values_list("node_key", "status")) == [("a", "succeeded")]
+
+
+def publish_a_fix(world) -> None:
+    """v2 of the pages' demo circuit: step b changed (a as it was)."""
+    c = circuit(world)
+    nodes = [node("a", "util.transform", {"template": 1}), node("b", "util.transform", {"template": "fixed"})]
+    SaveDraft(world.tenant, world.owner, c, {"nodes": nodes, "edges": chain("a", "b")}).execute()
+    PublishDraft(world.tenant, world.owner, c).execute()
+
+
+def test_the_retry_offers_the_published_version_once_a_fix_is_published(client_for, world):
+    failed = execution(world, ExecutionStatus.FAILED)
+    page = client_for(world.operator).get(f"{LIST}{failed.pk}/").content.decode()
+    assert 'value="original"' in page and 'value="published"' not in page  # nothing else to retry on yet
+    publish_a_fix(world)
+    page = client_for(world.operator).get(f"{LIST}{failed.pk}/").content.decode()
+    assert f'hx-post="{LIST}{failed.pk}/retry"' in page
+    assert 'value="original"' in page and 'name="version" value="published"' in page and "Retry on published v2" in page
+    viewer = client_for(world.viewer).get(f"{LIST}{failed.pk}/").content.decode()
+    assert 'value="published"' not in viewer and 'value="original"' not in viewer
+
+
+def test_retrying_on_the_published_version_from_the_page_runs_the_fix_keeping_the_unchanged_steps(client_for, world):
+    failed = execution(world, ExecutionStatus.FAILED)
+    publish_a_fix(world)
+    response = client_for(world.operator).post(f"{LIST}{failed.pk}/retry", {"version": "published"}, HTTP_HX_REQUEST="true")
+    retry = Execution.objects.get(rerun_of=failed)
+    assert response.status_code == 204 and response["HX-Redirect"] == f"{LIST}{retry.pk}/"
+    assert retry.version.number == 2
+    assert list(StepRun.objects.filter(execution=retry).values_list("node_key", "status")) == [("a", "succeeded")]
+    page = client_for(world.operator).get(f"{LIST}{retry.pk}/").content.decode()
+    assert "Retrying from the failed step on the published v2" in page
+
+
+def test_a_retry_with_an_unknown_version_choice_explains_itself_and_starts_nothing(client_for, world):
+    failed = execution(world, ExecutionStatus.FAILED)
+    response = client_for(world.operator).post(f"{LIST}{failed.pk}/retry", {"version": "newest"}, follow=True)
+    assert "Choose &#x27;original&#x27;" in response.content.decode()
+    assert not Execution.objects.filter(rerun_of=failed).exists()
 
 
 def test_cancelling_a_finished_execution_explains_why_not(client_for, world):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
 from circuits.api.serializers.common import FiniteFloatField, JSONObjectField, StrictSerializer
+from circuits.http.locations import execution_url
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus, TriggerType
+from circuits.services.executions import RetryVersion
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -107,9 +110,56 @@ class ExecuteSerializer(StrictSerializer):
     test = serializers.BooleanField(required=False, default=False, help_text="Run the draft (or newest version) as a test run.")
 
 
+def wait_cap() -> float:
+    """The longest a caller may wait for an execution's outcome (the run itself is not bounded by it)."""
+    return float(settings.API_WAIT_SECONDS)
+
+
 class ExecuteQuerySerializer(serializers.Serializer):
-    wait = serializers.BooleanField(required=False, default=False, help_text="Run the circuit in this request and answer with its result.")
-    timeout = FiniteFloatField(required=False, min_value=0.1, help_text="With wait: the most seconds to run (capped by API_WAIT_SECONDS).")
+    wait = serializers.BooleanField(
+        required=False, default=False, help_text="Wait for the outcome: 200 with the output when the run finishes in time, else 202 with where to find it."
+    )
+    timeout = FiniteFloatField(
+        required=False,
+        min_value=0.1,
+        help_text="With wait: the most seconds to wait (default and maximum: API_WAIT_SECONDS, 30). It bounds the wait, not the run.",
+    )
+
+    def validate_timeout(self, value: float) -> float:
+        if value > wait_cap():
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {wait_cap():g} (API_WAIT_SECONDS).")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        if "timeout" in attrs and not attrs["wait"]:
+            raise serializers.ValidationError({"timeout": ["Only with wait=true: it bounds how long the request waits."]})
+        return attrs
+
+
+class ExecutionAcceptedSerializer(ExecutionDetailSerializer):
+    """An execution still in progress (or parked) when the answer is given: where to follow it."""
+
+    url = serializers.SerializerMethodField(help_text="The execution's address in this API (also the Location header).")
+
+    class Meta(ExecutionDetailSerializer.Meta):
+        fields = [*ExecutionDetailSerializer.Meta.fields, "url"]
+        read_only_fields = fields
+
+    def get_url(self, execution: Execution) -> str:
+        return execution_url(self.context["request"], execution.pk)
+
+
+class RetrySerializer(StrictSerializer):
+    version = serializers.ChoiceField(
+        choices=RetryVersion.CHOICES,
+        required=False,
+        default=RetryVersion.ORIGINAL,
+        help_text=(
+            "`original` (default): the version the execution ran; every finished step is kept. `published`: the circuit's published "
+            "version now, to pick up a fix; only steps that succeeded and whose node and everything upstream of it are unchanged "
+            "(same key, action, config and incoming edges) are kept, and the rest runs again."
+        ),
+    )
 
 
 class EventPublishSerializer(StrictSerializer):

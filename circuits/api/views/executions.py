@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -11,13 +10,16 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from circuits.api.pagination import ExecutionCursorPagination
-from circuits.api.serializers.common import EmptySerializer
+from circuits.api.serializers.common import EmptySerializer, StrictSerializer
 from circuits.api.serializers.executions import (
     ExecuteQuerySerializer,
     ExecuteSerializer,
+    ExecutionAcceptedSerializer,
     ExecutionDetailSerializer,
     ExecutionFilterSerializer,
     ExecutionSerializer,
+    RetrySerializer,
+    wait_cap,
 )
 from circuits.api.views.base import ApiView, id_param
 from circuits.models import Execution, StepRun
@@ -69,10 +71,6 @@ DETAIL_EXAMPLE = OpenApiExample("With steps", response_only=True, value=DETAIL)
 EXECUTION_ID = id_param("id", "execution")
 
 
-def wait_cap() -> float:
-    return float(getattr(settings, "API_WAIT_SECONDS", 30))
-
-
 def detail_queryset(view: ApiView):
     steps = Prefetch("steps", queryset=StepRun.objects.order_by("started_at", "pk"))
     return Execution.objects.restrict(view.actor, Perm.VIEW, view.tenant).select_related("circuit", "version", "started_by").prefetch_related(steps)
@@ -86,13 +84,18 @@ class ExecuteView(ApiView):
     @extend_schema(
         summary="Run a circuit",
         description=(
-            "Starts the circuit's published version with `data` as its payload and answers 202 with the execution at once. "
-            "With `?wait=true` the circuit runs in this request, for at most `timeout` seconds (capped by API_WAIT_SECONDS), "
-            "and the answer (200) carries its output and steps; a run that parks (a long wait) answers 202."
+            "Starts the circuit's published version with `data` as its payload; a worker runs it. Without `wait` the answer is 202 "
+            "with the queued execution at once. With `?wait=true` the request waits up to `timeout` seconds (default and maximum "
+            "API_WAIT_SECONDS) for the outcome: a run that finished in time answers 200 with its output and steps; otherwise — still "
+            "running, or parked by a long wait — 202 with the execution, its `url` and a `Location` header, and the run goes on in "
+            "the worker. The timeout bounds the wait, never the run (the tenant's governor limits bound the run)."
         ),
         parameters=[ExecuteQuerySerializer],
         request=ExecuteSerializer,
-        responses={200: ExecutionDetailSerializer, 202: ExecutionDetailSerializer},
+        responses={
+            200: OpenApiResponse(ExecutionDetailSerializer, description="With wait: the run finished within the wait."),
+            202: OpenApiResponse(ExecutionAcceptedSerializer, description="Queued, still running or parked; follow `url` (also `Location`)."),
+        },
         examples=[
             OpenApiExample("Run", request_only=True, value={"circuit_name": "lead-scoring", "data": {"email": "ada@example.com", "score": 80}}),
             DETAIL_EXAMPLE,
@@ -102,15 +105,13 @@ class ExecuteView(ApiView):
         query = self.validated(ExecuteQuerySerializer, data=request.query_params.dict())
         data = self.validated(ExecuteSerializer)
         circuit = self.get_circuit(data["circuit_name"])
-        kwargs = {"test": data["test"], "trigger_type": "api"}
-        if query["wait"]:
-            budget = min(query.get("timeout") or wait_cap(), wait_cap())
-            execution = StartExecution(self.tenant, self.actor, circuit, data["data"], wait=True, budget_seconds=budget, **kwargs).execute()
-        else:
-            execution = StartExecution(self.tenant, self.actor, circuit, data["data"], **kwargs).execute()
+        wait_seconds = query.get("timeout", wait_cap()) if query["wait"] else None
+        execution = StartExecution(self.tenant, self.actor, circuit, data["data"], test=data["test"], trigger_type="api", wait_seconds=wait_seconds).execute()
         execution = detail_queryset(self).get(pk=execution.pk)
-        finished = execution.is_finished
-        return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED)
+        if execution.is_finished:
+            return Response(ExecutionDetailSerializer(execution).data, status=status.HTTP_200_OK)
+        body = ExecutionAcceptedSerializer(execution, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
 @extend_schema(tags=TAG)
@@ -161,14 +162,15 @@ class _ExecutionActionView(ApiView):
     perms = {}  # RUN is checked by the service on the execution's circuit
     serializer_class = ExecutionSerializer
     service: type[Service]
+    options: type[StrictSerializer] = EmptySerializer  # the body: the service's keyword options
     created = False
 
     def post(self, request, id: int):
         execution = Execution.objects.restrict(self.actor, Perm.VIEW, self.tenant).select_related("circuit").filter(pk=id).first()
         if execution is None:
             raise Http404(f"No execution {id}.")
-        self.validated(EmptySerializer)
-        result = self.service(self.tenant, self.actor, execution).execute()
+        options = self.validated(self.options)
+        result = self.service(self.tenant, self.actor, execution, **options).execute()
         result = Execution.objects.select_related("circuit", "version", "started_by").get(pk=result.pk)
         return Response(ExecutionSerializer(result).data, status=status.HTTP_201_CREATED if self.created else status.HTTP_200_OK)
 
@@ -210,13 +212,24 @@ class ExecutionRerunView(_ExecutionActionView):
 @extend_schema(tags=TAG, parameters=[EXECUTION_ID])
 class ExecutionRetryView(_ExecutionActionView):
     service = RetryFromFailedStep
+    options = RetrySerializer
     created = True
 
     @extend_schema(
         summary="Retry a failed or cancelled execution from its failed step (finished steps are kept)",
-        request=EmptySerializer,
+        description=(
+            "A new execution with the same input. By default it runs the version the failed one ran and keeps every finished step. "
+            'With `{"version": "published"}` it runs the circuit\'s published version — so a fix published since is picked up — and '
+            "keeps only the steps that succeeded and that nothing changed for: their node and every node upstream of it have the same "
+            "key, action, config and incoming edges, no step upstream runs again, and for a loop or parallel block its whole body is "
+            "unchanged. Kept steps carry one log entry naming the execution they ran in. Operators and up; viewers get 403."
+        ),
+        request=RetrySerializer,
         responses={201: OpenApiResponse(ExecutionSerializer, description="The new execution (queued).")},
-        examples=[OpenApiExample("Retry", response_only=True, value={**EXECUTION, "id": 814, "status": "queued", "rerun_of": 812})],
+        examples=[
+            OpenApiExample("On the published version", request_only=True, value={"version": "published"}),
+            OpenApiExample("Retry", response_only=True, value={**EXECUTION, "id": 814, "status": "queued", "rerun_of": 812}),
+        ],
     )
     def post(self, request, id: int):
         return super().post(request, id)

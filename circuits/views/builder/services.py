@@ -110,7 +110,7 @@ class RerunFromStep(Service):
             is_test=True,
             rerun_of=self.source,
         )
-        copy_steps(self.kept, execution, note=f"pinned from execution {self.source.pk}")
+        copy_steps(self.kept, execution, source=self.source, verb="pinned")
         enqueue(execution)
         return execution
 

@@ -16,10 +16,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from circuits.engine.start import published_version
 from circuits.models import FINISHED, Circuit, Execution, ExecutionStatus, StepRun, StepStatus, TriggerType
 from circuits.numbers import is_id
 from circuits.permissions import has_perm
-from circuits.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep
+from circuits.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep, RetryVersion
 from circuits.views.base import TenantView, render_page
 from circuits.views.pages.common import PAGE_SIZE, format_ms, paginate, pretty_json, query_without, safe_next, visible_executions
 
@@ -249,6 +250,8 @@ class ExecutionDetailView(TenantView):
             s.error_json = pretty_json(s.error) if s.error else ""
             s.logs_json = pretty_json(s.logs) if s.logs else ""
         can_run = has_perm(request.user, self.tenant, "run", execution.circuit)
+        can_retry = can_run and execution.status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+        published = published_version(execution.circuit) if can_retry else None
         context = {
             "execution": execution,
             "steps": steps,
@@ -262,7 +265,9 @@ class ExecutionDetailView(TenantView):
             "builder_url": builder_url(self.tenant.slug, execution),
             "reruns": list(execution.reruns.order_by("-pk").values("pk", "status", "created_at")[:20]),
             "can_rerun": can_run and execution.status in FINISHED,
-            "can_retry": can_run and execution.status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED),
+            "can_retry": can_retry,
+            # The second choice only when there is another version to retry on (a fix published since).
+            "retry_published": published if published is not None and published.pk != execution.version_id else None,
             "can_cancel": can_run and execution.status not in FINISHED,
         }
         return render_page(request, "pages/executions/detail.html", context, partial="pages/executions/_live.html")
@@ -283,17 +288,32 @@ class ExecutionActionView(TenantView):
         if service_class is None:
             return HttpResponse("Unknown action.", status=404)
         self.require("run", execution.circuit)
+        options = {"version": request.POST.get("version") or RetryVersion.ORIGINAL} if action == "retry" else {}
         try:
-            result = service_class(self.tenant, request.user, execution).execute()
+            result = service_class(self.tenant, request.user, execution, **options).execute()
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
-            return redirect("execution_detail", tenant_slug=self.tenant.slug, pk=execution.pk)
+            return self._go(request, execution.pk)  # the page shows why
         if action == "cancel":
             messages.success(request, f"Execution #{execution.pk} cancelled.")
-            return redirect("execution_detail", tenant_slug=self.tenant.slug, pk=execution.pk)
-        verb = "Re-running" if action == "rerun" else "Retrying from the failed step"
+            return self._go(request, execution.pk)
+        if action == "rerun":
+            verb = "Re-running"
+        elif result.version_id == execution.version_id:
+            verb = f"Retrying from the failed step on v{result.version.number}"
+        else:
+            verb = f"Retrying from the failed step on the published v{result.version.number}"
         messages.success(request, f"{verb}: execution #{result.pk} started from #{execution.pk}.")
-        return redirect("execution_detail", tenant_slug=self.tenant.slug, pk=result.pk)
+        return self._go(request, result.pk)
+
+    def _go(self, request, pk: int) -> HttpResponse:
+        """To the execution's page: htmx is told to go there (HX-Redirect); a plain form is redirected."""
+        target = reverse("execution_detail", kwargs={"tenant_slug": self.tenant.slug, "pk": pk})
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return redirect(target)
 
 
 __all__ = ["PAGE_SIZE", "ExecutionActionView", "ExecutionBulkView", "ExecutionDetailView", "ExecutionListView"]
