@@ -3,7 +3,7 @@ from circuits.models.execution import FINISHED, AppliedWrite, Execution, Executi
 from circuits.models.misc import ApiKey, Credential, CredentialKind, InboxMessage, Notification, NotificationRead
 from circuits.models.records import ObjectType, Record, RecordChange
 from circuits.models.tenancy import Invitation, Membership, Tenant
-from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger, TriggerType
+from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger
 from circuits.models.version import CircuitVersion, Edge, Node, OnError, VersionStatus
 
 __all__ = [
@@ -34,6 +34,5 @@ __all__ = [
     "Tenant",
     "ThresholdState",
     "Trigger",
-    "TriggerType",
     "VersionStatus",
 ]

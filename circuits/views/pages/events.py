@@ -11,11 +11,11 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect
 
 from circuits.engine.limits import Limits
-from circuits.events import publish_event
 from circuits.models import Event
 from circuits.permissions import has_perm
 from circuits.services.tenant_settings import DefineCustomEvent
 from circuits.triggers.catalogue import catalogue
+from circuits.triggers.kinds.event import publish_event
 from circuits.views.base import TenantView, render_page
 from circuits.views.pages.common import apply_errors, paginate, parse_json_object, pretty_json, query_without, visible_executions
 
