@@ -4,10 +4,11 @@ from circuits.models.misc import ApiKey, Credential, CredentialKind, InboxMessag
 from circuits.models.records import ObjectType, Record, RecordChange
 from circuits.models.tenancy import Invitation, Membership, Tenant
 from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger
-from circuits.models.version import CircuitVersion, Edge, Node, OnError, VersionStatus
+from circuits.models.version import FROZEN_STATUSES, CircuitVersion, Edge, Node, OnError, PublishedVersionImmutable, VersionStatus
 
 __all__ = [
     "FINISHED",
+    "FROZEN_STATUSES",
     "ApiKey",
     "AppliedWrite",
     "Circuit",
@@ -27,6 +28,7 @@ __all__ = [
     "NotificationRead",
     "ObjectType",
     "OnError",
+    "PublishedVersionImmutable",
     "Record",
     "RecordChange",
     "StepRun",
