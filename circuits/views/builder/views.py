@@ -51,18 +51,13 @@ from circuits.views.base import TenantView
 from circuits.views.builder import schema_forms
 from circuits.views.builder.gallery import get_template, templates
 from circuits.views.builder.services import RerunFromStep, diff_versions
+from circuits.views.form_errors import error_dict
 
 MAX_BODY = 2_000_000  # a circuit document larger than this is refused before parsing
 
 
-def _errors_of(error: ValidationError) -> dict[str, list[str]]:
-    if hasattr(error, "error_dict"):
-        return {k: [str(m) for m in v] for k, v in error.message_dict.items()}
-    return {"__all__": [str(m) for m in error.messages]}
-
-
 def _bad(error: ValidationError, status: int = 400) -> JsonResponse:
-    body: dict[str, Any] = {"errors": _errors_of(error)}
+    body: dict[str, Any] = {"errors": error_dict(error)}
     if isinstance(error, GraphInvalid):
         body["graph_errors"] = error.graph_errors
     return JsonResponse(body, status=status)
@@ -499,7 +494,7 @@ class TriggerFormView(BuilderBase):
         try:
             trigger = SaveTrigger(self.tenant, request.user, circuit, type=type_, config=config, enabled=enabled, trigger=trigger).execute()
         except ValidationError as error:
-            messages_ = [m for ms in _errors_of(error).values() for m in ms]
+            messages_ = [m for ms in error_dict(error).values() for m in ms]
             return self._render(request, trigger, type_, config, enabled, messages_, status=400)
         return self._render(request, trigger, trigger.type, trigger.config, trigger.enabled, [], saved=True)
 
@@ -611,7 +606,7 @@ class NewCircuitView(TenantView):
             else:
                 raise ValidationError({"mode": "mode must be blank, template or import."})
         except ValidationError as error:
-            return render(request, "builder/new.html", self._context(_errors_of(error), request.POST), status=400)
+            return render(request, "builder/new.html", self._context(error_dict(error), request.POST), status=400)
         messages.success(request, f"Circuit “{circuit.name}” created.")
         return redirect("builder", tenant_slug=self.tenant.slug, slug=circuit.slug)
 
