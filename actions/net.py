@@ -17,8 +17,8 @@ Every request an action makes on a tenant's behalf goes through `guarded_request
 - sends the step's `idempotency_key`, when given, as the `Idempotency-Key` header (unless
   the caller set one), so a step re-run after its worker died repeats the same key.
 
-Allow-list entries (strings, case-insensitive):
-    "localhost"            a host name, any port ("*.corp.example" also matches subdomains)
+Allow-list entries (strings, case-insensitive; the one parser is actions/allowlist.py):
+    "localhost"            a host name, any port ("*.corp.example": its subdomains)
     "localhost:8080"       a host name on one port
     "127.0.0.1"            an address, any port       "[::1]" / "::1" for IPv6
     "127.0.0.1:8080"       an address on one port     "[::1]:8080" for IPv6
@@ -51,10 +51,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from actions.allowlist import METADATA_ADDRESSES, AllowListError, Rule, entry_errors, normalise_host, parse_entry
 from actions.sdk import ActionError
 
 __all__ = [
@@ -79,7 +79,7 @@ _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+_METADATA = METADATA_ADDRESSES
 
 # httpx logs every request's full URL at INFO — query string included, where API keys often
 # live, and with the pinned IP instead of the name. Callers log a redacted form instead.
@@ -166,90 +166,14 @@ class GuardedResponse:
 # --------------------------------------------------------------------------- allow-list
 
 
-@dataclass(frozen=True)
-class _Rule:
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
-    host: str | None = None
-    wildcard: bool = False  # "*.example.com": the host's subdomains
-    port: int | None = None
-
-    def matches(self, host: str, port: int, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        if self.port is not None and self.port != port:
-            return False
-        if self.host is not None:
-            return host.endswith("." + self.host) if self.wildcard else host == self.host
-        assert self.network is not None
-        if ip in _METADATA and self.network.num_addresses != 1:
-            return False  # only an entry naming the metadata address itself opens it
-        candidates = [ip]
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            candidates.append(ip.ipv4_mapped)
-        return any(c.version == self.network.version and c in self.network for c in candidates)
-
-
-def _parse_port(text: str, entry: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"{entry!r}: the port must be a number from 1 to 65535")
-    return int(text)
-
-
-def _parse_rule(entry: Any) -> _Rule:
-    if not isinstance(entry, str) or not entry.strip():
-        raise ValueError(f"{entry!r}: an entry must be a host name, an address or a network")
-    text = entry.strip().lower()
-    if "://" in text:  # a pasted URL: keep its host and explicit port
-        parts = urlsplit(text)
-        text = parts.netloc.rpartition("@")[2]
-    if "/" in text:
-        try:
-            return _Rule(network=ipaddress.ip_network(text, strict=False))
-        except ValueError:
-            raise ValueError(f"{entry!r}: not a valid network (use CIDR, like 10.0.0.0/8)") from None
-    port = None
-    if text.startswith("["):  # [v6] or [v6]:port
-        address, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{entry!r}: expected [address]:port")
-            port = _parse_port(rest[1:], entry)
-        text = address
-    else:
-        try:
-            ip = ipaddress.ip_address(text)
-        except ValueError:
-            ip = None
-        if ip is not None:  # a bare v4 or v6 address
-            return _Rule(network=ipaddress.ip_network(ip), port=None)
-        if text.count(":") == 1:
-            text, _, port_text = text.partition(":")
-            port = _parse_port(port_text, entry)
-    try:
-        return _Rule(network=ipaddress.ip_network(ipaddress.ip_address(text)), port=port)
-    except ValueError:
-        pass
-    wildcard = text.startswith("*.")
-    host = _normalise_host(text[2:] if wildcard else text)
-    if not host or any(not label or len(label) > 63 for label in host.split(".")) or not all(c.isalnum() or c in "-._" for c in host):
-        raise ValueError(f"{entry!r}: not a valid host name, address or network")
-    return _Rule(host=host, wildcard=wildcard, port=port)
-
-
 def allowlist_errors(entries: Any) -> list[str]:
-    """Problems with an allow-list (for forms that edit `Tenant.outbound_allowlist`)."""
-    if not isinstance(entries, list):
-        return ["the outbound allow-list must be a list of strings"]
-    errors = []
-    for entry in entries:
-        try:
-            _parse_rule(entry)
-        except ValueError as exc:
-            errors.append(str(exc))
-    return errors
+    """Problems with an allow-list (the one parser: actions/allowlist.py)."""
+    return entry_errors(entries)
 
 
 def allowlisted(tenant: Any, host: str, port: int) -> bool:
     """Whether the tenant's allow-list names `host` on `port` — by name, or as an address (no DNS lookup)."""
-    host = _normalise_host(host).strip("[]")
+    host = normalise_host(host).strip("[]")
     try:
         ip: _Address | None = ipaddress.ip_address(host)
     except ValueError:
@@ -262,12 +186,12 @@ def allowlisted(tenant: Any, host: str, port: int) -> bool:
     return False
 
 
-def _rules_for(tenant: Any) -> list[_Rule]:
+def _rules_for(tenant: Any) -> list[Rule]:
     rules = []
     for entry in getattr(tenant, "outbound_allowlist", None) or []:
         try:
-            rules.append(_parse_rule(entry))
-        except ValueError:
+            rules.append(parse_entry(entry))
+        except AllowListError:
             continue  # an invalid entry allows nothing; forms report it via allowlist_errors
     return rules
 
@@ -334,10 +258,6 @@ class _Target:
         return host if self.port == default else f"{host}:{self.port}"
 
 
-def _normalise_host(host: str) -> str:
-    return host.strip().lower().rstrip(".")
-
-
 def display_url(url: Any) -> str:
     """A URL safe to show in messages and logs: no user-info, no query string (may hold keys)."""
     try:
@@ -372,7 +292,7 @@ def _parse_url(url: Any) -> httpx.URL:
 
 
 def _target(url: httpx.URL) -> _Target:
-    host = _normalise_host(url.raw_host.decode("ascii"))
+    host = normalise_host(url.raw_host.decode("ascii"))
     port = url.port or (443 if url.scheme == "https" else 80)
     return _Target(url.scheme, host, port)
 
@@ -402,7 +322,7 @@ def _resolve(target: _Target, deadline: float) -> list[_Address]:
     return addresses
 
 
-def _checked_addresses(rules: list[_Rule], target: _Target, deadline: float) -> list[_Address]:
+def _checked_addresses(rules: list[Rule], target: _Target, deadline: float) -> list[_Address]:
     """The host's addresses, all allowed; BlockedDestinationError when any one is not."""
     addresses = _resolve(target, deadline)
     for ip in addresses:

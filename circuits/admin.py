@@ -2,6 +2,7 @@ from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
 from circuits.models import (
+    FROZEN_STATUSES,
     ApiKey,
     AppliedWrite,
     Circuit,
@@ -66,15 +67,32 @@ class CircuitAdmin(GuardedModelAdmin):
     search_fields = ["name", "slug", "description"]
 
 
-class NodeInline(admin.TabularInline):
-    model = Node
+def _frozen(version: CircuitVersion | None) -> bool:
+    """A published (or archived) version: the models refuse changes, so the admin offers none."""
+    return version is not None and version.pk is not None and version.status in FROZEN_STATUSES
+
+
+class _GraphInline(admin.TabularInline):
     extra = 0
+
+    # `obj` is the version being shown.
+    def has_add_permission(self, request, obj=None) -> bool:
+        return not _frozen(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not _frozen(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not _frozen(obj) and super().has_delete_permission(request, obj)
+
+
+class NodeInline(_GraphInline):
+    model = Node
     fields = ["key", "action", "label", "on_error", "timeout_seconds"]
 
 
-class EdgeInline(admin.TabularInline):
+class EdgeInline(_GraphInline):
     model = Edge
-    extra = 0
     fk_name = "version"
     raw_id_fields = ["source", "target"]
 
@@ -86,16 +104,31 @@ class CircuitVersionAdmin(admin.ModelAdmin):
     search_fields = ["circuit__name", "note"]
     inlines = [NodeInline, EdgeInline]
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Published versions are shown read-only; publishing and rolling back are the app's job.
+        return not _frozen(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not _frozen(obj) and super().has_delete_permission(request, obj)
+
+
+class _GraphRowAdmin(admin.ModelAdmin):
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not (obj is not None and _frozen(obj.version)) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not (obj is not None and _frozen(obj.version)) and super().has_delete_permission(request, obj)
+
 
 @admin.register(Node)
-class NodeAdmin(admin.ModelAdmin):
+class NodeAdmin(_GraphRowAdmin):
     list_display = ["key", "action", "version"]
     list_filter = ["version__tenant", "action"]
     search_fields = ["key", "label", "action"]
 
 
 @admin.register(Edge)
-class EdgeAdmin(admin.ModelAdmin):
+class EdgeAdmin(_GraphRowAdmin):
     list_display = ["__str__", "version"]
     list_filter = ["version__tenant"]
     raw_id_fields = ["source", "target", "version"]

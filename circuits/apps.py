@@ -5,3 +5,12 @@ class CircuitsConfig(AppConfig):
     name = "circuits"
     verbose_name = "Circuits"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The record store and the engine send signals; the trigger machinery (above them)
+        # receives them. Importing it here, once the models are loaded, fills the kind registry
+        # and connects the receivers, so neither sender imports circuits.triggers.
+        from circuits.triggers import hooks, registry
+
+        registry.load()
+        hooks.connect()

@@ -19,6 +19,7 @@ from circuits.engine.live import execution_group, tenant_group
 from circuits.models import Circuit, Execution
 from circuits.models.tenancy import Tenant
 from circuits.permissions import has_perm
+from circuits.tenants import TenantNotFound, member_tenant
 
 FORBIDDEN = 4403
 NOT_FOUND = 4404
@@ -34,10 +35,11 @@ def _signed_in(user) -> bool:
 def _tenant_for(user, slug: str) -> Tenant | None:
     if not _signed_in(user):
         return None
-    tenant = Tenant.objects.filter(slug=slug).first()
-    if tenant is None or not has_perm(user, tenant, "view"):
+    try:
+        tenant = member_tenant(user, slug)
+    except TenantNotFound:
         return None
-    return tenant
+    return tenant if has_perm(user, tenant, "view") else None
 
 
 def execution_snapshot(execution: Execution) -> dict:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from circuits.engine.start import claim, run_claimed, send_to_worker
 from circuits.models import AppliedWrite, Execution, ExecutionStatus
+from circuits.triggers.kinds.schedule import fire_due
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,4 @@ def prune_applied_writes(batch: int = 200) -> int:
 
 @shared_task(ignore_result=True)
 def fire_due_schedules() -> int:
-    from circuits.triggers.schedule import fire_due
-
     return fire_due()

@@ -11,17 +11,12 @@ from django.urls import path
 
 from circuits.permissions import has_perm
 from circuits.views.base import TenantView, render_page
+from circuits.views.form_errors import error_messages
 from intelligence.rag.ingest import DeleteDocument, IngestDocument, RecordFeedback
 from intelligence.rag.models import Document
 from intelligence.rag.search import MODES, search
 
 PAGE_SIZE = 50
-
-
-def _errors(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "message_dict"):
-        return [f"{field}: {' '.join(msgs)}" if field != "__all__" else " ".join(msgs) for field, msgs in exc.message_dict.items()]
-    return list(exc.messages)
 
 
 class DocumentListView(TenantView):
@@ -61,7 +56,7 @@ class DocumentListView(TenantView):
                 raise ValidationError({"file": "Choose a file, give a URL, or paste some text."})
             result = service.execute()
         except ValidationError as exc:
-            return render_page(request, "intelligence/documents.html", self.context(errors=_errors(exc)), status=400)
+            return render_page(request, "intelligence/documents.html", self.context(errors=error_messages(exc)), status=400)
         if result.changed:
             messages.success(request, f"Added {result.document.title}: {result.document.chunk_count} chunks, embedding now.")
         else:
@@ -111,7 +106,7 @@ class SearchView(TenantView):
             try:
                 context["response"] = search(self.tenant, query, k=k, mode=mode, answer=True)
             except ValidationError as exc:
-                context["errors"] = _errors(exc)
+                context["errors"] = error_messages(exc)
         return render_page(request, "intelligence/search.html", context, partial="intelligence/_search_results.html", status=400 if context["errors"] else 200)
 
 
@@ -124,7 +119,7 @@ class FeedbackView(TenantView):
         try:
             RecordFeedback(self.tenant, request.user, chunk_id=chunk_id, value=request.POST.get("value"), query=request.POST.get("q", "")).execute()
         except ValidationError as exc:
-            return render_page(request, "intelligence/_feedback.html", {"errors": _errors(exc)}, partial="intelligence/_feedback.html", status=400)
+            return render_page(request, "intelligence/_feedback.html", {"errors": error_messages(exc)}, partial="intelligence/_feedback.html", status=400)
         value = request.POST.get("value")
         return render_page(request, "intelligence/_feedback.html", {"done": value}, partial="intelligence/_feedback.html")
 

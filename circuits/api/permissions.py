@@ -12,10 +12,10 @@ from __future__ import annotations
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
-from circuits.api.authentication import remember_role
 from circuits.api.exceptions import BadRequest
-from circuits.models import ApiKey, Membership, Tenant
+from circuits.models import ApiKey, Tenant
 from circuits.permissions import has_perm, role_of
+from circuits.tenants import TenantNotFound, key_tenant, member_slugs, member_tenant, only_tenant
 
 TENANT_HEADER = "X-Tenant"
 
@@ -24,26 +24,24 @@ def resolve_tenant(request: Request) -> Tenant:
     """The tenant this request acts in (raises 400/404 when it cannot be told or reached)."""
     named = (request.headers.get(TENANT_HEADER) or "").strip()
     if isinstance(request.auth, ApiKey):
-        key = request.auth
-        if named and named != key.tenant.slug:
-            raise BadRequest(f"This API key belongs to tenant {key.tenant.slug!r}; drop the {TENANT_HEADER} header or use a key of {named!r}.")
-        return key.tenant
-    memberships = Membership.objects.filter(user=request.user).select_related("tenant").order_by("tenant__slug")
+        tenant = key_tenant(request.auth)
+        if named and named != tenant.slug:
+            raise BadRequest(f"This API key belongs to tenant {tenant.slug!r}; drop the {TENANT_HEADER} header or use a key of {named!r}.")
+        return tenant
     if named:
-        membership = memberships.filter(tenant__slug=named).first()
-        if membership is None:
+        try:
+            return member_tenant(request.user, named)
+        except TenantNotFound:
             # Fail closed: a tenant the caller is not in is indistinguishable from one that does not exist.
-            raise exceptions.NotFound(f"No tenant {named!r} among yours.")
-    else:
-        found = list(memberships[:11])
-        if not found:
+            raise exceptions.NotFound(f"No tenant {named!r} among yours.") from None
+    tenant = only_tenant(request.user)
+    if tenant is None:
+        slugs = member_slugs(request.user, 11)
+        if not slugs:
             raise exceptions.PermissionDenied("You are not a member of any tenant.")
-        if len(found) > 1:
-            slugs = ", ".join(m.tenant.slug for m in found[:10]) + (", …" if len(found) > 10 else "")
-            raise BadRequest(f"You belong to several tenants ({slugs}); name one with the {TENANT_HEADER} header (its slug).")
-        membership = found[0]
-    remember_role(request.user, membership.tenant, membership.role)
-    return membership.tenant
+        shown = ", ".join(slugs[:10]) + (", …" if len(slugs) > 10 else "")
+        raise BadRequest(f"You belong to several tenants ({shown}); name one with the {TENANT_HEADER} header (its slug).")
+    return tenant
 
 
 class TenantPermission(permissions.BasePermission):

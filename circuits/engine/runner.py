@@ -71,6 +71,7 @@ from circuits.engine.lease import CancelledInDatabase, Lease, LeaseLost
 from circuits.engine.limits import LimitExceeded, Limits
 from circuits.engine.lineage import running_step
 from circuits.engine.live import publish
+from circuits.engine.signals import execution_finished
 from circuits.engine.walk import Walk
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
 
@@ -628,9 +629,7 @@ class Engine:
             cache.delete(cancel_key(e))
         publish(self.tenant.pk, e.pk, self._execution_event("execution.finished"))
         if updated:
-            from circuits.events import execution_finished
-
-            execution_finished(e)
+            execution_finished.send(sender=Execution, execution=e)
         return e
 
 

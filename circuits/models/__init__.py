@@ -3,11 +3,12 @@ from circuits.models.execution import FINISHED, AppliedWrite, Execution, Executi
 from circuits.models.misc import ApiKey, Credential, CredentialKind, InboxMessage, Notification, NotificationRead
 from circuits.models.records import ObjectType, Record, RecordChange
 from circuits.models.tenancy import Invitation, Membership, Tenant
-from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger, TriggerType
-from circuits.models.version import CircuitVersion, Edge, Node, OnError, VersionStatus
+from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger
+from circuits.models.version import FROZEN_STATUSES, CircuitVersion, Edge, Node, OnError, PublishedVersionImmutable, VersionStatus
 
 __all__ = [
     "FINISHED",
+    "FROZEN_STATUSES",
     "ApiKey",
     "AppliedWrite",
     "Circuit",
@@ -27,6 +28,7 @@ __all__ = [
     "NotificationRead",
     "ObjectType",
     "OnError",
+    "PublishedVersionImmutable",
     "Record",
     "RecordChange",
     "StepRun",
@@ -34,6 +36,5 @@ __all__ = [
     "Tenant",
     "ThresholdState",
     "Trigger",
-    "TriggerType",
     "VersionStatus",
 ]

@@ -1,16 +1,53 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from circuits.models.circuit import Circuit
-from circuits.models.scoping import TenantOwned
+from circuits.models.scoping import TenantOwned, TenantQuerySet
 
 
 class VersionStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
     ARCHIVED = "archived", "Archived"
+
+
+# Statuses of a version that was published: executions ran (and rollback may run) exactly
+# this graph, so it never changes again. Only status (published <-> archived), published_at,
+# the note and updated_at of such a version may change.
+FROZEN_STATUSES = (VersionStatus.PUBLISHED, VersionStatus.ARCHIVED)
+_FROZEN_VERSION_FIELDS = ("tenant_id", "circuit_id", "number", "revision", "created_at")
+_FROZEN_UPDATE_KEYS = {"tenant", "circuit", *_FROZEN_VERSION_FIELDS}
+
+
+class PublishedVersionImmutable(ValidationError):
+    """A change to a published (or archived) version's graph or identity was refused."""
+
+    def __init__(self, what: str, version: Any = None, number: int | None = None):
+        number = number if number is not None else getattr(version, "number", None)
+        which = f"Version {number} of this circuit" if number is not None else "A published version"
+        super().__init__(f"{which} was published, so its {what} cannot change. Edit the circuit's draft and publish it as a new version instead.")
+
+
+class CircuitVersionQuerySet(TenantQuerySet):
+    def _has_frozen(self) -> bool:
+        return self.filter(status__in=FROZEN_STATUSES).exists()
+
+    def update(self, **kwargs: Any) -> int:
+        if (set(kwargs) & _FROZEN_UPDATE_KEYS or kwargs.get("status") == VersionStatus.DRAFT) and self._has_frozen():
+            raise PublishedVersionImmutable("number, revision, circuit or status (back to draft)")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        # Deleting the whole circuit (or tenant) cascades without this method: only a direct delete is refused.
+        if self._has_frozen():
+            raise PublishedVersionImmutable("existence")
+        return super().delete()
 
 
 class OnError(models.TextChoices):
@@ -33,6 +70,8 @@ class CircuitVersion(TenantOwned):
     # Bumped on every draft save: the builder sends it back so concurrent edits are detected.
     revision = models.PositiveIntegerField(default=1)
 
+    objects = CircuitVersionQuerySet.as_manager()
+
     class Meta:
         ordering = ["circuit", "-number"]
         constraints = [
@@ -48,8 +87,85 @@ class CircuitVersion(TenantOwned):
     def is_editable(self) -> bool:
         return self.status == VersionStatus.DRAFT
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        stored = None if kwargs.get("force_insert") else self._stored()
+        if stored is not None and stored["status"] in FROZEN_STATUSES:
+            changed = [name.removesuffix("_id") for name in _FROZEN_VERSION_FIELDS if getattr(self, name) != stored[name]]
+            if self.status == VersionStatus.DRAFT:
+                changed.append("status (back to draft)")
+            if changed:
+                raise PublishedVersionImmutable(", ".join(changed), number=stored["number"])
+        super().save(*args, **kwargs)
 
-class Node(models.Model):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        stored = self._stored()
+        if stored is not None and stored["status"] in FROZEN_STATUSES:
+            raise PublishedVersionImmutable("existence", self)
+        return super().delete(*args, **kwargs)
+
+    def _stored(self) -> dict | None:
+        if self.pk is None:
+            return None
+        return CircuitVersion.objects.filter(pk=self.pk).values("status", *_FROZEN_VERSION_FIELDS).first()
+
+
+def _frozen_version_among(version_ids: Iterable[int | None]) -> CircuitVersion | None:
+    ids = {pk for pk in version_ids if pk is not None}
+    return CircuitVersion.objects.filter(pk__in=ids, status__in=FROZEN_STATUSES).first() if ids else None
+
+
+class GraphRowQuerySet(models.QuerySet):
+    """Nodes and edges of a published version are refused every write (bulk ones included)."""
+
+    def _refuse_if_frozen(self) -> None:
+        version = CircuitVersion.objects.filter(pk__in=self.values("version_id"), status__in=FROZEN_STATUSES).first()
+        if version is not None:
+            raise PublishedVersionImmutable("graph (nodes and edges)", version)
+
+    def update(self, **kwargs: Any) -> int:
+        self._refuse_if_frozen()
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        self._refuse_if_frozen()
+        return super().delete()
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        objs = list(objs)
+        if (version := _frozen_version_among(o.version_id for o in objs)) is not None:
+            raise PublishedVersionImmutable("graph (nodes and edges)", version)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> int:
+        # Checked before Django's own atomic block, which would otherwise be left broken.
+        objs = list(objs)
+        if (version := _frozen_version_among(o.version_id for o in objs)) is not None:
+            raise PublishedVersionImmutable("graph (nodes and edges)", version)
+        return super().bulk_update(objs, *args, **kwargs)
+
+
+class GraphRow(models.Model):
+    """A node or an edge: part of one version's graph, frozen with it once published."""
+
+    objects = GraphRowQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse_if_frozen()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        self._refuse_if_frozen()
+        return super().delete(*args, **kwargs)
+
+    def _refuse_if_frozen(self) -> None:
+        if (version := _frozen_version_among([self.version_id])) is not None:
+            raise PublishedVersionImmutable("graph (nodes and edges)", version)
+
+
+class Node(GraphRow):
     version = models.ForeignKey(CircuitVersion, on_delete=models.CASCADE, related_name="nodes")
     key = models.SlugField(max_length=64)
     action = models.CharField(max_length=100)
@@ -70,7 +186,7 @@ class Node(models.Model):
         return f"{self.key} ({self.action})"
 
 
-class Edge(models.Model):
+class Edge(GraphRow):
     """source empty = the circuit's trigger: where execution starts."""
 
     version = models.ForeignKey(CircuitVersion, on_delete=models.CASCADE, related_name="edges")

@@ -1,10 +1,10 @@
 """Writing records: create, update, delete, upsert — validated, recorded in history, triggering.
 
 Every write runs in one transaction: normalise the data (coercion, blanks dropped, defaults),
-let before-save circuits change or reject it (`circuits.events.run_before_save`), validate
-it against its type, save it, write a `RecordChange`, and — once the transaction commits —
-tell the trigger machinery (`circuits.events.record_changed`). A rejection anywhere leaves
-nothing saved.
+send `record_before_save` so before-save hooks may change or reject it, validate it against
+its type, save it, write a `RecordChange`, and — once the transaction commits — send
+`record_changed` (circuits/records/signals.py). The trigger machinery receives both; this
+module does not know it. A rejection anywhere leaves nothing saved.
 
 Callers: views and the API pass the signed-in user (who needs the "edit" permission); the
 engine passes `actor=None` and the running `execution` — a circuit was allowed to run, so
@@ -29,6 +29,7 @@ from django.db.models.fields.json import KeyTransform
 
 from circuits.idempotency import apply_once
 from circuits.models import AppliedWrite, ObjectType, Record, RecordChange
+from circuits.records.signals import record_before_save, record_changed
 from circuits.records.types import ObjectTypeDef, get_type, validate_object_type_definition, validate_type_slug
 from circuits.roles import Perm
 from circuits.services.base import Service
@@ -103,23 +104,34 @@ class _RecordService(Service):
         )
 
     def _announce(self, record_id: int, object_type: str, operation: str, old: dict | None, new: dict | None) -> None:
-        from circuits.events import record_changed
-
         tenant_id = self.tenant.pk
         execution_id = self.execution.pk if self.execution is not None else None
 
         # robust: the write is committed by then; a failing dispatch is logged by Django
         # instead of making the caller believe the write failed (and retry it).
-        transaction.on_commit(lambda: record_changed(tenant_id, record_id, object_type, operation, old, new, execution_id), robust=True)
+        def send() -> None:
+            record_changed.send(
+                sender=Record,
+                tenant_id=tenant_id,
+                record_id=record_id,
+                object_type=object_type,
+                operation=operation,
+                old=old,
+                new=new,
+                execution_id=execution_id,
+            )
+
+        transaction.on_commit(send, robust=True)
 
     def _before_save(self, type_def: ObjectTypeDef, operation: str, new: dict, old: dict | None, record_id: int | None) -> dict:
-        from circuits.events import run_before_save
-
-        # Copies: a hook that edits its arguments in place must not alter the old data.
-        result = run_before_save(self.tenant, type_def.slug, operation, dict(new), dict(old) if old is not None else None, record_id)
-        if not isinstance(result, dict):
-            raise ValidationError({"fields": f"A before-save circuit returned {type(result).__name__} instead of the record's fields."})
-        return result
+        # Copies: hooks change `fields` in place, and must not alter the caller's or the old data.
+        # Sent inside this write's transaction; a hook's ValidationError refuses the save.
+        fields = dict(new)
+        old_copy = dict(old) if old is not None else None
+        record_before_save.send(
+            sender=Record, tenant=self.tenant, object_type=type_def.slug, operation=operation, fields=fields, old=old_copy, record_id=record_id
+        )
+        return fields
 
     def _check_refs(self, type_def: ObjectTypeDef, data: dict, names: set[str] | None = None) -> None:
         """Reference fields must name a record of the right type in this tenant (one query)."""

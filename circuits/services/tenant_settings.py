@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from circuits.credentials import save_credential
+from actions.allowlist import entry_errors
+from actions.notify.slack import webhook_url_error
+from circuits.credentials import save_credential, validate_secret
 from circuits.engine import limits as governor
 from circuits.models import Credential, CredentialKind, CustomEventType
 from circuits.roles import Perm
 from circuits.services.base import Service
+from circuits.triggers.catalogue import BUILTIN_EVENTS
 
 
 class SaveCredential(Service):
@@ -28,12 +30,8 @@ class SaveCredential(Service):
     def validate(self) -> None:
         if not self.name or slugify(self.name) != self.name:
             raise ValidationError({"name": "Use lowercase letters, digits and hyphens for the credential name."})
-        from circuits.credentials import validate_secret
-
         validate_secret(self.kind, self.secret)
         if self.kind == CredentialKind.SLACK_WEBHOOK:
-            from actions.notify.slack import webhook_url_error
-
             problem = webhook_url_error(self.tenant, self.secret.get("url"))
             if problem:
                 raise ValidationError({"secret": f"url: the webhook URL {problem}."})
@@ -58,24 +56,6 @@ class DeleteCredential(Service):
         self.credential.delete()
 
 
-def _check_allow_entry(entry: str) -> str | None:
-    entry = entry.strip()
-    if not entry:
-        return "empty entry"
-    try:
-        ipaddress.ip_network(entry, strict=False)
-        return None
-    except ValueError:
-        pass
-    host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-    if port and not port.isdigit():
-        return f"{entry!r}: the port must be a number"
-    name = host or entry
-    if not all(part and (part.isalnum() or "-" in part) for part in name.split(".")):
-        return f"{entry!r} is not a host name, host:port or network (CIDR)"
-    return None
-
-
 class UpdateTenantSettings(Service):
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can change tenant settings."
@@ -89,10 +69,9 @@ class UpdateTenantSettings(Service):
         if self.allowlist is not None:
             if not isinstance(self.allowlist, list) or not all(isinstance(e, str) for e in self.allowlist):
                 errors["outbound_allowlist"] = ["A list of host names, host:port or CIDR networks."]
-            else:
-                problems = [p for p in (_check_allow_entry(e) for e in self.allowlist) if p]
-                if problems:
-                    errors["outbound_allowlist"] = problems
+            # The guard's own parser (actions/allowlist.py): what is saved here is what it enforces.
+            elif problems := entry_errors(self.allowlist):
+                errors["outbound_allowlist"] = problems
         if self.limits is not None:
             problems = []
             self.cleaned_limits: dict[str, int | float] = {}
@@ -139,8 +118,6 @@ class DefineCustomEvent(Service):
         self.description = (description or "").strip()
 
     def validate(self) -> None:
-        from circuits.triggers.catalogue import BUILTIN_EVENTS
-
         if not self.NAME.match(self.name) or len(self.name) > 200:
             raise ValidationError({"name": "Use lowercase words joined by dots, e.g. deal.escalated."})
         if self.name in BUILTIN_EVENTS:

@@ -17,7 +17,7 @@ from circuits.models import Circuit, CircuitVersion, Edge, Node, Trigger, Versio
 from circuits.roles import Perm
 from circuits.services.base import Service
 from circuits.services.circuits import CreateCircuit
-from circuits.triggers import types as trigger_types
+from circuits.triggers import registry as trigger_registry
 
 FORMAT = "circuitos.circuit/v1"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "circuit.schema.json"
@@ -260,7 +260,7 @@ class SaveTrigger(Service):
     def validate(self) -> None:
         if self.trigger.circuit_id != self.circuit.pk or self.trigger.tenant_id != self.tenant.pk:
             raise ValidationError("That trigger belongs to another circuit.")
-        trigger_types.prepare(self.trigger)
+        trigger_registry.prepare(self.trigger)
 
     def perform(self) -> Trigger:
         self.trigger.save()
@@ -301,7 +301,7 @@ class ImportCircuit(Service):
     def validate(self) -> None:
         check_document(self.document)
         for i, t in enumerate(self.document.get("triggers", [])):
-            errors = trigger_types.validate_trigger(t["type"], t.get("config", {}))
+            errors = trigger_registry.validate_trigger(t["type"], t.get("config", {}))
             if errors:
                 raise ValidationError({"document": [f"triggers/{i}: {e}" for e in errors]})
         self.create = CreateCircuit(
@@ -318,7 +318,7 @@ class ImportCircuit(Service):
         circuit = self.create.perform()
         for t in self.document.get("triggers", []):
             trigger = Trigger(tenant=self.tenant, circuit=circuit, type=t["type"], config=t.get("config", {}), enabled=t.get("enabled", True))
-            trigger_types.prepare(trigger)
+            trigger_registry.prepare(trigger)
             trigger.save()
         draft = CircuitVersion.objects.create(tenant=self.tenant, circuit=circuit, number=1, created_by=self.actor, note="imported")
         _write_graph(draft, self.document)

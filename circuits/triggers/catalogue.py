@@ -35,6 +35,25 @@ BUILTIN_EVENTS: dict[str, str] = {
 }
 
 
+def derived_events(object_type: str, operation: str, old: dict, new: dict) -> list[str]:
+    """The catalogue events a record write publishes, in order: "<type>.<operation>" first."""
+    names = [f"{object_type}.{operation}"]
+    if operation != "updated":
+        return names
+    if object_type == "lead":
+        if old.get("score") != new.get("score"):
+            names.append("lead.score_changed")
+        if new.get("status") == "converted" and old.get("status") != "converted":
+            names.append("lead.converted")
+    if object_type == "opportunity" and old.get("stage") != new.get("stage"):
+        names.append("opportunity.stage_changed")
+        if new.get("stage") == "closed_won":
+            names.append("opportunity.won")
+        elif new.get("stage") == "closed_lost":
+            names.append("opportunity.lost")
+    return names
+
+
 def catalogue(tenant: Tenant) -> list[dict]:
     entries = [{"name": name, "description": text, "builtin": True} for name, text in BUILTIN_EVENTS.items()]
     entries += [{"name": c.name, "description": c.description, "builtin": False} for c in CustomEventType.objects.for_tenant(tenant)]

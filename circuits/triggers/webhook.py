@@ -42,7 +42,8 @@ from circuits.engine.waiting import wait_for_outcome
 from circuits.http import strict_json
 from circuits.http.locations import execution_url
 from circuits.http.problems import problem_response
-from circuits.models import Execution, ExecutionStatus, Trigger, TriggerType, VersionStatus
+from circuits.models import Execution, ExecutionStatus, Trigger, VersionStatus
+from circuits.triggers.kinds.webhook import WebhookTrigger
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def _query(request: HttpRequest) -> dict[str, str]:
 @csrf_exempt
 @require_http_methods(["POST"])
 def inbound_webhook(request: HttpRequest, token: str):
-    trigger = Trigger.objects.select_related("circuit", "tenant").filter(webhook_token=token, type=TriggerType.WEBHOOK).first()
+    trigger = Trigger.objects.select_related("circuit", "tenant").filter(webhook_token=token, type=WebhookTrigger.type).first()
     if trigger is None:
         return _problem(404, "Not Found", "No webhook at this address.")
     if not (trigger.enabled and trigger.circuit.enabled):

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import View
 
 from circuits.models.tenancy import Tenant
 from circuits.permissions import has_perm, role_of
+from circuits.tenants import member_tenant
 
 
 def resolve_tenant(request: HttpRequest, slug: str) -> Tenant:
-    """The tenant named in the URL, if the user is a member; 404 otherwise (fail closed)."""
-    tenant = Tenant.objects.filter(slug=slug).first()
-    if tenant is None or role_of(request.user, tenant) is None:
-        raise Http404("No such tenant.")
+    """The tenant named in the URL, if the user is a member; 404 otherwise (circuits/tenants.py)."""
+    tenant = member_tenant(request.user, slug)
     request.tenant = tenant
     request.role = role_of(request.user, tenant)
     if request.session.get("tenant") != tenant.slug:  # remembered for "/" — written only on a switch

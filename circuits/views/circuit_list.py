@@ -7,7 +7,7 @@ from circuits.models import Circuit
 from circuits.permissions import has_perm
 from circuits.services.circuits import CreateCircuit, SetCircuitEnabled
 from circuits.views.base import TenantView, render_page
-from circuits.views.members import _apply_errors
+from circuits.views.form_errors import apply_errors
 
 
 class CircuitListView(TenantView):
@@ -33,7 +33,7 @@ class CircuitListView(TenantView):
             try:
                 circuit = CreateCircuit(self.tenant, request.user, **{k: form.cleaned_data[k] for k in ("name", "slug", "description", "enabled")}).execute()
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 messages.success(request, f"Circuit “{circuit.name}” created.")
                 return redirect("circuit_list", tenant_slug=self.tenant.slug)

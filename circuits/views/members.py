@@ -13,14 +13,7 @@ from circuits.forms import AcceptInviteForm, AddMemberForm, RoleForm
 from circuits.models import Invitation, Membership
 from circuits.services.members import AcceptInvitation, AddMember, ChangeRole, DeclineInvitation, RemoveMember, is_addressed_to
 from circuits.views.base import TenantView, render_page
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errs in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errs)
-    else:
-        form.add_error(None, error)
+from circuits.views.form_errors import apply_errors
 
 
 class MembersView(TenantView):
@@ -51,7 +44,7 @@ class MembersView(TenantView):
             try:
                 invitation = service.execute()
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 # The same words whether or not the address has an account: nothing is revealed.
                 messages.success(request, f"Invitation sent to {invitation.email}. They join as {invitation.role} once they accept.")

@@ -13,7 +13,7 @@ from circuits.credentials import save_credential
 from circuits.engine.start import create_execution, run_now
 from circuits.models import Circuit, Execution, Record, StepRun, Trigger
 from circuits.services.versions import ImportCircuit, SaveDraft, check_document, validate_version
-from circuits.triggers.types import validate_trigger
+from circuits.triggers.registry import validate_trigger
 from circuits.views.builder import schema_forms
 from circuits.views.builder.gallery import templates
 from circuits.views.builder.services import RerunFromStep, diff_documents

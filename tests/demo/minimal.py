@@ -17,11 +17,11 @@ from typing import Any
 from django.test import Client
 from django.utils import timezone
 
-from circuits.events import publish_event
-from circuits.models import Circuit, Execution, Record, Trigger, TriggerType
+from circuits.models import Circuit, Execution, Record, Trigger
 from circuits.records.service import CreateRecord, DeleteRecord, UpdateRecord
 from circuits.records.types import FieldDef, get_type
-from circuits.triggers.schedule import fire_due
+from circuits.triggers.kinds.event import publish_event
+from circuits.triggers.kinds.schedule import fire_due
 from tests.api.helpers import client_as
 from tests.engine.helpers import drain
 
@@ -63,7 +63,7 @@ def fire(world, circuit: Circuit, trigger: Trigger, client: Client) -> list[Exec
     before = set(Execution.objects.values_list("pk", flat=True))
     config = trigger.config or {}
     tenant, actor = world.tenant, world.owner
-    if trigger.type in (TriggerType.RECORD_CHANGE, TriggerType.BEFORE_SAVE):
+    if trigger.type in ("record_change", "before_save"):
         object_type, on = config["object_type"], config.get("on", ["created"])
         record = CreateRecord(tenant, actor, object_type, minimal_record(tenant, object_type)).execute()
         if "created" not in on and "updated" in on:
@@ -72,21 +72,21 @@ def fire(world, circuit: Circuit, trigger: Trigger, client: Client) -> list[Exec
             UpdateRecord(tenant, actor, Record.objects.get(pk=record.pk), {field.name: _value(field)}).execute()
         elif "created" not in on:
             DeleteRecord(tenant, actor, Record.objects.get(pk=record.pk)).execute()
-    elif trigger.type == TriggerType.THRESHOLD:
+    elif trigger.type == "threshold":
         object_type, value = config["object_type"], config["value"]
         data = minimal_record(tenant, object_type)
         data[config["field"]] = value if config.get("direction", "above") == "above" else value - 1
         CreateRecord(tenant, actor, object_type, data).execute()
-    elif trigger.type == TriggerType.SCHEDULE:
+    elif trigger.type == "schedule":
         Trigger.objects.filter(pk=trigger.pk).update(next_run_at=timezone.now() - timedelta(seconds=1))
         assert fire_due() >= 1
-    elif trigger.type == TriggerType.WEBHOOK:
+    elif trigger.type == "webhook":
         response = client.post(f"/hooks/{trigger.webhook_token}", "{}", content_type="application/json")
         assert response.status_code in (200, 202), response.content
-    elif trigger.type in (TriggerType.API, TriggerType.MANUAL):
+    elif trigger.type in ("api", "manual"):
         response = client_as(world, "operator").post("/api/v1/execute?wait=true", {"circuit_name": circuit.slug, "data": {}}, format="json")
         assert response.status_code in (200, 202), response.content
-    elif trigger.type == TriggerType.EVENT:
+    elif trigger.type == "event":
         publish_event(tenant, config["event"], {})
     else:
         raise AssertionError(f"no minimal run for a {trigger.type!r} trigger yet: add one to tests/demo/minimal.py")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from circuits.models import Circuit, Execution, InboxMessage, Record, Tenant, Trigger
 from circuits.records.service import CreateRecord
-from circuits.triggers.schedule import fire_due
+from circuits.triggers.kinds.schedule import fire_due
 from tests.access import Page, TenantAccessSuite
 from tests.engine.helpers import drain
 

@@ -13,10 +13,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from circuits.credentials import save_credential
-from circuits.events import publish_event
 from circuits.models import Execution, ExecutionStatus, Trigger
 from circuits.services.versions import SaveTrigger
-from circuits.triggers.schedule import fire_due
+from circuits.triggers.kinds.event import publish_event
+from circuits.triggers.kinds.schedule import fire_due
 from circuits.triggers.webhook import signature_for
 from tests.engine.helpers import build, chain, node
 

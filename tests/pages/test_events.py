@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.events import publish_event
 from circuits.models import CustomEventType, Event, Execution
 from circuits.triggers.catalogue import catalogue
+from circuits.triggers.kinds.event import publish_event
 from tests.access import Page, TenantAccessSuite
 from tests.engine.helpers import build, chain, node
 

@@ -189,8 +189,28 @@ def test_saving_the_outbound_allow_list_one_entry_per_line(client_for, world):
 
 def test_a_bad_allow_list_entry_is_a_400_naming_it(client_for, world):
     response = client_for(world.admin).post(f"{S}outbound/", {"outbound_allowlist": "ok.internal\nnot a host!"})
-    assert response.status_code == 400 and "is not a host name" in response.content.decode()
+    assert response.status_code == 400 and "cannot contain spaces" in response.content.decode()
     assert "not a host!" in response.content.decode()  # what was typed is kept
+    world.tenant.refresh_from_db()
+    assert world.tenant.outbound_allowlist == []
+
+
+@pytest.mark.parametrize("entry", ["*.corp.example", "[::1]:8080", "bücher.example", "https://crm.internal"])
+def test_the_allow_list_page_accepts_every_entry_the_outbound_guard_accepts(client_for, world, entry):
+    response = client_for(world.admin).post(f"{S}outbound/", {"outbound_allowlist": f"ok.internal\n  {entry}  \n"})
+    assert response.status_code == 302
+    world.tenant.refresh_from_db()
+    assert world.tenant.outbound_allowlist == ["ok.internal", entry]
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [("host:99999", "port must be a number from 1 to 65535"), ("host:0", "from 1 to 65535"), ("*.", "not a valid host"), ("a..b", "not a valid host")],
+)
+def test_the_allow_list_page_refuses_what_the_guard_would_ignore_naming_it(client_for, world, entry, problem):
+    response = client_for(world.admin).post(f"{S}outbound/", {"outbound_allowlist": f"ok.internal\n{entry}"})
+    page = response.content.decode()
+    assert response.status_code == 400 and problem in page and entry in page
     world.tenant.refresh_from_db()
     assert world.tenant.outbound_allowlist == []
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from actions.allowlist import parse_entry
 from actions.net import (
     BlockedDestinationError,
     InvalidURLError,
@@ -147,9 +148,7 @@ def test_allowlist_errors_name_the_bad_entries():
 
 
 def test_a_wildcard_entry_opens_subdomains_but_not_the_domain_itself(world):
-    from actions.net import _parse_rule
-
-    rule = _parse_rule("*.corp.example:8443")
+    rule = parse_entry("*.corp.example:8443")
     loopback = ipaddress.ip_address("127.0.0.1")
     assert rule.matches("api.corp.example", 8443, loopback)
     assert not rule.matches("corp.example", 8443, loopback)

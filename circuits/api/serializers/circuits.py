@@ -6,9 +6,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from circuits.api.serializers.common import MAX_INT, FiniteFloatField, JSONObjectField, StrictSerializer
-from circuits.models import Circuit, CircuitVersion, OnError, Trigger, TriggerType, VersionStatus
+from circuits.models import Circuit, CircuitVersion, OnError, Trigger, VersionStatus
 from circuits.models.tenancy import slug_validator
 from circuits.services.versions import version_document
+from circuits.triggers import registry as trigger_registry
 
 
 class CircuitSerializer(serializers.ModelSerializer):
@@ -127,7 +128,7 @@ class ValidationResultSerializer(serializers.Serializer):
 
 
 class TriggerSerializer(serializers.ModelSerializer):
-    type = serializers.ChoiceField(choices=TriggerType.choices, read_only=True)
+    type = serializers.ChoiceField(choices=trigger_registry.choices(), read_only=True)
     config = serializers.JSONField(read_only=True)
     webhook_url = serializers.SerializerMethodField(help_text="Webhook triggers: the URL to POST to (shown to those who may edit the circuit).")
 
@@ -146,7 +147,7 @@ class TriggerSerializer(serializers.ModelSerializer):
 
 
 class TriggerWriteSerializer(StrictSerializer):
-    type = serializers.ChoiceField(choices=TriggerType.choices)
+    type = serializers.ChoiceField(choices=trigger_registry.choices())
     config = JSONObjectField(required=False, default=dict, help_text="Validated against the type's JSON Schema.")
     enabled = serializers.BooleanField(required=False, default=True)
 

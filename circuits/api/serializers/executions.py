@@ -7,8 +7,9 @@ from rest_framework import serializers
 
 from circuits.api.serializers.common import FiniteFloatField, JSONObjectField, StrictSerializer
 from circuits.http.locations import execution_url
-from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus, TriggerType
+from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
 from circuits.services.executions import RetryVersion
+from circuits.triggers import registry as trigger_registry
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -88,7 +89,7 @@ class ExecutionFilterSerializer(StrictSerializer):
 
     circuit = serializers.SlugField(required=False, help_text="Circuit slug.")
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
-    trigger = serializers.ChoiceField(choices=TriggerType.choices, required=False, help_text="What started the execution.")
+    trigger = serializers.ChoiceField(choices=trigger_registry.choices(), required=False, help_text="What started the execution.")
     is_test = serializers.BooleanField(required=False, allow_null=True, default=None)
     created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; inclusive.")
     created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; exclusive.")

@@ -8,10 +8,10 @@ from rest_framework.response import Response
 
 from circuits.api.serializers.executions import CatalogueEntrySerializer, EventPublishSerializer, ExecutionSerializer, PublishResultSerializer
 from circuits.api.views.base import ApiView
-from circuits.events import publish_event
 from circuits.models import ApiKey, Execution
 from circuits.roles import Perm
 from circuits.triggers.catalogue import catalogue
+from circuits.triggers.kinds.event import publish_event
 
 TAG = ["events"]
 

@@ -24,7 +24,7 @@ from actions.sdk import registry
 from circuits.engine import graph as graphs
 from circuits.engine.expressions import check_value
 from circuits.http import strict_json
-from circuits.models import Circuit, CircuitVersion, Credential, Execution, Trigger, TriggerType, VersionStatus
+from circuits.models import Circuit, CircuitVersion, Credential, Execution, Trigger, VersionStatus
 from circuits.numbers import finite_number, is_id
 from circuits.permissions import has_perm
 from circuits.services.circuits import CreateCircuit
@@ -43,23 +43,21 @@ from circuits.services.versions import (
     validate_version,
     version_document,
 )
-from circuits.triggers import types as trigger_types
+from circuits.triggers import registry as trigger_registry
+from circuits.triggers.base import TriggerKind
+from circuits.triggers.kinds.manual import ManualTrigger
+from circuits.triggers.kinds.webhook import WebhookTrigger
 from circuits.views.base import TenantView
 from circuits.views.builder import schema_forms
 from circuits.views.builder.gallery import get_template, templates
 from circuits.views.builder.services import RerunFromStep, diff_versions
+from circuits.views.form_errors import error_dict
 
 MAX_BODY = 2_000_000  # a circuit document larger than this is refused before parsing
 
 
-def _errors_of(error: ValidationError) -> dict[str, list[str]]:
-    if hasattr(error, "error_dict"):
-        return {k: [str(m) for m in v] for k, v in error.message_dict.items()}
-    return {"__all__": [str(m) for m in error.messages]}
-
-
 def _bad(error: ValidationError, status: int = 400) -> JsonResponse:
-    body: dict[str, Any] = {"errors": _errors_of(error)}
+    body: dict[str, Any] = {"errors": error_dict(error)}
     if isinstance(error, GraphInvalid):
         body["graph_errors"] = error.graph_errors
     return JsonResponse(body, status=status)
@@ -119,8 +117,8 @@ def action_catalogue() -> list[dict]:
 
 
 def _trigger_dict(trigger: Trigger) -> dict:
-    data = {"id": trigger.pk, "type": trigger.type, "label": trigger.get_type_display(), "config": trigger.config, "enabled": trigger.enabled}
-    if trigger.type == TriggerType.WEBHOOK and trigger.webhook_token:
+    data = {"id": trigger.pk, "type": trigger.type, "label": trigger_registry.label(trigger.type), "config": trigger.config, "enabled": trigger.enabled}
+    if trigger.type == WebhookTrigger.type and trigger.webhook_token:
         data["webhook_url"] = reverse("inbound_webhook", args=[trigger.webhook_token])
     return data
 
@@ -174,7 +172,7 @@ class BuilderPage(BuilderBase):
             "version": {"number": version.number, "status": version.status} if version else None,
             "published": published.number if published else None,
             "triggers": [_trigger_dict(t) for t in circuit.triggers.order_by("pk")],
-            "trigger_types": [{"value": v, "label": label} for v, label in TriggerType.choices],
+            "trigger_types": [{"value": v, "label": label} for v, label in trigger_registry.choices()],
             "actions": action_catalogue(),
             "perms": self.perms(),
             "last_test_execution": last_test.pk if last_test else None,
@@ -423,6 +421,13 @@ class NodeFormView(BuilderBase):
         return {"key": key, "label": (data.get("n.label") or "").strip()[:200], "retry": retry, "timeout_seconds": timeout, "on_error": on_error}, errors
 
 
+def _trigger_kind(type_: str) -> type[TriggerKind]:
+    kind = trigger_registry.get(type_)
+    if kind is None:
+        raise ValidationError({"type": f"Unknown trigger type {type_!r}; choose one of {', '.join(trigger_registry.types())}."})
+    return kind
+
+
 class TriggerFormView(BuilderBase):
     """The trigger node's panel: GET renders one trigger's form; POST saves it (SaveTrigger)."""
 
@@ -437,20 +442,19 @@ class TriggerFormView(BuilderBase):
     def _render(
         self, request, trigger: Trigger | None, type_: str, config: dict, enabled: bool, errors: list[str], parse_errors=None, *, saved=False, status=200
     ):
-        if type_ not in trigger_types.SCHEMAS:
-            raise ValidationError({"type": f"Unknown trigger type {type_!r}; choose one of {', '.join(TriggerType.values)}."})
-        fields = schema_forms.build_fields(
-            trigger_types.SCHEMAS[type_], config, owner=f"trigger:{type_}", credentials=self.credential_names, errors=parse_errors or {}
-        )
+        kind = _trigger_kind(type_)
+        fields = schema_forms.build_fields(kind.schema, config, owner=f"trigger:{type_}", credentials=self.credential_names, errors=parse_errors or {})
         rest = schema_forms.attach_errors(errors, fields)
         triggers = list(self.circuit.triggers.order_by("pk"))
+        for t in triggers:
+            t.type_label = trigger_registry.label(t.type)
         context = {
             "trigger": trigger,
             "trigger_data": _trigger_dict(trigger) if trigger and trigger.pk else None,
             "triggers": triggers,
             "triggers_json_text": json.dumps([_trigger_dict(t) for t in triggers]),
             "type": type_,
-            "types": TriggerType.choices,
+            "types": trigger_registry.choices(),
             "enabled": enabled,
             "fields": fields,
             "errors": rest,
@@ -466,7 +470,7 @@ class TriggerFormView(BuilderBase):
         trigger = self._trigger(request)
         if trigger is None and not request.GET.get("new"):
             trigger = self.circuit.triggers.order_by("pk").first()
-        type_ = request.GET.get("type") or (trigger.type if trigger else TriggerType.MANUAL)
+        type_ = request.GET.get("type") or (trigger.type if trigger else ManualTrigger.type)
         config = trigger.config if trigger and trigger.type == type_ else {}
         return self._render(request, trigger, type_, config, trigger.enabled if trigger else True, [])
 
@@ -479,19 +483,18 @@ class TriggerFormView(BuilderBase):
                 raise ValidationError({"trigger": "Say which trigger to remove."})
             DeleteTrigger(self.tenant, request.user, trigger).execute()
             remaining = circuit.triggers.order_by("pk").first()
-            type_ = remaining.type if remaining else TriggerType.MANUAL
+            type_ = remaining.type if remaining else ManualTrigger.type
             return self._render(request, remaining, type_, remaining.config if remaining else {}, remaining.enabled if remaining else True, [], saved=True)
         type_ = request.POST.get("type", "")
-        if type_ not in trigger_types.SCHEMAS:
-            raise ValidationError({"type": f"Unknown trigger type {type_!r}; choose one of {', '.join(TriggerType.values)}."})
-        config, parse_errors = schema_forms.parse_fields(trigger_types.SCHEMAS[type_], request.POST, owner=f"trigger:{type_}")
+        kind = _trigger_kind(type_)
+        config, parse_errors = schema_forms.parse_fields(kind.schema, request.POST, owner=f"trigger:{type_}")
         enabled = request.POST.get("enabled") == "on"
         if parse_errors:
             return self._render(request, trigger, type_, config, enabled, [], parse_errors, status=400)
         try:
             trigger = SaveTrigger(self.tenant, request.user, circuit, type=type_, config=config, enabled=enabled, trigger=trigger).execute()
         except ValidationError as error:
-            messages_ = [m for ms in _errors_of(error).values() for m in ms]
+            messages_ = [m for ms in error_dict(error).values() for m in ms]
             return self._render(request, trigger, type_, config, enabled, messages_, status=400)
         return self._render(request, trigger, trigger.type, trigger.config, trigger.enabled, [], saved=True)
 
@@ -603,7 +606,7 @@ class NewCircuitView(TenantView):
             else:
                 raise ValidationError({"mode": "mode must be blank, template or import."})
         except ValidationError as error:
-            return render(request, "builder/new.html", self._context(_errors_of(error), request.POST), status=400)
+            return render(request, "builder/new.html", self._context(error_dict(error), request.POST), status=400)
         messages.success(request, f"Circuit “{circuit.name}” created.")
         return redirect("builder", tenant_slug=self.tenant.slug, slug=circuit.slug)
 

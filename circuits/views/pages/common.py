@@ -75,19 +75,6 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-def error_dict(error: ValidationError) -> dict[str, list[str]]:
-    """A service's ValidationError as {field: [messages]} ("__all__" for errors without a field)."""
-    if hasattr(error, "error_dict"):
-        return {field: [str(m) for m in messages] for field, messages in error.message_dict.items()}
-    return {"__all__": list(error.messages)}
-
-
-def apply_errors(form, error: ValidationError) -> None:
-    """Put a service's errors on the form fields they name (the rest on the form itself)."""
-    for field, messages in error_dict(error).items():
-        form.add_error(field if field in form.fields else None, messages)
-
-
 def parse_json_object(text: str, field: str, *, max_bytes: int = 1_000_000) -> dict:
     """A JSON object typed into a textarea; ValidationError naming `field` otherwise."""
     text = (text or "").strip()

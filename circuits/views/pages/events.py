@@ -11,13 +11,14 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect
 
 from circuits.engine.limits import Limits
-from circuits.events import publish_event
 from circuits.models import Event
 from circuits.permissions import has_perm
 from circuits.services.tenant_settings import DefineCustomEvent
 from circuits.triggers.catalogue import catalogue
+from circuits.triggers.kinds.event import publish_event
 from circuits.views.base import TenantView, render_page
-from circuits.views.pages.common import apply_errors, paginate, parse_json_object, pretty_json, query_without, visible_executions
+from circuits.views.form_errors import apply_errors
+from circuits.views.pages.common import paginate, parse_json_object, pretty_json, query_without, visible_executions
 
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$")
 EXECUTIONS_PER_EVENT = 20  # shown under each event; the executions list has the rest

@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from circuits.engine.start import published_version
-from circuits.models import FINISHED, Circuit, Execution, ExecutionStatus, StepRun, StepStatus, TriggerType
+from circuits.models import FINISHED, Circuit, Execution, ExecutionStatus, StepRun, StepStatus
 from circuits.numbers import is_id
 from circuits.permissions import has_perm
 from circuits.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep, RetryVersion
+from circuits.triggers import registry as trigger_registry
 from circuits.views.base import TenantView, render_page
 from circuits.views.pages.common import PAGE_SIZE, format_ms, paginate, pretty_json, query_without, safe_next, visible_executions
 
@@ -55,7 +56,7 @@ def builder_url(tenant_slug: str, execution: Execution) -> str:
 class ExecutionFilterForm(forms.Form):
     circuit = forms.ChoiceField(required=False, label="Circuit")
     status = forms.ChoiceField(required=False, label="Status", choices=[("", "Any status"), *ExecutionStatus.choices])
-    trigger = forms.ChoiceField(required=False, label="Trigger", choices=[("", "Any trigger"), *TriggerType.choices])
+    trigger = forms.ChoiceField(required=False, label="Trigger", choices=[("", "Any trigger"), *trigger_registry.choices()])
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(required=False, max_length=200, label="Search", widget=forms.TextInput(attrs={"type": "search", "placeholder": "Id or payload text…"}))

@@ -22,7 +22,8 @@ from circuits.records.query import OPS, query_records
 from circuits.records.service import CreateRecord, DefineObjectType, DeleteRecord, UpdateRecord
 from circuits.records.types import FIELD_TYPES, FieldDef, ObjectTypeDef, get_type, list_types
 from circuits.views.base import TenantView, render_page
-from circuits.views.pages.common import PAGE_SIZE, error_dict, query_without
+from circuits.views.form_errors import error_dict
+from circuits.views.pages.common import PAGE_SIZE, query_without
 
 MAX_FILTER_ROWS = 5
 LIST_COLUMNS = 6  # data fields shown in the list (the record page shows them all)

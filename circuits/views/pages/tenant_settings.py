@@ -23,7 +23,7 @@ from circuits.roles import Role, role_at_most
 from circuits.services.apikeys import CreateApiKey, KeyNotAllowed, RevokeApiKey
 from circuits.services.tenant_settings import DeleteCredential, SaveCredential, UpdateTenantSettings
 from circuits.views.base import TenantView, render_page
-from circuits.views.pages.common import apply_errors, error_dict
+from circuits.views.form_errors import apply_errors, error_dict
 
 # How each secret field is typed into the form (anything not listed is a password box).
 SECRET_INPUTS: dict[str, tuple[str, str]] = {
