@@ -68,8 +68,9 @@ from circuits.engine.expressions import Budget, ExpressionError, contains_templa
 from circuits.engine.lease import CancelledInDatabase, Lease, LeaseLost
 from circuits.engine.limits import LimitExceeded, Limits
 from circuits.engine.lineage import running_step
-from circuits.engine.live import publish
+from circuits.engine.live import publish, publish_on_commit
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.models.execution import lifecycle_event
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class Engine:
         execution = self.execution
         self._load_previous_steps()
         data = self._initial_data()
-        publish(self.tenant.pk, execution.pk, self._execution_event("execution.started"))
+        publish_on_commit(self.tenant.pk, execution.pk, self._execution_event("execution.started"))
         try:
             self._check_payload(execution.input, "the trigger payload")
             self.run_scope(self.graph.starts, "", data)
@@ -556,7 +557,8 @@ class Engine:
         publish(self.tenant.pk, self.execution.pk, {"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
 
     def _publish_step(self, kind: str, step: StepRun) -> None:
-        publish(
+        # After the step's write commits: a change that rolls back (a before-save save refused) was never seen.
+        publish_on_commit(
             self.tenant.pk,
             self.execution.pk,
             {
@@ -575,59 +577,26 @@ class Engine:
         )
 
     def _execution_event(self, kind: str) -> dict:
-        e = self.execution
-        return {
-            "kind": kind,
-            "execution": e.pk,
-            "circuit": e.circuit.slug,
-            "status": e.status,
-            "duration_ms": e.duration_ms,
-            "error": e.error,
-            "output": e.output if kind == "execution.finished" else None,
-        }
+        return lifecycle_event(kind, self.execution)
 
     def _finish_parked(self, until: datetime, data: dict) -> Execution:
         e = self.execution
         with self._owned(closing=True):
             self.flush_pending()
-            updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING, lease_owner=self.lease.token).update(
-                status=ExecutionStatus.WAITING,
-                wait_until=until,
-                vars=data.get("vars", {}),
-                step_count=self.step_count,
-                lease_until=None,
-                lease_owner=None,
-            )
-        if updated:
-            e.status, e.wait_until = ExecutionStatus.WAITING, until
-        publish(self.tenant.pk, e.pk, self._execution_event("execution.waiting"))
+            Execution.objects.park(e, self.lease.token, until=until, vars=data.get("vars", {}), step_count=self.step_count)
         return e
 
     def _finish(self, status: str, data: dict, *, output: Any = None, error: dict | None = None) -> Execution:
         e = self.execution
-        now = timezone.now()
-        output = _jsonable(output)
-        duration = int((now - e.started_at).total_seconds() * 1000) if e.started_at else None
         with self._owned(closing=True):
             self.flush_pending()
             # Only a running execution is finished here: a concurrent cancel keeps its status.
-            updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING, lease_owner=self.lease.token).update(
-                status=status,
-                output=output,
-                error=error,
-                vars=data.get("vars", {}),
-                finished_at=now,
-                duration_ms=duration,
-                step_count=self.step_count,
-                lease_until=None,
-                lease_owner=None,
-                wait_until=None,
+            finished = Execution.objects.finish(
+                e, self.lease.token, status=status, output=_jsonable(output), error=error, vars=data.get("vars", {}), step_count=self.step_count
             )
         e.refresh_from_db()
-        if updated:
+        if finished:
             cache.delete(cancel_key(e))
-        publish(self.tenant.pk, e.pk, self._execution_event("execution.finished"))
-        if updated:
             from circuits.events import execution_finished
 
             execution_finished(e)
