@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('circuits', '0011_leases_and_applied_writes'),
+        ("circuits", "0011_leases_and_applied_writes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='steprun',
-            name='status',
-            field=models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('waiting', 'Waiting'), ('cancelled', 'Cancelled')], default='running', max_length=16),
+            model_name="steprun",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("skipped", "Skipped"),
+                    ("waiting", "Waiting"),
+                    ("cancelled", "Cancelled"),
+                ],
+                default="running",
+                max_length=16,
+            ),
         ),
     ]
