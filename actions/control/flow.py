@@ -11,6 +11,7 @@ from django.db import connection
 
 from actions.base import Action, ActionError, Context, Stop
 from actions.registry import register
+from circuits.engine.limits import LimitExceeded
 
 
 def _body_data(data: dict, **extra: Any) -> dict:
@@ -59,7 +60,9 @@ class Parallel(Action):
         engine = ctx.engine
         branches = config["branches"]
         if len(branches) > engine.limits.max_parallel_branches:
-            raise ActionError(f"at most {engine.limits.max_parallel_branches} parallel branches are allowed")
+            # A governor limit fails the execution: it is never routed to an error port.
+            limit = engine.limits.max_parallel_branches
+            raise LimitExceeded("max_parallel_branches", limit, f"{len(branches)} parallel branches in {ctx.node_key!r}")
 
         def run_branch(branch: str) -> Any:
             try:
@@ -80,7 +83,8 @@ class Parallel(Action):
             parked = [f for f in failures if type(f).__name__ == "Parked"]
             others = [f for f in failures if type(f).__name__ != "Parked"]
             if others:
-                raise others[0]
+                # A governor limit in any branch fails the execution as a limit, whatever else failed.
+                raise next((f for f in others if isinstance(f, LimitExceeded)), others[0])
             raise min(parked, key=lambda p: p.until)
         return outputs
 
@@ -112,9 +116,12 @@ class Loop(Action):
             items = [{"key": k, "value": v} for k, v in items.items()]
         if not isinstance(items, list):
             raise ActionError(f"items must be a list, got {type(items).__name__}")
-        limit = min(config.get("max_iterations", 1000), ctx.engine.limits.max_loop_iterations)
-        if len(items) > limit:
-            raise ActionError(f"the loop has {len(items)} items; at most {limit} iterations are allowed (governor limit)")
+        # Both bounds are limits, not step errors: the execution fails (kind "limit") and no
+        # error port or on_error=continue can swallow a runaway loop.
+        governor, own = ctx.engine.limits.max_loop_iterations, config.get("max_iterations", 1000)
+        if len(items) > min(governor, own):
+            name, limit = ("max_loop_iterations", governor) if governor <= own else ("max_iterations", own)
+            raise LimitExceeded(name, limit, f"the loop {ctx.node_key!r} has {len(items)} items; at most {limit} iterations are allowed")
         results = []
         for index, item in enumerate(items):
             loop = {"item": item, "index": index, "first": index == 0, "last": index == len(items) - 1, "length": len(items)}
@@ -155,7 +162,8 @@ class SubCircuit(Action):
             depth += 1
             parent = parent.parent
         if depth + 1 > ctx.engine.limits.max_subcircuit_depth:
-            raise ActionError(f"sub-circuits nest deeper than {ctx.engine.limits.max_subcircuit_depth} levels (governor limit)")
+            limit = ctx.engine.limits.max_subcircuit_depth
+            raise LimitExceeded("max_subcircuit_depth", limit, f"sub-circuits nest deeper than {limit} levels")
         if ctx.execution is not None and circuit.pk == ctx.execution.circuit_id:
             raise ActionError("a circuit cannot call itself")
         try:

@@ -112,6 +112,11 @@ class Stopped(Exception):
         self.stop = stop
 
 
+def _interruption_kind(interruption: BaseException) -> str:
+    # Governor limits are one kind ("limit"), however they were raised.
+    return "limit" if isinstance(interruption, LimitExceeded) else type(interruption).__name__
+
+
 def _json_size(value: Any) -> int:
     return len(json.dumps(value, default=str))
 
@@ -266,12 +271,15 @@ class Engine:
                 raise  # nothing more is written: the new owner resumes this step
             except (Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed) as interruption:
                 if step.pk and step.status == StepStatus.RUNNING:
-                    if action_class.container:
+                    if action_class.container and not isinstance(interruption, LimitExceeded):
                         with self._owned(closing=True):
                             step.delete()  # a container interrupted by its body: it runs again on resume
                     else:  # the step itself was stopped (cancel, limit): say so on the step
                         step.logs = ctx.logs
-                        self._fail_step(step, str(interruption) or type(interruption).__name__.lower(), type(interruption).__name__)
+                        self._fail_step(step, str(interruption) or type(interruption).__name__.lower(), _interruption_kind(interruption))
+                elif step.status == StepStatus.RUNNING and isinstance(interruption, LimitExceeded):  # a pure step not yet written
+                    step.logs = ctx.logs
+                    self._fail_step(step, str(interruption), "limit")
                 raise
             except Exception as exc:
                 message = str(exc) if isinstance(exc, ActionError | ExpressionError) else f"{type(exc).__name__}: {exc}"
@@ -310,7 +318,12 @@ class Engine:
         elif isinstance(result, Stop):
             output = result.output
         output = _jsonable(output)
-        self._check_payload(output, f"the output of {node.key!r}")
+        try:
+            self._check_payload(output, f"the output of {node.key!r}")
+        except LimitExceeded as exc:  # the step is over: say so on it before the execution fails
+            step.logs = ctx.logs
+            self._fail_step(step, str(exc), "limit")
+            raise
         step.status = StepStatus.SUCCEEDED
         step.port = port
         step.output = output
