@@ -112,6 +112,22 @@ class Stopped(Exception):
         self.stop = stop
 
 
+# The engine's own interruptions pass through a step unchanged (never a step error or timeout).
+_INTERRUPTIONS = (LeaseLost, Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed)
+
+
+class StepTimedOut(ActionError):
+    """The step ran past its deadline; anything it returns later is discarded."""
+
+
+# Contextvar of a helper thread running a step with an explicit timeout: set once the step timed out.
+_cut_off: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("circuitos_step_cut_off", default=None)
+
+
+def _error_kind(exc: BaseException) -> str:
+    return "timeout" if isinstance(exc, StepTimedOut) else type(exc).__name__
+
+
 def _interruption_kind(interruption: BaseException) -> str:
     # Governor limits are one kind ("limit"), however they were raised.
     return "limit" if isinstance(interruption, LimitExceeded) else type(interruption).__name__
@@ -154,6 +170,8 @@ class Engine:
 
     def run(self) -> Execution:
         self.lease.start()
+        # A sub-circuit run inside a timed-out step's helper thread is an execution of its own: not cut off with it.
+        cut_off = _cut_off.set(None)
         try:
             return self._run()
         except LeaseLost as lost:
@@ -162,6 +180,7 @@ class Engine:
             self.lease_lost = True
             return self.execution
         finally:
+            _cut_off.reset(cut_off)
             self.lease.stop()
 
     def _run(self) -> Execution:
@@ -284,7 +303,7 @@ class Engine:
             except Exception as exc:
                 message = str(exc) if isinstance(exc, ActionError | ExpressionError) else f"{type(exc).__name__}: {exc}"
                 step.logs = ctx.logs
-                self._fail_step(step, message, type(exc).__name__, exc if not isinstance(exc, ActionError) else None)
+                self._fail_step(step, message, _error_kind(exc), exc if not isinstance(exc, ActionError) else None)
                 if attempt < max_attempts:
                     delay = self._backoff(retry, attempt)
                     if delay > inline_wait_max():
@@ -393,6 +412,7 @@ class Engine:
         step.duration_ms = (step.finished_at - step.started_at).total_seconds() * 1000 if step.started_at else None
         action_class = self.graph.nodes[step.node_key].action_class
         if step.pk is None and step.status == StepStatus.SUCCEEDED and self.batch_pure and not (action_class.side_effects or action_class.container):
+            self._check_cut_off()
             with self.lock:
                 self.pending.append(step)
         else:
@@ -412,25 +432,86 @@ class Engine:
     # --- running an action ------------------------------------------------------------
 
     def _call(self, action, ctx: Context, config: dict, timeout: float | None) -> Any:
+        """Run the action; its result (the return value and the vars it set) counts only if it is in time.
+
+        A result that arrives after the step's deadline is discarded and logged: the step is the
+        timed-out attempt, and a retry applies its own effect once. An explicit timeout is
+        also enforced: the action runs in a helper thread and the step fails at the deadline
+        even if the action ignores `ctx.deadline` (built-in actions pass `ctx.time_left()` to
+        their I/O, so the helper thread's connection is cut at the deadline as well).
+        """
+        deadline = ctx.deadline
+        outer_vars, before, staged_vars = self._stage_vars(action, ctx)
         if not timeout:
-            return action.run(ctx, config)
-        # An explicit timeout is enforced: the action runs in a helper thread and the step
-        # fails at the deadline even if the action itself ignores ctx.deadline.
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{ctx.node_key}")
-        future = pool.submit(contextvars.copy_context().run, self._run_in_thread, action, ctx, config)
-        try:
-            return future.result(timeout=timeout)
-        except FutureTimeout:
-            raise ActionError(f"timed out after {timeout:g} seconds") from None
-        finally:
-            pool.shutdown(wait=False)
+            try:
+                result = action.run(ctx, config)
+            except Exception as exc:
+                self._raise_timed_out_instead(action, ctx, exc)
+                raise
+        else:
+            cutoff = threading.Event()
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{ctx.node_key}")
+            future = pool.submit(contextvars.copy_context().run, self._run_in_thread, action, ctx, config, cutoff)
+            try:
+                result = future.result(timeout=max(0.0, deadline - time.monotonic()) if deadline is not None else timeout)
+            except FutureTimeout:
+                # Whatever the helper thread does from now on is discarded: its vars live in its own
+                # copy, and the engine writes nothing more for it (the cutoff, see _check_cut_off).
+                cutoff.set()
+                future.add_done_callback(lambda f, key=ctx.node_key: self._log_late(key, f))
+                raise StepTimedOut(f"timed out after {timeout:g} seconds") from None
+            except Exception as exc:
+                self._raise_timed_out_instead(action, ctx, exc)
+                raise
+            finally:
+                pool.shutdown(wait=False)
+        if deadline is not None and time.monotonic() > deadline and not action.container:
+            # A late answer (an action that blocked past its deadline) is not recorded.
+            log.warning("execution %s, step %r: a result arrived after the deadline and was discarded", self.execution.pk, ctx.node_key)
+            ctx.log("the result arrived after the step's deadline and was discarded", level="warning")
+            raise StepTimedOut(f"timed out after {timeout or DEFAULT_STEP_TIMEOUT:g} seconds (a late result was discarded)")
+        if staged_vars is not None:
+            # Only the variables this step changed: parallel branches set theirs meanwhile.
+            outer_vars.update({k: v for k, v in staged_vars.items() if k not in before or before[k] is not v})
+        return result
 
     @staticmethod
-    def _run_in_thread(action, ctx: Context, config: dict) -> Any:
+    def _stage_vars(action, ctx: Context) -> tuple[dict, dict, dict | None]:
+        """Give a non-container step its own copy of `vars` (containers share theirs with their bodies' steps).
+
+        Returns the execution's vars, what they were when the step started, and the step's copy.
+        """
+        outer = ctx.data.setdefault("vars", {})
+        if action.container:
+            return outer, {}, None
+        staged = dict(outer)
+        ctx.data = {**ctx.data, "vars": staged}
+        return outer, dict(outer), staged
+
+    @staticmethod
+    def _raise_timed_out_instead(action, ctx: Context, exc: Exception) -> None:
+        """An error raised at or after the deadline (the action's own I/O timeout firing) is the step's timeout."""
+        if isinstance(exc, _INTERRUPTIONS) or action.container or ctx.deadline is None or time.monotonic() < ctx.deadline:
+            return
+        raise StepTimedOut(f"timed out: {exc}" if isinstance(exc, ActionError) else f"timed out: {type(exc).__name__}: {exc}") from exc
+
+    def _log_late(self, node_key: str, future) -> None:
+        outcome = "failed" if future.exception() is not None else "returned a result"
+        log.warning("execution %s, step %r: the timed-out action %s after all; discarded", self.execution.pk, node_key, outcome)
+
+    @staticmethod
+    def _run_in_thread(action, ctx: Context, config: dict, cutoff: threading.Event) -> Any:
+        _cut_off.set(cutoff)  # this thread's engine writes (a container's body) stop at the deadline
         try:
             return action.run(ctx, config)
         finally:
             connection.close()
+
+    @staticmethod
+    def _check_cut_off() -> None:
+        cutoff = _cut_off.get()
+        if cutoff is not None and cutoff.is_set():
+            raise LeaseLost("the step this work belongs to timed out; its late work is not recorded")
 
     def _has_templates(self, node) -> bool:
         key = node.key
@@ -464,6 +545,7 @@ class Engine:
     @contextmanager
     def _owned(self, *, closing: bool = False) -> Iterator[None]:
         """The transaction every write of this execution goes through (see the module doc)."""
+        self._check_cut_off()
         try:
             with self.lease.hold(closing=closing):
                 yield
