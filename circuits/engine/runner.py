@@ -24,6 +24,18 @@ Exactly one runner per execution — the lease contract (circuits/engine/lease.p
   finish the execution, and logs it. The new owner resumes from the stored steps.
 - A user's cancel keeps the token: the runner still records the outcome of the step it
   was in (closing writes), but starts nothing new.
+- The execution's own state changes (claim, renew, park, finish, cancel) are the guarded
+  transitions of `ExecutionQuerySet` (circuits/models/execution.py); each says whether it took
+  effect and announces itself only after its transaction commits.
+
+Deadlines — a step's result counts only if it arrives in time:
+
+- A step's deadline is its `timeout_seconds` (default DEFAULT_STEP_TIMEOUT); built-in actions
+  pass `ctx.time_left()` to their I/O so their work is cut off at it. A result (the output, or
+  the vars the step set, which it sets on its own copy) arriving after the deadline is
+  discarded and logged; the step is the timed-out attempt (error type `timeout`).
+- With an explicit timeout the action runs in a helper thread; after the deadline that
+  thread's engine writes (a container's body steps) are refused.
 
 Idempotency — what a step that was in flight when its runner died does on resume:
 
