@@ -72,8 +72,15 @@ def announce(execution: Execution, kind: str) -> None:
     publish_on_commit(execution.tenant_id, execution.pk, lifecycle_event(kind, execution))
 
 
+def _close_waits(execution_id: int, now: datetime) -> None:
+    """A cancelled execution's wait steps are over: nothing will ever complete them."""
+    StepRun.objects.filter(execution_id=execution_id, status=StepStatus.WAITING).update(
+        status=StepStatus.CANCELLED, finished_at=now, resume_at=None, error={"message": "the execution was cancelled", "type": "cancelled"}
+    )
+
+
 class ExecutionQuerySet(TenantQuerySet):
-    """Every change of an execution's state, in one place (see docs/architecture.md, "Execution state").
+    """Every change of an execution's state, in one place (docs/architecture.md, "The engine").
 
     Each transition is one UPDATE guarded in its WHERE clause — the state it starts from and,
     for a runner's transitions, the lease token the runner holds — and returns whether it
@@ -153,7 +160,10 @@ class ExecutionQuerySet(TenantQuerySet):
             fields["vars"] = vars
         if step_count is not None:
             fields["step_count"] = step_count
-        finished = self._owned_by(execution, token).update(**fields)
+        with transaction.atomic():
+            finished = self._owned_by(execution, token).update(**fields)
+            if finished and status == ExecutionStatus.CANCELLED:
+                _close_waits(execution.pk, now)  # the runner saw the cancel before the service wrote it
         if finished:
             for name, value in fields.items():
                 setattr(execution, name, value)
@@ -173,9 +183,7 @@ class ExecutionQuerySet(TenantQuerySet):
                 status=ExecutionStatus.CANCELLED, finished_at=now, error=error, lease_until=None, wait_until=None
             )
             if cancelled:
-                StepRun.objects.filter(execution_id=execution.pk, status=StepStatus.WAITING).update(
-                    status=StepStatus.CANCELLED, finished_at=now, resume_at=None, error={"message": "the execution was cancelled", "type": "cancelled"}
-                )
+                _close_waits(execution.pk, now)
                 execution.status, execution.finished_at, execution.error = ExecutionStatus.CANCELLED, now, error
                 execution.lease_until = execution.wait_until = None
                 announce(execution, "execution.finished")

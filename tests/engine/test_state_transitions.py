@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from circuits.engine import live
 from circuits.engine.start import claim, create_execution, run_now
-from circuits.models import Execution, ExecutionStatus, StepStatus
+from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
 from circuits.services.executions import CancelExecution
 from tests.engine.helpers import build, chain, node
 
@@ -140,6 +140,17 @@ def test_cancelling_a_parked_execution_closes_its_wait_step_too(world):
     nap = execution.steps.get(node_key="nap")
     assert nap.status == StepStatus.CANCELLED and nap.finished_at is not None and nap.resume_at is None
     assert claim(execution.pk) is None  # nothing wakes it any more
+
+
+@pytest.mark.django_db
+def test_a_runner_finishing_its_execution_as_cancelled_closes_the_wait_steps_too(world):
+    # The runner may see the cancel flag before the cancel service has written the row.
+    claimed = claim(create_execution(parking(world, "runner-cancels"), {}).pk)
+    StepRun.objects.create(execution=claimed, node_key="nap", action="util.wait", status=StepStatus.WAITING, resume_at=timezone.now())
+
+    assert Execution.objects.finish(claimed, claimed.lease_owner, status=ExecutionStatus.CANCELLED, error=CANCELLED)
+
+    assert claimed.steps.get(node_key="nap").status == StepStatus.CANCELLED
 
 
 @pytest.mark.django_db
