@@ -25,8 +25,11 @@ from actions.notify.tests.conftest import _Controller
 from actions.web.tests.server import Reply, Seen, serve
 from circuits.credentials import save_credential
 from circuits.engine import runner
-from circuits.models import ExecutionStatus, StepStatus
+from circuits.engine.start import create_execution, enqueue
+from circuits.models import Execution, ExecutionStatus, StepStatus
 from tests.engine.helpers import build, chain, node, run
+from tests.engine.workers import new_queue, start_worker, stop, wait_for
+from tests.fixtures import needs_postgres, needs_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,6 +107,32 @@ def test_an_http_step_times_out_at_its_deadline_and_its_connection_is_closed(wor
     assert route.answered == ["fresh"]
     assert execution.vars == {"answer": "fresh"}
     assert "late" not in json.dumps([s.output for s in execution.steps.all()])
+
+
+@needs_postgres()
+@needs_redis()
+def test_in_a_real_worker_a_timed_out_http_step_is_retried_and_its_answer_recorded_once(world, slow_http, settings):
+    url, route = slow_http
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue = new_queue()
+    circuit = build(
+        world,
+        "slow-http-worker",
+        [node("call", "web.http_request", {"method": "POST", "url": url, "body_type": "json", "body": {"n": 1}}, timeout_seconds=STEP_TIMEOUT, retry=RETRY)],
+        chain("call"),
+    )
+    worker = start_worker(queue, log="timeouts-worker.log")
+    try:
+        execution = create_execution(circuit, {})
+        enqueue(execution)
+        execution = wait_for(lambda: Execution.objects.filter(pk=execution.pk, status__in=["succeeded", "failed"]).first(), what="the execution")
+    finally:
+        stop(worker)
+
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.error
+    _assert_timed_out_then_retried(execution, "call")
+    assert len(route.hung_up_after) == 1 and route.hung_up_after[0] < STEP_TIMEOUT + SLACK
+    assert route.answered == ["fresh"]
+    assert execution.output["body"] == {"answer": "fresh"}
 
 
 # --------------------------------------------------------------------------- SMTP
