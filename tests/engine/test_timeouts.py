@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from actions import registry
-from actions.base import Action, Context
+from actions.base import Action, ActionError, Context
 from actions.notify.tests.conftest import _Controller
 from actions.web.tests.server import Reply, Seen, serve
 from circuits.credentials import save_credential
@@ -245,11 +245,14 @@ class SlowAnswer(Action):
     label = "Slow answer (tests)"
     description = "Answers late the first time."
     side_effects = True
-    schema = {"type": "object", "properties": {}}
+    schema = {"type": "object", "properties": {"fail": {"type": "boolean"}}}
     runs: list[str] = []
     late_done = threading.Event()
 
     def run(self, ctx: Context, config: dict) -> dict:
+        if config.get("fail"):
+            ctx.set_var("answer", "from a failed step")
+            raise ActionError("failed after setting a variable")
         answer = "late" if not self.runs else "fresh"
         self.runs.append(answer)
         if answer == "late":
@@ -310,11 +313,28 @@ def test_a_result_returned_after_the_deadline_without_an_explicit_timeout_is_dis
     assert execution.vars == {"answer": "fresh"}
 
 
-def test_variables_set_by_a_step_that_failed_are_not_kept(world, slow_answer):
-    # The control for staging: a step that returns in time keeps what it set.
+def test_a_step_that_returns_in_time_keeps_the_variables_it_set(world, slow_answer):
+    # The control for the tests above: staging does not lose what a step in time sets.
     SlowAnswer.runs = ["warm"]  # answers "fresh" at once
     execution = run(_late_answer_circuit(world, "in-time", timeout_seconds=STEP_TIMEOUT))
 
     assert execution.status == ExecutionStatus.SUCCEEDED
     assert len(_attempts(execution, "slow")) == 1
     assert execution.vars == {"answer": "fresh"}
+
+
+def test_variables_set_by_a_step_that_failed_are_not_kept(world, slow_answer):
+    circuit = build(
+        world,
+        "failed-vars",
+        [
+            node("slow", SlowAnswer.name, {"fail": True}, on_error="continue"),
+            node("out", "util.transform", {"template": "{{ vars.answer | default('unset') }}"}),
+        ],
+        chain("slow", "out"),
+    )
+    execution = run(circuit)
+
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.error
+    assert execution.steps.get(node_key="slow").status == StepStatus.FAILED
+    assert execution.output == "unset" and execution.vars == {}
