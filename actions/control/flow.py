@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions.sdk import Action, ActionError, Body, Context, Stop, register
+from actions.sdk import Action, ActionError, Body, Context, LimitExceeded, Stop, register
 
 
 def _body_data(data: dict, **extra: Any) -> dict:
@@ -52,7 +52,9 @@ class Parallel(Action):
     def run(self, ctx: Context, config: dict) -> Any:
         branches = config["branches"]
         if len(branches) > ctx.limits.max_parallel_branches:
-            raise ActionError(f"at most {ctx.limits.max_parallel_branches} parallel branches are allowed")
+            # A governor limit fails the execution: it is never routed to an error port.
+            limit = ctx.limits.max_parallel_branches
+            raise LimitExceeded("max_parallel_branches", limit, f"{len(branches)} parallel branches in {ctx.node_key!r}")
         bodies = [Body(branch, f"{ctx.scope}/{ctx.node_key}.{branch}", _body_data(ctx.data)) for branch in branches]
         return dict(zip(branches, ctx.run_bodies(bodies), strict=True))
 
@@ -84,9 +86,12 @@ class Loop(Action):
             items = [{"key": k, "value": v} for k, v in items.items()]
         if not isinstance(items, list):
             raise ActionError(f"items must be a list, got {type(items).__name__}")
-        limit = min(config.get("max_iterations", 1000), ctx.limits.max_loop_iterations)
-        if len(items) > limit:
-            raise ActionError(f"the loop has {len(items)} items; at most {limit} iterations are allowed (governor limit)")
+        # Both bounds are limits, not step errors: the execution fails (kind "limit") and no
+        # error port or on_error=continue can swallow a runaway loop.
+        governor, own = ctx.limits.max_loop_iterations, config.get("max_iterations", 1000)
+        if len(items) > min(governor, own):
+            name, limit = ("max_loop_iterations", governor) if governor <= own else ("max_iterations", own)
+            raise LimitExceeded(name, limit, f"the loop {ctx.node_key!r} has {len(items)} items; at most {limit} iterations are allowed")
         results = []
         for index, item in enumerate(items):
             loop = {"item": item, "index": index, "first": index == 0, "last": index == len(items) - 1, "length": len(items)}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html as html_module
 import re
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from email.utils import parseaddr
 from typing import Any
 
@@ -172,15 +175,20 @@ class SendEmail(Action):
             # The tenant's server is outside the platform: it obeys the same address rules as outbound
             # HTTP, and the connection goes to the addresses checked here (no second DNS lookup).
             addresses = self._check_host(ctx, smtp["host"], smtp["port"])
+            # The whole exchange ends at the step's deadline: each socket operation waits at most
+            # the time left, and a watchdog closes the connection at the deadline itself (a server
+            # answering slowly line by line cannot stretch it), so nothing is sent after it.
+            timeout = max(0.001, ctx.time_left(DEFAULT_TIMEOUT))
             connection = PinnedEmailBackend(
                 addresses=addresses,
+                deadline=time.monotonic() + timeout,
                 host=smtp["host"],
                 port=smtp["port"],
                 username=smtp["username"],
                 password=smtp["password"],
                 use_tls=smtp["use_tls"],
                 use_ssl=smtp["use_ssl"],
-                timeout=max(1.0, ctx.time_left(DEFAULT_TIMEOUT)),
+                timeout=timeout,
                 fail_silently=False,
             )
             via = f"SMTP server {smtp['host']}:{smtp['port']}"
@@ -206,6 +214,8 @@ class SendEmail(Action):
         try:
             sent = message.send(fail_silently=False)
         except Exception as exc:
+            if smtp is not None and connection.expired:
+                raise ActionError(f"{via} did not finish before the step's deadline; the connection was closed") from None
             raise ActionError(self._describe_failure(exc, via, smtp)) from None
         if not sent:
             raise ActionError(f"{via} did not accept the message")
@@ -260,7 +270,7 @@ class SendEmail(Action):
         # so the allow-list entries ("mail.corp:25", "10.0.0.0/8", …) mean the same thing here.
         shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
         try:
-            return check_url(ctx.tenant, f"http://{shown}:{port}/", timeout=max(1.0, ctx.time_left(10.0)))
+            return check_url(ctx.tenant, f"http://{shown}:{port}/", timeout=max(0.001, ctx.time_left(10.0)))
         except InvalidURLError:
             raise ActionError(f"SMTP server: {host!r} is not a valid host name or address") from None
         except BlockedDestinationError as exc:
@@ -317,44 +327,93 @@ def _connect_pinned(addresses: list[Any], port: int, timeout: float | None, sour
     raise last_error
 
 
+class _Deadline:
+    """Closes an SMTP connection at a monotonic deadline (None: never), waking a read blocked on it."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.expired = threading.Event()
+        self._timer: threading.Timer | None = None
+
+    def arm(self, current: Any) -> None:
+        """`current()` is the socket in use when the deadline comes (STARTTLS replaces it)."""
+        if self.deadline is None:
+            return
+
+        def expire() -> None:
+            self.expired.set()
+            sock = current()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    # socket.socket's own shutdown, also under TLS (as actions.net does).
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+        self._timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
 class PinnedSMTP(smtplib.SMTP):
     """smtplib.SMTP that connects to `addresses` (checked by the outbound guard) instead of resolving
     `host` again — a DNS answer that changes after the check (rebinding) reaches nothing else. The
     host name stays what smtplib knows (`_host`): STARTTLS sends it as SNI and checks the
-    certificate against it."""
+    certificate against it. The connection is closed at `deadline` (see _Deadline)."""
 
-    def __init__(self, host: str = "", port: int = 0, *, addresses: list[Any], **kwargs: Any) -> None:
+    def __init__(self, host: str = "", port: int = 0, *, addresses: list[Any], deadline: _Deadline | None = None, **kwargs: Any) -> None:
         self._addresses = list(addresses)
+        self._deadline = deadline or _Deadline(None)
         super().__init__(host, port, **kwargs)
 
     def _get_socket(self, host: str, port: int, timeout: float | None) -> socket.socket:
         if timeout is not None and not timeout:
             raise ValueError("Non-blocking socket (timeout=0) is not supported")
-        return _connect_pinned(self._addresses, port, timeout, self.source_address)
+        sock = _connect_pinned(self._addresses, port, timeout, self.source_address)
+        self._deadline.arm(lambda: getattr(self, "sock", None) or sock)
+        return sock
+
+    def close(self) -> None:
+        self._deadline.disarm()
+        super().close()
 
 
 class PinnedSMTPSSL(smtplib.SMTP_SSL):
     """smtplib.SMTP_SSL (port 465) pinned like PinnedSMTP; TLS from the first byte, SNI and certificate on the name."""
 
-    def __init__(self, host: str = "", port: int = 0, *, addresses: list[Any], **kwargs: Any) -> None:
+    def __init__(self, host: str = "", port: int = 0, *, addresses: list[Any], deadline: _Deadline | None = None, **kwargs: Any) -> None:
         self._addresses = list(addresses)
+        self._deadline = deadline or _Deadline(None)
         super().__init__(host, port, **kwargs)
 
     def _get_socket(self, host: str, port: int, timeout: float | None) -> socket.socket:
         raw = _connect_pinned(self._addresses, port, timeout, self.source_address)
-        return self.context.wrap_socket(raw, server_hostname=self._host)
+        sock = self.context.wrap_socket(raw, server_hostname=self._host)
+        self._deadline.arm(lambda: sock)
+        return sock
+
+    def close(self) -> None:
+        self._deadline.disarm()
+        super().close()
 
 
 class PinnedEmailBackend(EmailBackend):
-    """Django's SMTP backend over PinnedSMTP / PinnedSMTPSSL."""
+    """Django's SMTP backend over PinnedSMTP / PinnedSMTPSSL, ending every exchange at `deadline` (monotonic)."""
 
-    def __init__(self, *args: Any, addresses: list[Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, addresses: list[Any], deadline: float | None = None, **kwargs: Any) -> None:
         self.addresses = list(addresses)
+        self.deadline = _Deadline(deadline)
         super().__init__(*args, **kwargs)
 
     @property
+    def expired(self) -> bool:
+        return self.deadline.expired.is_set() or (self.deadline.deadline is not None and time.monotonic() >= self.deadline.deadline)
+
+    @property
     def connection_class(self):
-        return functools.partial(PinnedSMTPSSL if self.use_ssl else PinnedSMTP, addresses=self.addresses)
+        return functools.partial(PinnedSMTPSSL if self.use_ssl else PinnedSMTP, addresses=self.addresses, deadline=self.deadline)
 
 
 def _smtp_reply(error: Any) -> str:

@@ -123,7 +123,7 @@ class SendSlackMessage(Action):
                 "POST",
                 url,
                 json=payload,
-                timeout=max(1.0, ctx.time_left(DEFAULT_TIMEOUT)),
+                timeout=ctx.time_left(DEFAULT_TIMEOUT),  # the step's deadline ends the exchange (guarded_request's own floor)
                 max_bytes=RESPONSE_MAX_BYTES,
                 follow_redirects=False,
                 idempotency_key=ctx.idempotency_key,

@@ -11,7 +11,7 @@ from actions.sdk import registry
 from actions.sdk.action import Action
 from actions.sdk.context import Body, CircuitRun, Context, StepLimits
 from actions.sdk.errors import ActionError, ConfigError
-from actions.sdk.interrupts import Cancelled, Interrupt, Parked, Stopped
+from actions.sdk.interrupts import Cancelled, Interrupt, LimitExceeded, Parked, Stopped
 from actions.sdk.registry import CATEGORIES, RegistryError, register
 from actions.sdk.results import Park, Result, Stop
 from actions.sdk.templates import is_template
@@ -26,6 +26,7 @@ __all__ = [
     "ConfigError",
     "Context",
     "Interrupt",
+    "LimitExceeded",
     "Park",
     "Parked",
     "RegistryError",

@@ -46,3 +46,11 @@ class Stopped(Interrupt):
 
 class Cancelled(Interrupt):
     """Someone cancelled the execution."""
+
+
+class LimitExceeded(Interrupt):
+    """A governor limit ran out: the execution fails (kind "limit"); no error port or on_error=continue catches it."""
+
+    def __init__(self, limit: str, value, message: str):
+        super().__init__(f"Governor limit exceeded: {message} (limit {limit} = {value})")
+        self.limit = limit

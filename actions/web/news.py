@@ -6,6 +6,7 @@ import calendar
 import html
 import io
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -160,12 +161,13 @@ class SearchNews(Action):
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
         matches = _matcher(config.get("query"))
-        timeout = ctx.time_left(float(config.get("timeout_seconds", 20)))
+        # One deadline for every feed: a feed queued behind the first eight still ends with the step.
+        until = time.monotonic() + ctx.time_left(float(config.get("timeout_seconds", 20)))
         tenant = ctx.tenant
 
         def fetch(feed: str) -> tuple[str, list[dict] | None, str | None]:
             try:
-                return feed, _read_feed(tenant, feed, timeout), None
+                return feed, _read_feed(tenant, feed, max(0.0, until - time.monotonic())), None
             except ActionError as exc:
                 return feed, None, str(exc)
             except Exception as exc:  # a feed the parser chokes on must not sink the others

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
-from actions.sdk import ActionError, Body, CircuitRun, Context, Parked, StepLimits
+from actions.sdk import ActionError, Body, CircuitRun, Context, LimitExceeded, Parked, StepLimits
 from circuits.credentials import read_credential
 from circuits.engine.limits import Limits
 from circuits.engine.subcircuits import start_circuit
@@ -93,6 +93,7 @@ class StepContext(DirectContext):
         if failures:
             others = [f for f in failures if not isinstance(f, Parked)]
             if others:
-                raise others[0]
+                # A governor limit in any body fails the execution as a limit, whatever else failed.
+                raise next((f for f in others if isinstance(f, LimitExceeded)), others[0])
             raise min(failures, key=lambda parked: parked.until)
         return outputs

@@ -15,26 +15,16 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import DateTimeField, ExpressionWrapper
-from django.db.models.functions import Now
 
 from actions.sdk import Interrupt
 from circuits.models import Execution, ExecutionStatus
+from circuits.models.execution import lease_expiry, lease_seconds
+
+__all__ = ["CancelledInDatabase", "Lease", "LeaseLost", "lease_expiry", "lease_seconds", "new_token"]
 
 log = logging.getLogger(__name__)
-
-
-def lease_seconds() -> int:
-    return int(getattr(settings, "ENGINE_LEASE_SECONDS", 60))
-
-
-def lease_expiry():
-    """`now() + the lease`, computed by the database."""
-    return ExpressionWrapper(Now() + timedelta(seconds=lease_seconds()), output_field=DateTimeField())
 
 
 def new_token() -> uuid.UUID:
@@ -98,7 +88,7 @@ class Lease:
             connection.close()  # this thread's own connection
 
     def _renew(self) -> bool:
-        return bool(self._mine().filter(status=ExecutionStatus.RUNNING).update(lease_until=lease_expiry()))
+        return Execution.objects.renew(self.execution_id, self.token)
 
     def _mine(self):
         return Execution.objects.filter(pk=self.execution_id, lease_owner=self.token)

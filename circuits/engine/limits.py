@@ -13,7 +13,6 @@ from dataclasses import dataclass, fields
 
 from django.conf import settings
 
-from actions.sdk import Interrupt
 from circuits.models import Tenant
 from circuits.numbers import finite_number
 
@@ -68,9 +67,3 @@ def clamp(name: str, value: object) -> int | float:
         number = default(name)
     number = min(max(number, MINIMUM), maximum(name))
     return int(number) if name in WHOLE else float(number)
-
-
-class LimitExceeded(Interrupt):
-    def __init__(self, limit: str, value, message: str):
-        super().__init__(f"Governor limit exceeded: {message} (limit {limit} = {value})")
-        self.limit = limit

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,11 @@ def publish(tenant_id: int, execution_id: int | None, event: dict[str, Any]) -> 
         groups.insert(0, execution_group(execution_id))
     # `ts` (seconds since the epoch) lets clients order events and measure delivery delay.
     _publisher.submit(groups, {"type": "circuit.event", "event": {**event, "ts": time.time()}})
+
+
+def publish_on_commit(tenant_id: int, execution_id: int | None, event: dict[str, Any]) -> None:
+    """`publish` once the current transaction commits (at once outside one); never if it rolls back."""
+    transaction.on_commit(lambda: publish(tenant_id, execution_id, event))
 
 
 def flush(timeout: float = 5.0) -> bool:

@@ -25,6 +25,18 @@ Exactly one runner per execution — the lease contract (circuits/engine/lease.p
   finish the execution, and logs it. The new owner resumes from the stored steps.
 - A user's cancel keeps the token: the runner still records the outcome of the step it
   was in (closing writes), but starts nothing new.
+- The execution's own state changes (claim, renew, park, finish, cancel) are the guarded
+  transitions of `ExecutionQuerySet` (circuits/models/execution.py); each says whether it took
+  effect and announces itself only after its transaction commits.
+
+Deadlines — a step's result counts only if it arrives in time:
+
+- A step's deadline is its `timeout_seconds` (default DEFAULT_STEP_TIMEOUT); built-in actions
+  pass `ctx.time_left()` to their I/O so their work is cut off at it. A result (the output, or
+  the vars the step set, which it sets on its own copy) arriving after the deadline is
+  discarded and logged; the step is the timed-out attempt (error type `timeout`).
+- With an explicit timeout the action runs in a helper thread; after the deadline that
+  thread's engine writes (a container's body steps) are refused.
 
 Idempotency — what a step that was in flight when its runner died does on resume:
 
@@ -70,10 +82,11 @@ from circuits.engine.expressions import Budget, ExpressionError, contains_templa
 from circuits.engine.lease import CancelledInDatabase, Lease, LeaseLost
 from circuits.engine.limits import LimitExceeded, Limits
 from circuits.engine.lineage import running_step
-from circuits.engine.live import publish
+from circuits.engine.live import publish, publish_on_commit
 from circuits.engine.signals import execution_finished
 from circuits.engine.walk import Walk
 from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.models.execution import lifecycle_event
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +116,27 @@ class ExecutionFailed(Interrupt):
 
 # Parked, Stopped and Cancelled are the SDK's interrupts (actions/sdk/interrupts.py): a
 # container's action sees them come back through ctx.run_body / ctx.run_bodies.
+
+
+# The engine's own interruptions pass through a step unchanged (never a step error or timeout).
+_INTERRUPTIONS = (LeaseLost, Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed)
+
+
+class StepTimedOut(ActionError):
+    """The step ran past its deadline; anything it returns later is discarded."""
+
+
+# Contextvar of a helper thread running a step with an explicit timeout: set once the step timed out.
+_cut_off: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("circuitos_step_cut_off", default=None)
+
+
+def _error_kind(exc: BaseException) -> str:
+    return "timeout" if isinstance(exc, StepTimedOut) else type(exc).__name__
+
+
+def _interruption_kind(interruption: BaseException) -> str:
+    # Governor limits are one kind ("limit"), however they were raised.
+    return "limit" if isinstance(interruption, LimitExceeded) else type(interruption).__name__
 
 
 def _json_size(value: Any) -> int:
@@ -142,6 +176,8 @@ class Engine:
 
     def run(self) -> Execution:
         self.lease.start()
+        # A sub-circuit run inside a timed-out step's helper thread is an execution of its own: not cut off with it.
+        cut_off = _cut_off.set(None)
         try:
             return self._run()
         except LeaseLost as lost:
@@ -150,13 +186,14 @@ class Engine:
             self.lease_lost = True
             return self.execution
         finally:
+            _cut_off.reset(cut_off)
             self.lease.stop()
 
     def _run(self) -> Execution:
         execution = self.execution
         self._load_previous_steps()
         data = self._initial_data()
-        publish(self.tenant.pk, execution.pk, self._execution_event("execution.started"))
+        publish_on_commit(self.tenant.pk, execution.pk, self._execution_event("execution.started"))
         try:
             self._check_payload(execution.input, "the trigger payload")
             self.run_scope(self.graph.starts, "", data)
@@ -266,17 +303,20 @@ class Engine:
                 raise  # nothing more is written: the new owner resumes this step
             except Interrupt as interruption:  # parked, stopped, cancelled, a limit, a failed body: not this step's own failure
                 if step.pk and step.status == StepStatus.RUNNING:
-                    if action_class.container:
+                    if action_class.container and not isinstance(interruption, LimitExceeded):
                         with self._owned(closing=True):
                             step.delete()  # a container interrupted by its body: it runs again on resume
                     else:  # the step itself was stopped (cancel, limit): say so on the step
                         step.logs = ctx.logs
-                        self._fail_step(step, str(interruption) or type(interruption).__name__.lower(), type(interruption).__name__)
+                        self._fail_step(step, str(interruption) or type(interruption).__name__.lower(), _interruption_kind(interruption))
+                elif step.status == StepStatus.RUNNING and isinstance(interruption, LimitExceeded):  # a pure step not yet written
+                    step.logs = ctx.logs
+                    self._fail_step(step, str(interruption), "limit")
                 raise
             except Exception as exc:
                 message = str(exc) if isinstance(exc, ActionError | ExpressionError) else f"{type(exc).__name__}: {exc}"
                 step.logs = ctx.logs
-                self._fail_step(step, message, type(exc).__name__, exc if not isinstance(exc, ActionError) else None)
+                self._fail_step(step, message, _error_kind(exc), exc if not isinstance(exc, ActionError) else None)
                 if attempt < max_attempts:
                     delay = self._backoff(retry, attempt)
                     if delay > inline_wait_max():
@@ -310,7 +350,12 @@ class Engine:
         elif isinstance(result, Stop):
             output = result.output
         output = _jsonable(output)
-        self._check_payload(output, f"the output of {node.key!r}")
+        try:
+            self._check_payload(output, f"the output of {node.key!r}")
+        except LimitExceeded as exc:  # the step is over: say so on it before the execution fails
+            step.logs = ctx.logs
+            self._fail_step(step, str(exc), "limit")
+            raise
         step.status = StepStatus.SUCCEEDED
         step.port = port
         step.output = output
@@ -380,6 +425,7 @@ class Engine:
         step.duration_ms = (step.finished_at - step.started_at).total_seconds() * 1000 if step.started_at else None
         action_class = self.graph.nodes[step.node_key].action_class
         if step.pk is None and step.status == StepStatus.SUCCEEDED and self.batch_pure and not (action_class.side_effects or action_class.container):
+            self._check_cut_off()
             with self.lock:
                 self.pending.append(step)
         else:
@@ -399,25 +445,86 @@ class Engine:
     # --- running an action ------------------------------------------------------------
 
     def _call(self, action, ctx: Context, config: dict, timeout: float | None) -> Any:
+        """Run the action; its result (the return value and the vars it set) counts only if it is in time.
+
+        A result that arrives after the step's deadline is discarded and logged: the step is the
+        timed-out attempt, and a retry applies its own effect once. An explicit timeout is
+        also enforced: the action runs in a helper thread and the step fails at the deadline
+        even if the action ignores `ctx.deadline` (built-in actions pass `ctx.time_left()` to
+        their I/O, so the helper thread's connection is cut at the deadline as well).
+        """
+        deadline = ctx.deadline
+        outer_vars, before, staged_vars = self._stage_vars(action, ctx)
         if not timeout:
-            return action.run(ctx, config)
-        # An explicit timeout is enforced: the action runs in a helper thread and the step
-        # fails at the deadline even if the action itself ignores ctx.deadline.
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{ctx.node_key}")
-        future = pool.submit(contextvars.copy_context().run, self._run_in_thread, action, ctx, config)
-        try:
-            return future.result(timeout=timeout)
-        except FutureTimeout:
-            raise ActionError(f"timed out after {timeout:g} seconds") from None
-        finally:
-            pool.shutdown(wait=False)
+            try:
+                result = action.run(ctx, config)
+            except Exception as exc:
+                self._raise_timed_out_instead(action, ctx, exc)
+                raise
+        else:
+            cutoff = threading.Event()
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"step-{ctx.node_key}")
+            future = pool.submit(contextvars.copy_context().run, self._run_in_thread, action, ctx, config, cutoff)
+            try:
+                result = future.result(timeout=max(0.0, deadline - time.monotonic()) if deadline is not None else timeout)
+            except FutureTimeout:
+                # Whatever the helper thread does from now on is discarded: its vars live in its own
+                # copy, and the engine writes nothing more for it (the cutoff, see _check_cut_off).
+                cutoff.set()
+                future.add_done_callback(lambda f, key=ctx.node_key: self._log_late(key, f))
+                raise StepTimedOut(f"timed out after {timeout:g} seconds") from None
+            except Exception as exc:
+                self._raise_timed_out_instead(action, ctx, exc)
+                raise
+            finally:
+                pool.shutdown(wait=False)
+        if deadline is not None and time.monotonic() > deadline and not action.container:
+            # A late answer (an action that blocked past its deadline) is not recorded.
+            log.warning("execution %s, step %r: a result arrived after the deadline and was discarded", self.execution.pk, ctx.node_key)
+            ctx.log("the result arrived after the step's deadline and was discarded", level="warning")
+            raise StepTimedOut(f"timed out after {timeout or DEFAULT_STEP_TIMEOUT:g} seconds (a late result was discarded)")
+        if staged_vars is not None:
+            # Only the variables this step changed: parallel branches set theirs meanwhile.
+            outer_vars.update({k: v for k, v in staged_vars.items() if k not in before or before[k] is not v})
+        return result
 
     @staticmethod
-    def _run_in_thread(action, ctx: Context, config: dict) -> Any:
+    def _stage_vars(action, ctx: Context) -> tuple[dict, dict, dict | None]:
+        """Give a non-container step its own copy of `vars` (containers share theirs with their bodies' steps).
+
+        Returns the execution's vars, what they were when the step started, and the step's copy.
+        """
+        outer = ctx.data.setdefault("vars", {})
+        if action.container:
+            return outer, {}, None
+        staged = dict(outer)
+        ctx.data = {**ctx.data, "vars": staged}
+        return outer, dict(outer), staged
+
+    @staticmethod
+    def _raise_timed_out_instead(action, ctx: Context, exc: Exception) -> None:
+        """An error raised at or after the deadline (the action's own I/O timeout firing) is the step's timeout."""
+        if isinstance(exc, _INTERRUPTIONS) or action.container or ctx.deadline is None or time.monotonic() < ctx.deadline:
+            return
+        raise StepTimedOut(f"timed out: {exc}" if isinstance(exc, ActionError) else f"timed out: {type(exc).__name__}: {exc}") from exc
+
+    def _log_late(self, node_key: str, future) -> None:
+        outcome = "failed" if future.exception() is not None else "returned a result"
+        log.warning("execution %s, step %r: the timed-out action %s after all; discarded", self.execution.pk, node_key, outcome)
+
+    @staticmethod
+    def _run_in_thread(action, ctx: Context, config: dict, cutoff: threading.Event) -> Any:
+        _cut_off.set(cutoff)  # this thread's engine writes (a container's body) stop at the deadline
         try:
             return action.run(ctx, config)
         finally:
             connection.close()
+
+    @staticmethod
+    def _check_cut_off() -> None:
+        cutoff = _cut_off.get()
+        if cutoff is not None and cutoff.is_set():
+            raise LeaseLost("the step this work belongs to timed out; its late work is not recorded")
 
     def _has_templates(self, node) -> bool:
         key = node.key
@@ -451,6 +558,7 @@ class Engine:
     @contextmanager
     def _owned(self, *, closing: bool = False) -> Iterator[None]:
         """The transaction every write of this execution goes through (see the module doc)."""
+        self._check_cut_off()
         try:
             with self.lease.hold(closing=closing):
                 yield
@@ -557,7 +665,8 @@ class Engine:
         publish(self.tenant.pk, self.execution.pk, {"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
 
     def _publish_step(self, kind: str, step: StepRun) -> None:
-        publish(
+        # After the step's write commits: a change that rolls back (a before-save save refused) was never seen.
+        publish_on_commit(
             self.tenant.pk,
             self.execution.pk,
             {
@@ -576,59 +685,26 @@ class Engine:
         )
 
     def _execution_event(self, kind: str) -> dict:
-        e = self.execution
-        return {
-            "kind": kind,
-            "execution": e.pk,
-            "circuit": e.circuit.slug,
-            "status": e.status,
-            "duration_ms": e.duration_ms,
-            "error": e.error,
-            "output": e.output if kind == "execution.finished" else None,
-        }
+        return lifecycle_event(kind, self.execution)
 
     def _finish_parked(self, until: datetime, data: dict) -> Execution:
         e = self.execution
         with self._owned(closing=True):
             self.flush_pending()
-            updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING, lease_owner=self.lease.token).update(
-                status=ExecutionStatus.WAITING,
-                wait_until=until,
-                vars=data.get("vars", {}),
-                step_count=self.step_count,
-                lease_until=None,
-                lease_owner=None,
-            )
-        if updated:
-            e.status, e.wait_until = ExecutionStatus.WAITING, until
-        publish(self.tenant.pk, e.pk, self._execution_event("execution.waiting"))
+            Execution.objects.park(e, self.lease.token, until=until, vars=data.get("vars", {}), step_count=self.step_count)
         return e
 
     def _finish(self, status: str, data: dict, *, output: Any = None, error: dict | None = None) -> Execution:
         e = self.execution
-        now = timezone.now()
-        output = _jsonable(output)
-        duration = int((now - e.started_at).total_seconds() * 1000) if e.started_at else None
         with self._owned(closing=True):
             self.flush_pending()
             # Only a running execution is finished here: a concurrent cancel keeps its status.
-            updated = Execution.objects.filter(pk=e.pk, status=ExecutionStatus.RUNNING, lease_owner=self.lease.token).update(
-                status=status,
-                output=output,
-                error=error,
-                vars=data.get("vars", {}),
-                finished_at=now,
-                duration_ms=duration,
-                step_count=self.step_count,
-                lease_until=None,
-                lease_owner=None,
-                wait_until=None,
+            finished = Execution.objects.finish(
+                e, self.lease.token, status=status, output=_jsonable(output), error=error, vars=data.get("vars", {}), step_count=self.step_count
             )
         e.refresh_from_db()
-        if updated:
+        if finished:
             cache.delete(cancel_key(e))
-        publish(self.tenant.pk, e.pk, self._execution_event("execution.finished"))
-        if updated:
             execution_finished.send(sender=Execution, execution=e)
         return e
 

@@ -7,13 +7,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Now
-from django.utils import timezone
 
 from circuits.engine import lineage
-from circuits.engine.lease import lease_expiry, new_token
-from circuits.models import Circuit, CircuitVersion, Execution, ExecutionStatus, VersionStatus
+from circuits.models import Circuit, CircuitVersion, Execution, VersionStatus
 
 log = logging.getLogger(__name__)
 
@@ -93,31 +89,11 @@ def enqueue(execution: Execution) -> None:
 def claim(execution_id: int) -> Execution | None:
     """Take ownership of an execution for this worker, or None if it is not ours to run.
 
-    `skip_locked` lets many workers race for the same id without blocking (and skips a row
-    whose owner is writing right now); a lease that lapsed (database time) lets another
-    worker take over an execution whose runner died. The new owner token makes every write
-    of the previous owner fail from now on (see circuits.engine.lease).
+    A lease that lapsed (database time) lets another worker take over an execution whose
+    runner died. The new owner token makes every write of the previous owner fail from now
+    on (see circuits.engine.lease); the transition itself is `ExecutionQuerySet.claim`.
     """
-    now = timezone.now()
-    claimable = (
-        Q(status=ExecutionStatus.QUEUED)
-        | Q(status=ExecutionStatus.RUNNING, lease_until__isnull=True)
-        | Q(status=ExecutionStatus.RUNNING, lease_until__lt=Now())
-        | Q(status=ExecutionStatus.WAITING, wait_until__isnull=True)
-        | Q(status=ExecutionStatus.WAITING, wait_until__lte=now)
-    )
-    with transaction.atomic():
-        execution = Execution.objects.select_for_update(skip_locked=True).filter(claimable, pk=execution_id).first()
-        if execution is None:
-            return None
-        Execution.objects.filter(pk=execution.pk).update(
-            status=ExecutionStatus.RUNNING,
-            lease_owner=new_token(),
-            lease_until=lease_expiry(),
-            wait_until=None,
-            started_at=execution.started_at or now,
-        )
-    return Execution.objects.select_related("tenant", "circuit", "version").get(pk=execution.pk)
+    return Execution.objects.claim(execution_id)
 
 
 def run_claimed(execution: Execution, budget_seconds: float | None = None) -> Execution:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actions.sdk import ActionError, CircuitRun, Context
+from actions.sdk import ActionError, CircuitRun, Context, LimitExceeded
 from circuits.engine.start import NotRunnable, create_execution, enqueue, run_now
 from circuits.idempotency import apply_once
 from circuits.models import Circuit, Execution, ExecutionStatus
@@ -33,7 +33,8 @@ def start_circuit(ctx: Context, slug: str, payload: Any, *, wait: bool = True) -
         raise ActionError(f"no circuit {slug!r} in this tenant")
     parent: Execution | None = ctx.execution
     if _nesting(parent) + 1 > ctx.limits.max_subcircuit_depth:
-        raise ActionError(f"sub-circuits nest deeper than {ctx.limits.max_subcircuit_depth} levels (governor limit)")
+        limit = ctx.limits.max_subcircuit_depth
+        raise LimitExceeded("max_subcircuit_depth", limit, f"sub-circuits nest deeper than {limit} levels")
     if parent is not None and circuit.pk == parent.circuit_id:
         raise ActionError("a circuit cannot call itself")
     try:

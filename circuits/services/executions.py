@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
-from circuits.engine.live import publish
 from circuits.engine.reuse import steps_to_keep
 from circuits.engine.runner import cancel_key
 from circuits.engine.start import NotRunnable, create_execution, enqueue, published_version
@@ -102,22 +100,12 @@ class CancelExecution(_ExecutionService):
             raise ValidationError({"status": f"The execution already {self.execution.status}; it cannot be cancelled."})
 
     def perform(self) -> Execution:
-        now = timezone.now()
-        # The running worker sees the flag between steps; the row is cancelled right away.
+        # The running worker sees the flag between steps; the row is cancelled right away (and
+        # its live event goes out when this service's transaction commits).
         cache.set(cancel_key(self.execution), True, timeout=24 * 3600)
-        Execution.objects.filter(pk=self.execution.pk, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING]).update(
-            status=ExecutionStatus.CANCELLED,
-            finished_at=now,
-            error={"message": f"cancelled by {self.actor.get_username() if self.actor else 'the system'}", "type": "cancelled"},
-            lease_until=None,
-            wait_until=None,
-        )
+        error = {"message": f"cancelled by {self.actor.get_username() if self.actor else 'the system'}", "type": "cancelled"}
+        Execution.objects.cancel(self.execution, error=error)
         self.execution.refresh_from_db()
-        publish(
-            self.tenant.pk,
-            self.execution.pk,
-            {"kind": "execution.finished", "execution": self.execution.pk, "status": self.execution.status, "circuit": self.execution.circuit.slug},
-        )
         return self.execution
 
 

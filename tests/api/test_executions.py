@@ -159,7 +159,7 @@ def test_retry_keeps_the_finished_steps(world, operator):
 
 
 def test_retry_on_the_published_version_runs_the_fix_and_keeps_only_unchanged_steps(world, operator):
-    nodes = [node("a", "util.transform", {"template": "A"}), node("b", "util.transform", {"template": "{{ trigger.missing }}"})]
+    nodes = [node("a", "util.transform", {"template": "A"}), node("b", "util.transform", {"template": "{{ trigger.missing + 1 }}"})]
     circuit = build(world, "fix-me", nodes, chain("a", "b"))
     failed = run(circuit, {})
     SaveDraft(world.tenant, world.owner, circuit, {"nodes": [nodes[0], node("b", "util.transform", {"template": "B"})], "edges": chain("a", "b")}).execute()
@@ -172,7 +172,7 @@ def test_retry_on_the_published_version_runs_the_fix_and_keeps_only_unchanged_st
 
 
 def test_retry_refuses_an_unknown_version_and_unknown_fields_naming_them(world, operator):
-    circuit = build(world, "fails", [node("b", "util.transform", {"template": "{{ trigger.missing }}"})], chain("b"))
+    circuit = build(world, "fails", [node("b", "util.transform", {"template": "{{ trigger.missing + 1 }}"})], chain("b"))
     failed = run(circuit, {})
     body = assert_problem(operator.post(f"/api/v1/executions/{failed.pk}/retry", {"version": "latest"}, format="json"), 400)
     assert list(body["errors"]) == ["version"]

@@ -18,7 +18,7 @@ from tests.engine.helpers import build, chain, edge, node, run
 
 pytestmark = pytest.mark.django_db
 
-BROKEN = {"template": "{{ trigger.missing }}"}  # strict templates: an undefined name fails the step
+BROKEN = {"template": "{{ trigger.missing + 1 }}"}  # arithmetic on a missing key fails the step
 
 
 def publish(world, circuit: Circuit, nodes: list[dict], edges: list[dict]) -> None:
