@@ -75,12 +75,12 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from actions.sdk import ActionError, Cancelled, Context, Interrupt, Park, Parked, Result, Stop, Stopped
+from actions.sdk import ActionError, Cancelled, Context, Interrupt, LimitExceeded, Park, Parked, Result, Stop, Stopped
 from circuits.engine import graph as graphs
 from circuits.engine.context import StepContext, step_limits
 from circuits.engine.expressions import Budget, ExpressionError, contains_template, render_value
 from circuits.engine.lease import CancelledInDatabase, Lease, LeaseLost
-from circuits.engine.limits import LimitExceeded, Limits
+from circuits.engine.limits import Limits
 from circuits.engine.lineage import running_step
 from circuits.engine.live import publish, publish_on_commit
 from circuits.engine.signals import execution_finished
