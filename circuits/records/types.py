@@ -34,7 +34,7 @@ from jsonschema import FormatChecker
 from jsonschema.validators import Draft202012Validator
 
 if TYPE_CHECKING:
-    from circuits.models import Tenant
+    from circuits.tenancy.models.tenants import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -553,7 +553,7 @@ def get_type(tenant: Tenant, slug: str) -> ObjectTypeDef:
     """The built-in or the tenant's custom type `slug`; ValidationError naming it when unknown."""
     if isinstance(slug, str) and slug in BUILTIN_TYPES:
         return BUILTIN_TYPES[slug]
-    from circuits.models import ObjectType
+    from circuits.records.models import ObjectType
 
     row = ObjectType.objects.for_tenant(tenant).filter(slug=slug).first() if isinstance(slug, str) and slug else None
     if row is None:
@@ -563,7 +563,7 @@ def get_type(tenant: Tenant, slug: str) -> ObjectTypeDef:
 
 def list_types(tenant: Tenant) -> list[ObjectTypeDef]:
     """Built-in types first, then the tenant's custom types (broken definitions are logged and left out)."""
-    from circuits.models import ObjectType
+    from circuits.records.models import ObjectType
 
     types = list(BUILTIN_TYPES.values())
     for row in ObjectType.objects.for_tenant(tenant).exclude(slug__in=list(BUILTIN_TYPES)):
