@@ -14,8 +14,8 @@ Exactly one runner per execution — the lease contract (circuits/automation/eng
 - While the engine runs, a heartbeat thread renews the lease every third of it — also
   while one step runs long, during inline waits and wherever run_now runs it (before-save
   circuits, sub-circuits). Callers that wait for an outcome (`?wait=true`, webhooks with
-  `respond: wait`) never run it: a worker does, they watch (circuits/automation/engine/waiting.py). The sweep (`resume_due_executions`, every ENGINE_RESUME_EVERY seconds)
-  only hands on a running execution whose lease lapsed: its runner died or hung.
+  `respond: wait`) never run it: a worker does, they watch (circuits/automation/engine/waiting.py).
+  The sweep (`resume_due_executions`, every ENGINE_RESUME_EVERY seconds) only hands on a running execution whose lease lapsed: its runner died or hung.
 - Every write of the execution — StepRun inserts and updates, the batch of pure steps,
   parking, finishing, `vars` — runs in `_owned()`: one transaction that first renews the
   lease WHERE lease_owner = our token, then writes. The renewing UPDATE locks the row

@@ -12,21 +12,19 @@ removed. A demotion lowers the role written on their keys.
 
 from __future__ import annotations
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from guardian.models import UserObjectPermission
 
-from circuits.automation.models.circuit import Circuit
 from circuits.tenancy.models.tenants import Invitation, Membership, Tenant
 from circuits.tenancy.permissions import forget_roles, role_of
 from circuits.tenancy.roles import Perm, Role, role_allows, role_at_most
 from circuits.tenancy.services.apikeys import cap_keys_of, revoke_keys_of
 from circuits.tenancy.services.base import Service
+from circuits.tenancy.signals import member_left
 
 
 def _check_role(role: str) -> None:
@@ -139,14 +137,8 @@ class RemoveMember(_MemberService):
         user = self.membership.user
         self.membership.delete()
         revoke_keys_of(self.tenant, user)
-        _drop_object_grants(self.tenant, user)
+        member_left.send(sender=Tenant, tenant=self.tenant, user=user)
         forget_roles(user)
-
-
-def _drop_object_grants(tenant: Tenant, user) -> None:
-    """Guardian grants on this tenant's circuits would come back to life if the user were re-added."""
-    circuit_pks = [str(pk) for pk in Circuit.objects.for_tenant(tenant).values_list("pk", flat=True)]
-    UserObjectPermission.objects.filter(user=user, content_type=ContentType.objects.get_for_model(Circuit), object_pk__in=circuit_pks).delete()
 
 
 def _ensure_another_owner(tenant: Tenant, membership: Membership) -> None:

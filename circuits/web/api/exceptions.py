@@ -11,7 +11,6 @@ translated here, so views stay thin; anything unexpected becomes a logged 500 pr
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -22,11 +21,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from circuits.automation.services.versions import Conflict, GraphInvalid
+from circuits.core.problems import PROBLEM_CONTENT_TYPE, problem
 
 log = logging.getLogger(__name__)
-
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-TYPE_PREFIX = "urn:circuitos:problem:"
 
 
 class BadRequest(exceptions.APIException):
@@ -62,18 +59,6 @@ class GraphInvalidError(exceptions.APIException):
     def __init__(self, graph_errors: list[dict]):
         super().__init__("The circuit's graph is invalid: " + "; ".join(e["message"] for e in graph_errors[:5]))
         self.graph_errors = graph_errors
-
-
-# Problem "type" for the errors whose meaning goes beyond the HTTP status.
-_TYPES = {
-    "invalid": "validation",
-    "parse_error": "malformed-json",
-    "conflict": "conflict",
-    "graph_invalid": "graph-invalid",
-    "throttled": "throttled",
-    "payload_too_large": "payload-too-large",
-    "bad_request": "bad-request",
-}
 
 
 def _messages(value: Any) -> list[str]:
@@ -119,18 +104,6 @@ def _from_django(exc: Exception) -> exceptions.APIException | None:
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
     return None
-
-
-def problem(status_code: int, detail: str, *, code: str = "", title: str = "", **extra: Any) -> dict:
-    kind = _TYPES.get(code)
-    body = {
-        "type": TYPE_PREFIX + kind if kind else "about:blank",
-        "title": title or HTTPStatus(status_code).phrase,
-        "status": status_code,
-        "detail": detail,
-    }
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return body
 
 
 def problem_response(status_code: int, detail: str, **kwargs: Any) -> Response:

@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 
-from circuits.web.api.exceptions import PROBLEM_CONTENT_TYPE
+from circuits.core.problems import PROBLEM_CONTENT_TYPE
 from circuits.web.api.serializers.common import ProblemSerializer
 
 _COMMON_ERRORS = {

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from circuits.web.api.exceptions import PROBLEM_CONTENT_TYPE, problem
+from circuits.core.problems import PROBLEM_CONTENT_TYPE, problem
 
 LINKS = {
     "circuits": "api:circuits",
