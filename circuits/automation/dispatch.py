@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
@@ -76,10 +77,14 @@ def create_execution(
     return execution
 
 
-def send_to_worker(execution_id: int) -> None:
-    from circuits.automation.tasks import run_execution
+# The worker task that claims and runs an execution (circuits/automation/tasks.py). Dispatch
+# sits below the engine and the tasks that run it, so it finds the task by name in the Celery
+# app's registry instead of importing it; `apply_async` on it still honours eager mode.
+RUN_EXECUTION_TASK = "circuits.automation.tasks.run_execution"
 
-    run_execution.apply_async((execution_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+def send_to_worker(execution_id: int) -> None:
+    current_app.tasks[RUN_EXECUTION_TASK].apply_async((execution_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 def enqueue(execution: Execution) -> None:
@@ -96,18 +101,3 @@ def claim(execution_id: int) -> Execution | None:
     on (see circuits.automation.engine.lease); the transition itself is `ExecutionQuerySet.claim`.
     """
     return Execution.objects.claim(execution_id)
-
-
-def run_claimed(execution: Execution, budget_seconds: float | None = None) -> Execution:
-    from circuits.automation.engine.runner import Engine
-
-    return Engine(execution, budget_seconds=budget_seconds).run()
-
-
-def run_now(execution: Execution, budget_seconds: float | None = None) -> Execution:
-    """Run in this process (before-save circuits, sub-circuits); callers that only wait use waiting.wait_for_outcome."""
-    claimed = claim(execution.pk)
-    if claimed is None:
-        execution.refresh_from_db()
-        return execution
-    return run_claimed(claimed, budget_seconds)

@@ -30,15 +30,15 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
-if TYPE_CHECKING:
-    from circuits.automation.models.execution import Execution
+from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.automation.notifications import create_notifications
 
 SUBCIRCUIT = "subcircuit"
 REFUSED = "chain_depth"  # error["type"] of a refused start
@@ -87,7 +87,6 @@ def lineage_for(*, trigger_type: str, parent: Execution | None, caused_by: Execu
 
 def _chain(cause: Execution) -> list[Execution]:
     """The chain that led to `cause`, oldest first (a few queries, only when a start is refused)."""
-    from circuits.automation.models.execution import Execution
 
     chain = [cause]
     seen = {cause.pk}
@@ -112,7 +111,6 @@ def _describe(chain: list[Execution], circuit_slug: str) -> str:
 
 def refuse(execution: Execution, lineage: Lineage) -> Execution:
     """Save the unsaved `execution` as failed, never run, naming the chain; notify the tenant once per chain."""
-    from circuits.automation.models.execution import ExecutionStatus
 
     limit = max_chain_depth()
     circuit = execution.circuit
@@ -140,10 +138,6 @@ def refuse(execution: Execution, lineage: Lineage) -> Execution:
 
 
 def _notify_once(execution: Execution, root: Execution, circuit, chain: list[Execution]) -> None:
-    from django.urls import reverse
-
-    from circuits.automation.notifications import create_notifications
-
     # One notification per chain (keyed by its first execution), however many starts it refuses.
     key = f"circuitos:chain-refused:{root.pk}:{root.created_at.timestamp():.6f}"
     if not cache.add(key, execution.pk, timeout=NOTIFY_ONCE_SECONDS):

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from circuits.automation.dispatch import claim, run_claimed, send_to_worker
+from circuits.automation.dispatch import claim, send_to_worker
+from circuits.automation.engine.runner import run_claimed
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.triggers.kinds.schedule import fire_due
 from circuits.tenancy.models.effects import AppliedWrite

@@ -201,7 +201,8 @@ def test_a_viewer_sees_the_builder_read_only_and_cannot_change_anything(world, b
 
 def test_a_user_of_another_tenant_can_neither_open_the_builder_nor_subscribe_to_its_runs(world, browser_session):
     circuit = build(world, "private", [node("hello", "util.log", {"message": "hi"})], chain("hello"))
-    from circuits.automation.dispatch import create_execution, run_now
+    from circuits.automation.dispatch import create_execution
+    from circuits.automation.engine.runner import run_now
 
     execution = run_now(create_execution(circuit, {}))
     s = browser_session(world.outsider)

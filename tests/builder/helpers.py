@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from circuits.automation.dispatch import create_execution, run_now
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
 from circuits.automation.services.versions import PublishDraft, SaveDraft, current_version

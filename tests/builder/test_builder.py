@@ -9,7 +9,8 @@ import pytest
 from django.http import QueryDict
 
 from actions.sdk import registry
-from circuits.automation.dispatch import create_execution, run_now
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution, StepRun
 from circuits.automation.models.trigger import Trigger

@@ -34,7 +34,8 @@ def build(world, slug: str, nodes: list[dict], edges: list[dict], *, triggers=()
 
 
 def run(circuit: Circuit, payload: dict | None = None, **kwargs) -> Execution:
-    from circuits.automation.dispatch import create_execution, run_now
+    from circuits.automation.dispatch import create_execution
+    from circuits.automation.engine.runner import run_now
 
     return run_now(create_execution(circuit, payload or {}, **kwargs))
 
@@ -49,7 +50,7 @@ def published(circuit: Circuit) -> CircuitVersion:
 
 def drain(max_rounds: int = 20) -> int:
     """Run every queued execution (and those they start) in this process, like a worker would."""
-    from circuits.automation.dispatch import run_now
+    from circuits.automation.engine.runner import run_now
 
     ran = 0
     for _ in range(max_rounds):

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
-from circuits.automation.dispatch import create_execution, enqueue, run_now
+from circuits.automation.dispatch import create_execution, enqueue
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.records.models import Record
 from circuits.records.service import CreateRecord

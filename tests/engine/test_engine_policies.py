@@ -9,7 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from circuits.automation.dispatch import create_execution, run_now
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.execution import ExecutionStatus, StepStatus
 from circuits.automation.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep
 from circuits.automation.services.versions import GraphInvalid, PublishDraft, SaveDraft

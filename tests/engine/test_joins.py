@@ -14,8 +14,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from circuits.automation.dispatch import create_execution, enqueue, run_now
+from circuits.automation.dispatch import create_execution, enqueue
 from circuits.automation.engine.graph import from_document, validate
+from circuits.automation.engine.runner import run_now
 from circuits.automation.engine.walk import Walk
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, StepStatus

@@ -19,8 +19,8 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from actions.web.tests.server import Reply, echo, serve
-from circuits.automation.dispatch import claim, create_execution, run_now
-from circuits.automation.engine.runner import Engine
+from circuits.automation.dispatch import claim, create_execution
+from circuits.automation.engine.runner import Engine, run_now
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
 from circuits.automation.tasks import resume_due_executions
 from circuits.records.models import Record

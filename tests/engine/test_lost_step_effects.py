@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from circuits.automation.dispatch import create_execution, run_now
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
 from circuits.tenancy.models.effects import AppliedWrite
 from circuits.tenancy.models.notifications import Notification

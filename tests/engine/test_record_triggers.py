@@ -136,7 +136,7 @@ def test_before_save_circuit_can_reject_the_save_with_a_message(world):
 
 @pytest.mark.django_db
 def test_a_circuit_does_not_retrigger_itself_through_its_own_writes(world, django_capture_on_commit_callbacks):
-    from circuits.automation.dispatch import run_now
+    from circuits.automation.engine.runner import run_now
 
     circuit = build(
         world,

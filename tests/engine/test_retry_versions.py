@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from circuits.automation.dispatch import run_now
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import ExecutionStatus, StepRun
 from circuits.automation.services.executions import RetryFromFailedStep, RetryVersion

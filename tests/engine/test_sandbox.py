@@ -26,8 +26,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from circuits.automation.dispatch import create_execution, enqueue, run_now
+from circuits.automation.dispatch import create_execution, enqueue
 from circuits.automation.engine.expressions import ExpressionError, check_value, render_value
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.services.executions import CancelExecution
 from tests.engine.helpers import build, chain, node

@@ -19,7 +19,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from circuits.automation.dispatch import claim, create_execution, run_now
+from circuits.automation.dispatch import claim, create_execution
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, StepStatus
 from circuits.automation.services.executions import CancelExecution
 from circuits.core import live

@@ -147,7 +147,7 @@ def test_schedule_fires_when_due_once_and_moves_to_the_next_time(world):
 
 @pytest.mark.django_db
 def test_circuit_completed_chains_to_the_next_circuit(world, django_capture_on_commit_callbacks):
-    from circuits.automation.dispatch import run_now
+    from circuits.automation.engine.runner import run_now
     from tests.engine.helpers import run
 
     first = _simple(world, "first", [], template="first done")

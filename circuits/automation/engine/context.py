@@ -54,7 +54,7 @@ class DirectContext(Context):
         raise ActionError("a container's bodies run only inside a running execution")
 
     def start_circuit(self, slug: str, payload: Any, *, wait: bool = True) -> CircuitRun:
-        return start_circuit(self, slug, payload, wait=wait)
+        raise ActionError("a sub-circuit starts only inside a running execution")
 
 
 @dataclass(eq=False)
@@ -71,6 +71,10 @@ class StepContext(DirectContext):
 
     def run_body(self, body: Body) -> Any:
         return self.engine.run_body(self.node_key, body.port, body.scope, body.data)
+
+    def start_circuit(self, slug: str, payload: Any, *, wait: bool = True) -> CircuitRun:
+        # The engine runs a waited-for child inline; handed in, so this module needs no runner import.
+        return start_circuit(self, slug, payload, wait=wait, run=self.engine.run_child)
 
     def run_bodies(self, bodies: Sequence[Body]) -> list[Any]:
         bodies = list(bodies)

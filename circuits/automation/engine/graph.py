@@ -20,6 +20,7 @@ from typing import Any
 from actions.sdk import registry
 from circuits.automation.engine.expressions import check_value
 from circuits.automation.engine.references import check_references
+from circuits.automation.models.version import Edge, Node, VersionStatus
 
 TRIGGER = "trigger"
 ERROR_PORT = "error"
@@ -295,8 +296,6 @@ def _check_bodies(graph: Graph) -> list[dict]:
 
 
 def from_version(version) -> Graph:
-    from circuits.automation.models.version import VersionStatus
-
     if version.status == VersionStatus.DRAFT:
         return _load(version.pk)
     return _load_cached(version.pk, version.created_at)
@@ -310,8 +309,6 @@ def _load_cached(version_id: int, created_at) -> Graph:
 
 
 def _load(version_id: int) -> Graph:
-    from circuits.automation.models.version import Edge, Node
-
     nodes = {
         n.key: NodeSpec(n.key, n.action, n.label, n.config, n.retry or {}, n.timeout_seconds, n.on_error, n.x, n.y)
         for n in Node.objects.filter(version_id=version_id).order_by("pk")

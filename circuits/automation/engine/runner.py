@@ -76,6 +76,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from actions.sdk import ActionError, Cancelled, Context, Interrupt, LimitExceeded, Park, Parked, Result, Stop, Stopped
+from circuits.automation.dispatch import claim
 from circuits.automation.engine import graph as graphs
 from circuits.automation.engine.context import StepContext, step_limits
 from circuits.automation.engine.expressions import Budget, ExpressionError, contains_template, render_value
@@ -564,6 +565,10 @@ class Engine:
         except CancelledInDatabase:
             raise Cancelled() from None
 
+    def run_child(self, child: Execution) -> Execution:
+        """Run a sub-circuit's execution here, as its own engine (the step waits for it)."""
+        return run_now(child)
+
     def idempotency_key(self, node_key: str, scope: str, attempt: int) -> str:
         """The same for a step and for its re-run after a lost worker; new for each retry.
 
@@ -706,6 +711,19 @@ class Engine:
             cache.delete(cancel_key(e))
             execution_finished.send(sender=Execution, execution=e)
         return e
+
+
+def run_claimed(execution: Execution, budget_seconds: float | None = None) -> Execution:
+    return Engine(execution, budget_seconds=budget_seconds).run()
+
+
+def run_now(execution: Execution, budget_seconds: float | None = None) -> Execution:
+    """Run in this process (before-save circuits, sub-circuits, tests); callers that only wait use waiting.wait_for_outcome."""
+    claimed = claim(execution.pk)
+    if claimed is None:
+        execution.refresh_from_db()
+        return execution
+    return run_claimed(claimed, budget_seconds)
 
 
 def close_thread_connections() -> None:

@@ -8,10 +8,11 @@ starting a second one.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from actions.sdk import ActionError, CircuitRun, Context, LimitExceeded
-from circuits.automation.dispatch import NotRunnable, create_execution, enqueue, run_now
+from circuits.automation.dispatch import NotRunnable, create_execution, enqueue
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.tenancy.idempotency import apply_once
@@ -28,7 +29,8 @@ def _nesting(execution: Execution | None) -> int:
     return depth
 
 
-def start_circuit(ctx: Context, slug: str, payload: Any, *, wait: bool = True) -> CircuitRun:
+def start_circuit(ctx: Context, slug: str, payload: Any, *, wait: bool, run: Callable[[Execution], Execution]) -> CircuitRun:
+    """Start `slug` as a child of the step's execution; with `wait`, `run` runs it here (the engine's run_now)."""
     circuit = Circuit.objects.for_tenant(ctx.tenant).filter(slug=slug).first()
     if circuit is None:
         raise ActionError(f"no circuit {slug!r} in this tenant")
@@ -53,7 +55,7 @@ def start_circuit(ctx: Context, slug: str, payload: Any, *, wait: bool = True) -
         if not child.is_finished:
             enqueue(child)  # a worker that already holds it skips the repeat (claim)
         return CircuitRun(execution_id=child.pk, status=child.status)
-    child = run_now(child)
+    child = run(child)
     until = time.monotonic() + ctx.time_left()
     while not child.is_finished:
         # A child started before a crash may be running in another worker: wait for it, in a

@@ -12,6 +12,7 @@ from circuits.automation.engine.waiting import wait_for_outcome
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import FINISHED, Execution, ExecutionStatus, StepRun
 from circuits.automation.models.version import VersionStatus
+from circuits.automation.services.versions import GraphInvalid, current_version, validate_version
 from circuits.tenancy.roles import Perm
 from circuits.tenancy.services.base import Service
 
@@ -50,8 +51,6 @@ class StartExecution(Service):
             raise ValidationError({"data": "The payload must be a JSON object."})
         self.version = None
         if self.test:
-            from circuits.automation.services.versions import GraphInvalid, current_version, validate_version
-
             self.version = current_version(self.circuit)
             if self.version is None:
                 raise ValidationError({"circuit": "The circuit has no version to test yet."})

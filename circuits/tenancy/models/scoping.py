@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 
+from circuits.tenancy.permissions import restrict_queryset
+
 if TYPE_CHECKING:
     from circuits.tenancy.models.tenants import Tenant
 
@@ -23,8 +25,6 @@ class TenantQuerySet(models.QuerySet):
 
     def restrict(self, user, perm: str, tenant: Tenant) -> TenantQuerySet:
         """Objects of `tenant` on which `user` holds `perm`, through the role or a guardian grant."""
-        from circuits.tenancy.permissions import restrict_queryset
-
         return restrict_queryset(self.for_tenant(tenant), user, perm, tenant)
 
 

@@ -8,6 +8,7 @@ from circuits.automation.models.circuit import Circuit
 from circuits.automation.services.versions import FORMAT, ImportCircuit, PublishDraft
 from circuits.tenancy.credentials import save_credential
 from circuits.tenancy.models.tenants import Tenant
+from circuits.web.demo.views import inbox_url
 
 
 def _edge(source: str, target: str, port: str = "next") -> dict:
@@ -165,8 +166,6 @@ def load_examples(tenant: Tenant, actor, base_url: str) -> list[Circuit]:
     if host not in tenant.outbound_allowlist:
         tenant.outbound_allowlist = [*tenant.outbound_allowlist, host]
         tenant.save(update_fields=["outbound_allowlist"])
-    from circuits.web.demo.views import inbox_url
-
     save_credential(tenant, "demo-slack", "slack_webhook", {"url": inbox_url(tenant, "sales", base_url)}, description="The demo's local webhook inbox")
     created = []
     for document in example_documents(base_url):

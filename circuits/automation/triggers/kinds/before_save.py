@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from circuits.automation.dispatch import ChainTooDeep, NotRunnable, create_execution, run_now
+from circuits.automation.dispatch import ChainTooDeep, NotRunnable, create_execution
+from circuits.automation.engine.runner import run_now
 from circuits.automation.models.execution import ExecutionStatus
 from circuits.automation.triggers.base import OBJECT_TYPE_SCHEMA, TriggerKind, matching
 from circuits.automation.triggers.registry import register

@@ -6,6 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from circuits.core.numbers import finite_number
+
 # Ids and numbers are stored in 64-bit columns; a bigger number is bad input, not a crash.
 MAX_INT = 2**31 - 1
 
@@ -48,8 +50,6 @@ class FiniteFloatField(serializers.FloatField):
     """A float that refuses NaN and ±infinity (which pass every min/max check) with a 400 naming the field."""
 
     def to_internal_value(self, data: Any) -> float:
-        from circuits.core.numbers import finite_number
-
         if isinstance(data, str) and len(data) > self.MAX_STRING_LENGTH:
             self.fail("max_string_length")
         try:

@@ -17,6 +17,7 @@ from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution, StepStatus
 from circuits.automation.models.version import CircuitVersion
 from circuits.automation.services.executions import copy_steps
+from circuits.automation.services.versions import GraphInvalid, current_version, validate_version, version_document
 from circuits.tenancy.roles import Perm
 from circuits.tenancy.services.base import Service
 
@@ -69,8 +70,6 @@ class RerunFromStep(Service):
         return self.circuit
 
     def validate(self) -> None:
-        from circuits.automation.services.versions import GraphInvalid, current_version, validate_version
-
         if self.source.tenant_id != self.tenant.pk or self.source.circuit_id != self.circuit.pk:
             raise ValidationError({"execution": "That execution belongs to another circuit."})
         self.version = current_version(self.circuit)
@@ -149,6 +148,4 @@ def diff_documents(old: dict, new: dict) -> dict:
 
 
 def diff_versions(a: CircuitVersion, b: CircuitVersion) -> dict:
-    from circuits.automation.services.versions import version_document
-
     return diff_documents(version_document(a), version_document(b))
