@@ -1,5 +1,5 @@
 """Outbound allow-list entries: the one parser, used by the guard (actions/net.py) and by every
-form and service that saves `Tenant.outbound_allowlist` (circuits/services/tenant_settings.py).
+form and service that saves `Tenant.outbound_allowlist` (circuits/automation/services/tenant_settings.py).
 
 An entry is a string (case-insensitive, surrounding whitespace ignored):
 

@@ -33,7 +33,7 @@ def setup_django() -> None:
 def bench_world(slug: str = "bench"):
     from django.contrib.auth import get_user_model
 
-    from circuits.models import Membership, Tenant
+    from circuits.tenancy.models.tenants import Membership, Tenant
 
     tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": f"Bench {slug}"})
     user, _ = get_user_model().objects.get_or_create(username=f"bench-{slug}")

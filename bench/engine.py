@@ -9,9 +9,9 @@ REPEAT = 30
 
 
 def _circuit(tenant, user, slug: str, action: str = "util.transform"):
-    from circuits.models import Circuit
-    from circuits.services.circuits import CreateCircuit
-    from circuits.services.versions import PublishDraft, SaveDraft
+    from circuits.automation.models.circuit import Circuit
+    from circuits.automation.services.circuits import CreateCircuit
+    from circuits.automation.services.versions import PublishDraft, SaveDraft
 
     existing = Circuit.objects.for_tenant(tenant).filter(slug=slug).first()
     if existing:
@@ -25,8 +25,8 @@ def _circuit(tenant, user, slug: str, action: str = "util.transform"):
 
 
 def main() -> None:
-    from circuits.engine.runner import Engine
-    from circuits.engine.start import claim, create_execution
+    from circuits.automation.dispatch import claim, create_execution
+    from circuits.automation.engine.runner import Engine
 
     class NoPersistEngine(Engine):
         """Measures the engine's own work: the StepRun writes are skipped."""

@@ -10,10 +10,10 @@ REPEAT = 20
 def main() -> None:
     from django.db import transaction
 
-    from circuits.models import Circuit
-    from circuits.services.circuits import CreateCircuit
-    from circuits.services.versions import PublishDraft, SaveDraft, SaveTrigger
-    from circuits.triggers.kinds.event import publish_event
+    from circuits.automation.models.circuit import Circuit
+    from circuits.automation.services.circuits import CreateCircuit
+    from circuits.automation.services.versions import PublishDraft, SaveDraft, SaveTrigger
+    from circuits.automation.triggers.kinds.event import publish_event
 
     tenant, user = bench_world("fanout")
     heading("event fan-out: publish_event → executions created and enqueued (on commit)")

@@ -24,9 +24,9 @@ BATCH = 1000
 def _populate(tenant, user) -> list[int]:
     from django.utils import timezone
 
-    from circuits.models import Execution, ExecutionStatus, StepRun
-    from circuits.services.circuits import CreateCircuit
-    from circuits.services.versions import PublishDraft, SaveDraft
+    from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
+    from circuits.automation.services.circuits import CreateCircuit
+    from circuits.automation.services.versions import PublishDraft, SaveDraft
 
     circuits = []
     for i in range(CIRCUITS):
@@ -107,7 +107,8 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from circuits.models import Execution, Membership, Tenant
+    from circuits.automation.models.execution import Execution
+    from circuits.tenancy.models.tenants import Membership, Tenant
 
     slug = f"bench-pages-{secrets.token_hex(3)}"
     tenant = Tenant.objects.create(name="Bench pages", slug=slug)

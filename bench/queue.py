@@ -13,9 +13,9 @@ COUNT = 300
 
 
 def three_step(tenant, user, slug: str, respond_webhook: bool = False):
-    from circuits.models import Circuit
-    from circuits.services.circuits import CreateCircuit
-    from circuits.services.versions import PublishDraft, SaveDraft, SaveTrigger
+    from circuits.automation.models.circuit import Circuit
+    from circuits.automation.services.circuits import CreateCircuit
+    from circuits.automation.services.versions import PublishDraft, SaveDraft, SaveTrigger
 
     existing = Circuit.objects.for_tenant(tenant).filter(slug=slug).first()
     if existing:
@@ -66,8 +66,8 @@ def start_worker():
 
 
 def main() -> None:
-    from circuits.engine.start import create_execution, send_to_worker
-    from circuits.models import Execution
+    from circuits.automation.dispatch import create_execution, send_to_worker
+    from circuits.automation.models.execution import Execution
 
     tenant, user = bench_world()
     circuit = three_step(tenant, user, "bench-three")

@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 def _circuit(tenant, user, slug: str, respond: str):
     from bench.queue import three_step
-    from circuits.services.versions import SaveTrigger
+    from circuits.automation.services.versions import SaveTrigger
 
     circuit = three_step(tenant, user, slug)
     trigger = circuit.triggers.first()
@@ -69,7 +69,7 @@ def _python_load(url: str) -> dict:
 
 
 def main() -> None:
-    from circuits.models import Execution
+    from circuits.automation.models.execution import Execution
 
     tenant, user = bench_world("hooks")
     tokens = {mode: _circuit(tenant, user, f"bench-hook-{mode}", mode) for mode in ("wait", "immediately")}

@@ -17,7 +17,8 @@ def main() -> None:
 
     from bench.engine import _circuit
     from circuitos_site.asgi import application
-    from circuits.engine.start import create_execution, run_now
+    from circuits.automation.dispatch import create_execution
+    from circuits.automation.engine.runner import run_now
 
     tenant, user = bench_world()
     circuit = _circuit(tenant, user, "bench-noop")

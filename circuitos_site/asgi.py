@@ -18,7 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from circuitos_site.limits import RequestLimitMiddleware  # noqa: E402
-from circuits.routing import websocket_urlpatterns  # noqa: E402
+from circuits.web.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

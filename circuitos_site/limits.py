@@ -25,7 +25,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 
-from circuits.http.problems import PROBLEM_CONTENT_TYPE, problem_bytes
+from circuits.core.problems import PROBLEM_CONTENT_TYPE, problem_bytes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -23,7 +23,7 @@ from daphne.http_protocol import HTTPFactory, WebRequest
 from twisted.internet import reactor
 
 from circuitos_site.limits import body_limit_for, largest_body_limit, too_large_detail
-from circuits.http.problems import PROBLEM_CONTENT_TYPE, problem_bytes
+from circuits.core.problems import PROBLEM_CONTENT_TYPE, problem_bytes
 
 LINGER_SECONDS = 5.0
 

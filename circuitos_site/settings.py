@@ -80,7 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "circuits.context_processors.tenancy",
+                "circuits.web.context_processors.tenancy",
             ],
         },
     },
@@ -146,7 +146,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "circuitos")
 
 # --- Auth --------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
-    "circuits.auth.EmailOrUsernameBackend",
+    "circuits.tenancy.auth.EmailOrUsernameBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "login"
@@ -221,24 +221,24 @@ API_WAIT_SECONDS = float(env_int("API_WAIT_SECONDS", 30, minimum=1))
 # max_bytes may allow up to 10 MB — before any routing or authentication (circuitos_site/limits.py).
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 3_145_728, minimum=65_536)
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 10_000_000, minimum=65_536)
-# Every JSON input is read by circuits/http/strict_json.py: nesting and number-length bounds.
+# Every JSON input is read by circuits/core/strict_json.py: nesting and number-length bounds.
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 100, minimum=2)
 JSON_MAX_NUMBER_DIGITS = env_int("JSON_MAX_NUMBER_DIGITS", 1000, minimum=20)
 # An HMAC-signed webhook delivery is accepted this long around its X-Circuit-Timestamp, once.
 WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env_int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", 300, minimum=1)
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "circuits.api.schema.ApiAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "circuits.web.api.schema.ApiAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "circuits.api.authentication.ApiKeyAuthentication",
-        "circuits.api.authentication.TenantSessionAuthentication",
+        "circuits.web.api.authentication.ApiKeyAuthentication",
+        "circuits.web.api.authentication.TenantSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["circuits.api.permissions.TenantPermission"],
-    "DEFAULT_THROTTLE_CLASSES": ["circuits.api.throttling.KeyRateThrottle", "circuits.api.throttling.TenantRateThrottle"],
+    "DEFAULT_PERMISSION_CLASSES": ["circuits.web.api.permissions.TenantPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["circuits.web.api.throttling.KeyRateThrottle", "circuits.web.api.throttling.TenantRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE_PER_KEY, "api_tenant": API_RATE_PER_TENANT},
-    "DEFAULT_PARSER_CLASSES": ["circuits.api.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["circuits.web.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_METADATA_CLASS": None,
-    "EXCEPTION_HANDLER": "circuits.api.exceptions.problem_exception_handler",
+    "EXCEPTION_HANDLER": "circuits.web.api.exceptions.problem_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -252,15 +252,15 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "ExecutionStatusEnum": "circuits.models.execution.ExecutionStatus",
-        "StepStatusEnum": "circuits.models.execution.StepStatus",
-        "VersionStatusEnum": "circuits.models.version.VersionStatus",
-        "RoleEnum": "circuits.roles.Role",
+        "ExecutionStatusEnum": "circuits.automation.models.execution.ExecutionStatus",
+        "StepStatusEnum": "circuits.automation.models.execution.StepStatus",
+        "VersionStatusEnum": "circuits.automation.models.version.VersionStatus",
+        "RoleEnum": "circuits.tenancy.roles.Role",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "circuits.api.schema.postprocess"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "circuits.web.api.schema.postprocess"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
@@ -284,7 +284,7 @@ ENGINE_BATCH_PURE_STEPS = env_bool("ENGINE_BATCH_PURE_STEPS", True)
 # Executions that start each other through their side effects (record triggers, events,
 # "circuit completed") stop after this many in a row, as Salesforce limits trigger recursion.
 ENGINE_MAX_CHAIN_DEPTH = env_int("ENGINE_MAX_CHAIN_DEPTH", 10, minimum=1)
-# The most a tenant may set each governor limit to (circuits/engine/limits.py).
+# The most a tenant may set each governor limit to (circuits/automation/engine/limits.py).
 ENGINE_PLATFORM_MAX_STEPS = env_int("ENGINE_PLATFORM_MAX_STEPS", 100_000, minimum=1)
 ENGINE_PLATFORM_MAX_LOOP_ITERATIONS = env_int("ENGINE_PLATFORM_MAX_LOOP_ITERATIONS", 100_000, minimum=1)
 ENGINE_PLATFORM_MAX_SECONDS = env_int("ENGINE_PLATFORM_MAX_SECONDS", 3600, minimum=1)
@@ -292,8 +292,8 @@ ENGINE_PLATFORM_MAX_PAYLOAD_BYTES = env_int("ENGINE_PLATFORM_MAX_PAYLOAD_BYTES",
 ENGINE_PLATFORM_MAX_PARALLEL_BRANCHES = env_int("ENGINE_PLATFORM_MAX_PARALLEL_BRANCHES", 10, minimum=1)
 ENGINE_PLATFORM_MAX_SUBCIRCUIT_DEPTH = env_int("ENGINE_PLATFORM_MAX_SUBCIRCUIT_DEPTH", 10, minimum=1)
 CELERY_BEAT_SCHEDULE = {
-    "resume-due-executions": {"task": "circuits.tasks.resume_due_executions", "schedule": float(env_int("ENGINE_RESUME_EVERY", 5, minimum=1))},
-    "fire-due-schedules": {"task": "circuits.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},
+    "resume-due-executions": {"task": "circuits.automation.tasks.resume_due_executions", "schedule": float(env_int("ENGINE_RESUME_EVERY", 5, minimum=1))},
+    "fire-due-schedules": {"task": "circuits.automation.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},
 }
 
 # --- Expressions (templates in circuit configs; docs/expressions.md) -----------------------

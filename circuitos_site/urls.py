@@ -3,10 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from circuits.triggers.webhook import inbound_webhook
-from circuits.urls import tenant_urlpatterns
-from circuits.views import home, members
-from circuits.views.health import health
+from circuits.web.urls import tenant_urlpatterns
+from circuits.web.views import home, members
+from circuits.web.views.health import health
+from circuits.web.webhooks import inbound_webhook
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -16,13 +16,13 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("invite/<str:token>/", members.accept_invite, name="accept_invite"),
     path("hooks/<str:token>", inbound_webhook, name="inbound_webhook"),
-    path("demo/", include("circuits.demo.urls")),
+    path("demo/", include("circuits.web.demo.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/", include("circuits.api.urls")),
+    path("api/", include("circuits.web.api.urls")),
     path("t/<slug:tenant_slug>/", include(tenant_urlpatterns)),
 ]
 
-handler403 = "circuits.views.errors.permission_denied"
-handler404 = "circuits.views.errors.page_not_found"
-handler500 = "circuits.views.errors.server_error"
+handler403 = "circuits.web.views.errors.permission_denied"
+handler404 = "circuits.web.views.errors.page_not_found"
+handler500 = "circuits.web.views.errors.server_error"

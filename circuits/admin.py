@@ -1,31 +1,15 @@
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
-from circuits.models import (
-    FROZEN_STATUSES,
-    ApiKey,
-    AppliedWrite,
-    Circuit,
-    CircuitVersion,
-    Credential,
-    CustomEventType,
-    Edge,
-    Event,
-    Execution,
-    InboxMessage,
-    Invitation,
-    Membership,
-    Node,
-    Notification,
-    NotificationRead,
-    ObjectType,
-    Record,
-    RecordChange,
-    StepRun,
-    Tenant,
-    ThresholdState,
-    Trigger,
-)
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution, StepRun
+from circuits.automation.models.trigger import CustomEventType, Event, ThresholdState, Trigger
+from circuits.automation.models.version import FROZEN_STATUSES, CircuitVersion, Edge, Node
+from circuits.records.models import ObjectType, Record, RecordChange
+from circuits.tenancy.models.access import ApiKey, Credential
+from circuits.tenancy.models.effects import AppliedWrite
+from circuits.tenancy.models.notifications import InboxMessage, Notification, NotificationRead
+from circuits.tenancy.models.tenants import Invitation, Membership, Tenant
 
 
 class MembershipInline(admin.TabularInline):

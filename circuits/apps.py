@@ -9,8 +9,9 @@ class CircuitsConfig(AppConfig):
     def ready(self) -> None:
         # The record store and the engine send signals; the trigger machinery (above them)
         # receives them. Importing it here, once the models are loaded, fills the kind registry
-        # and connects the receivers, so neither sender imports circuits.triggers.
-        from circuits.triggers import hooks, registry
+        # and connects the receivers, so neither sender imports circuits.automation.triggers.
+        from circuits.automation import receivers  # noqa: F401  (tenancy → automation: member_left)
+        from circuits.automation.triggers import hooks, registry
 
         registry.load()
         hooks.connect()

@@ -1,5 +1,5 @@
 """REST API of retrieval: /api/v1/documents (CRUD, upload, status, chunks), POST /api/v1/search,
-POST /api/v1/feedback. Routed from circuits/api/urls.py; same auth, tenancy and errors."""
+POST /api/v1/feedback. Routed from circuits/web/api/urls.py; same auth, tenancy and errors."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from circuits.api.pagination import PagePagination
-from circuits.api.parsers import LimitedJSONParser
-from circuits.api.serializers.common import StrictSerializer
-from circuits.api.views.base import ApiView, id_param
-from circuits.roles import Perm
+from circuits.tenancy.roles import Perm
+from circuits.web.api.pagination import PagePagination
+from circuits.web.api.parsers import LimitedJSONParser
+from circuits.web.api.serializers.common import StrictSerializer
+from circuits.web.api.views.base import ApiView, id_param
 from intelligence.rag.ingest import DeleteDocument, IngestDocument, RecordFeedback, UpdateDocument
 from intelligence.rag.models import Document
 from intelligence.rag.search import FUSIONS, MAX_K, MODES, search

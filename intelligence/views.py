@@ -9,9 +9,9 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path
 
-from circuits.permissions import has_perm
-from circuits.views.base import TenantView, render_page
-from circuits.views.form_errors import error_messages
+from circuits.tenancy.permissions import has_perm
+from circuits.web.views.base import TenantView, render_page
+from circuits.web.views.form_errors import error_messages
 from intelligence.rag.ingest import DeleteDocument, IngestDocument, RecordFeedback
 from intelligence.rag.models import Document
 from intelligence.rag.search import MODES, search

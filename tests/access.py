@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from circuits.roles import ROLE_PERMISSIONS, Role
+from circuits.tenancy.roles import ROLE_PERMISSIONS, Role
 
 
 @dataclass(frozen=True)

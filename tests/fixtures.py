@@ -13,8 +13,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from circuits.models import Membership, Tenant
-from circuits.roles import Role
+from circuits.tenancy.models.tenants import Membership, Tenant
+from circuits.tenancy.roles import Role
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

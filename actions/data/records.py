@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from actions.sdk import Action, ActionError, Context, register
-from circuits.models import Record
+from circuits.records.models import Record
 from circuits.records.query import MAX_LIMIT, OPS, query_records, record_to_dict
 from circuits.records.service import CreateRecord, DeleteRecord, UpdateRecord, UpsertRecord, applied_write
 from circuits.records.types import format_validation_error, get_type

@@ -25,7 +25,7 @@ from actions.net import BlockedDestinationError, InvalidURLError, OutboundError,
 from actions.notify._common import string_list
 from actions.redact import redact, secret_forms
 from actions.sdk import Action, ActionError, Context, is_template, register
-from circuits.models import CredentialKind
+from circuits.tenancy.models.access import CredentialKind
 
 MAX_RECIPIENTS = 100  # to + cc + bcc of one message: a notification, not a mailing list
 SUBJECT_MAX = 998  # RFC 5322 line limit

@@ -6,9 +6,9 @@ from typing import Any
 
 from actions.notify._common import string_list
 from actions.sdk import Action, ActionError, Context, is_template, register
-from circuits.idempotency import apply_once
-from circuits.models import Notification
-from circuits.notifications import LEVELS, TITLE_MAX, create_notifications, link_error, publish_notification, resolve_members
+from circuits.automation.notifications import LEVELS, TITLE_MAX, create_notifications, link_error, publish_notification, resolve_members
+from circuits.tenancy.idempotency import apply_once
+from circuits.tenancy.models.notifications import Notification
 
 MAX_RECIPIENTS = 500
 

@@ -16,7 +16,7 @@ import httpx
 from actions.net import OutboundError, allowlisted, guarded_request
 from actions.redact import redact
 from actions.sdk import Action, ActionError, Context, is_template, register
-from circuits.models import CredentialKind
+from circuits.tenancy.models.access import CredentialKind
 
 TEXT_MAX = 40_000  # Slack truncates messages past this
 BLOCKS_MAX = 50  # Slack's limit for one message

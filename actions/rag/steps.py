@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from actions.sdk import Action, ActionError, Context, register
-from circuits.models import Record
+from circuits.records.models import Record
 
 _QUERY = {"type": "string", "minLength": 1, "maxLength": 1000, "title": "Query", "description": "What to look for, e.g. {{ trigger.company }} pricing."}
 _K = {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "title": "Passages", "description": "How many passages to return."}

@@ -2,7 +2,7 @@
 
 It imports nothing from the rest of Circuit OS (no circuits, no intelligence, no Django),
 so it is the bottom layer (a checked contract: `lint-imports`, pyproject.toml). Families
-of actions (actions/data, web, notify, …) build on it; the engine (circuits/engine)
+of actions (actions/data, web, notify, …) build on it; the engine (circuits/automation/engine)
 implements its `Context` and finds actions through its registry. docs/actions.md says how
 to write one.
 """

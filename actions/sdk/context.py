@@ -1,6 +1,6 @@
 """The step context: the narrow facade through which an action reaches the platform.
 
-The engine implements it (circuits/engine/context.py); an action sees only this surface,
+The engine implements it (circuits/automation/engine/context.py); an action sees only this surface,
 so it never touches engine internals:
 
 - who and where: `tenant`, `execution` (rows the action hands on to services it calls;

@@ -5,7 +5,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import circuits.models.tenancy
+import circuits.tenancy.models.tenants
 
 
 class Migration(migrations.Migration):
@@ -54,9 +54,9 @@ class Migration(migrations.Migration):
                         max_length=16,
                     ),
                 ),
-                ("token", models.CharField(default=circuits.models.tenancy._invite_token, editable=False, max_length=64, unique=True)),
+                ("token", models.CharField(default=circuits.tenancy.models.tenants._invite_token, editable=False, max_length=64, unique=True)),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("expires_at", models.DateTimeField(default=circuits.models.tenancy._invite_expiry)),
+                ("expires_at", models.DateTimeField(default=circuits.tenancy.models.tenants._invite_expiry)),
                 ("accepted_at", models.DateTimeField(blank=True, null=True)),
                 ("invited_by", models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL)),
                 ("tenant", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="invitations", to="circuits.tenant")),

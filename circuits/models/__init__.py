@@ -1,10 +1,14 @@
-from circuits.models.circuit import Circuit
-from circuits.models.execution import FINISHED, AppliedWrite, Execution, ExecutionStatus, StepRun, StepStatus
-from circuits.models.misc import ApiKey, Credential, CredentialKind, InboxMessage, Notification, NotificationRead
-from circuits.models.records import ObjectType, Record, RecordChange
-from circuits.models.tenancy import Invitation, Membership, Tenant
-from circuits.models.trigger import CustomEventType, Event, ThresholdState, Trigger
-from circuits.models.version import FROZEN_STATUSES, CircuitVersion, Edge, Node, OnError, PublishedVersionImmutable, VersionStatus
+"""Every domain models module, gathered for Django (app label `circuits`): import models from their domain module, not from here."""
+
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import FINISHED, Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.automation.models.trigger import CustomEventType, Event, ThresholdState, Trigger
+from circuits.automation.models.version import FROZEN_STATUSES, CircuitVersion, Edge, Node, OnError, PublishedVersionImmutable, VersionStatus
+from circuits.records.models import ObjectType, Record, RecordChange
+from circuits.tenancy.models.access import ApiKey, Credential, CredentialKind
+from circuits.tenancy.models.effects import AppliedWrite
+from circuits.tenancy.models.notifications import InboxMessage, Notification, NotificationRead
+from circuits.tenancy.models.tenants import Invitation, Membership, Tenant
 
 __all__ = [
     "FINISHED",

@@ -20,11 +20,11 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import StrIndex
 from django.utils import timezone
 
-from circuits.models import Record
+from circuits.records.models import Record
 from circuits.records.types import _DATE, _DATETIME, _STRING_TYPES, FieldDef, ObjectTypeDef, get_type, normalize_datetime
 
 if TYPE_CHECKING:
-    from circuits.models import Tenant
+    from circuits.tenancy.models.tenants import Tenant
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "icontains", "in", "is_null", "startswith")
 TEXT_OPS = ("contains", "icontains", "startswith")

@@ -27,15 +27,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models.fields.json import KeyTransform
 
-from circuits.idempotency import apply_once
-from circuits.models import AppliedWrite, ObjectType, Record, RecordChange
+from circuits.records.models import ObjectType, Record, RecordChange
 from circuits.records.signals import record_before_save, record_changed
 from circuits.records.types import ObjectTypeDef, get_type, validate_object_type_definition, validate_type_slug
-from circuits.roles import Perm
-from circuits.services.base import Service
+from circuits.tenancy.idempotency import apply_once
+from circuits.tenancy.models.effects import AppliedWrite
+from circuits.tenancy.roles import Perm
+from circuits.tenancy.services.base import Service
 
 if TYPE_CHECKING:
-    from circuits.models import Execution, Tenant
+    from circuits.automation.models.execution import Execution
+    from circuits.tenancy.models.tenants import Tenant
 
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 

@@ -33,8 +33,10 @@ from django.core.validators import URLValidator, validate_email
 from jsonschema import FormatChecker
 from jsonschema.validators import Draft202012Validator
 
+from circuits.records.models import ObjectType
+
 if TYPE_CHECKING:
-    from circuits.models import Tenant
+    from circuits.tenancy.models.tenants import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -553,8 +555,6 @@ def get_type(tenant: Tenant, slug: str) -> ObjectTypeDef:
     """The built-in or the tenant's custom type `slug`; ValidationError naming it when unknown."""
     if isinstance(slug, str) and slug in BUILTIN_TYPES:
         return BUILTIN_TYPES[slug]
-    from circuits.models import ObjectType
-
     row = ObjectType.objects.for_tenant(tenant).filter(slug=slug).first() if isinstance(slug, str) and slug else None
     if row is None:
         raise ValidationError({"object_type": f"Unknown object type {slug!r}; known types: {', '.join(t.slug for t in list_types(tenant))}."})
@@ -563,8 +563,6 @@ def get_type(tenant: Tenant, slug: str) -> ObjectTypeDef:
 
 def list_types(tenant: Tenant) -> list[ObjectTypeDef]:
     """Built-in types first, then the tenant's custom types (broken definitions are logged and left out)."""
-    from circuits.models import ObjectType
-
     types = list(BUILTIN_TYPES.values())
     for row in ObjectType.objects.for_tenant(tenant).exclude(slug__in=list(BUILTIN_TYPES)):
         try:

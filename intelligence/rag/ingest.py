@@ -20,8 +20,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from circuits.roles import Perm
-from circuits.services.base import Service
+from circuits.tenancy.roles import Perm
+from circuits.tenancy.services.base import Service
 from intelligence.rag.chunking import chunk_text
 from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus, Feedback, SourceType
 from intelligence.rag.parsing import FILE_TYPES, Parsed, ParseError, detect_type, parse_file, parse_html, parse_record

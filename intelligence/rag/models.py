@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
 
-from circuits.models.scoping import TenantOwned, TenantQuerySet
+from circuits.tenancy.models.scoping import TenantOwned, TenantQuerySet
 from intelligence.rag.fields import EmbeddingField
 
 DIMENSIONS = 384

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from circuits.models import Tenant
+from circuits.tenancy.models.tenants import Tenant
 from intelligence.rag.embeddings import configured_model_id, get_embedder
 from intelligence.rag.ingest import enqueue_embedding, indexed_text
 from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus

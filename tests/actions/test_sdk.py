@@ -22,11 +22,11 @@ import pytest
 from django.core.cache import cache
 
 from actions.sdk import CATEGORIES, ActionError, registry
-from circuits.credentials import save_credential
-from circuits.engine.context import DirectContext
-from circuits.engine.runner import cancel_key
-from circuits.engine.start import create_execution, run_now
-from circuits.models import Execution, ExecutionStatus
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.context import DirectContext
+from circuits.automation.engine.runner import cancel_key, run_now
+from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.tenancy.credentials import save_credential
 from tests.engine.helpers import build, chain, edge, node, run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from circuits.roles import ROLE_PERMISSIONS, Role
+from circuits.tenancy.roles import ROLE_PERMISSIONS, Role
 from tests.api.helpers import Objects, client_as, key_client, make_objects, session_client
 
 

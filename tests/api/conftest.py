@@ -11,7 +11,7 @@ import uuid
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
 
-from circuits.api.throttling import KeyRateThrottle, TenantRateThrottle
+from circuits.web.api.throttling import KeyRateThrottle, TenantRateThrottle
 
 
 @pytest.fixture(autouse=True)

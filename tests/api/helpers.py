@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from circuits.credentials import save_credential
-from circuits.engine.start import create_execution
-from circuits.models import ApiKey, Circuit, Execution, ExecutionStatus, Membership, Record, Trigger
+from circuits.automation.dispatch import create_execution
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.automation.models.trigger import Trigger
+from circuits.records.models import Record
 from circuits.records.service import CreateRecord
-from circuits.services.apikeys import CreateApiKey
+from circuits.tenancy.credentials import save_credential
+from circuits.tenancy.models.access import ApiKey
+from circuits.tenancy.models.tenants import Membership
+from circuits.tenancy.services.apikeys import CreateApiKey
 from tests.engine.helpers import build, chain, node
 from tests.fixtures import make_user
 
@@ -79,7 +84,7 @@ class Objects:
 def make_objects(world) -> Objects:
     circuit = simple_circuit(world, "greeter", triggers=[{"type": "event", "config": {"event": "lead.created"}}])
     # A draft on top of the published version, so draft endpoints have something to read.
-    from circuits.services.versions import SaveDraft
+    from circuits.automation.services.versions import SaveDraft
 
     SaveDraft(world.tenant, world.owner, circuit, {"nodes": [node("greet", "util.transform", {"template": "v2"})], "edges": chain("greet")}).execute()
     spare = simple_circuit(world, "spare")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from circuits.roles import Perm
+from circuits.tenancy.roles import Perm
 from tests.api.access import ApiAccessSuite, Endpoint
 
 V = "/api/v1"
@@ -10,7 +10,7 @@ DOC = {"nodes": [{"key": "greet", "action": "util.transform", "config": {"templa
 
 
 def _export(objs) -> dict:
-    from circuits.services.versions import export_circuit
+    from circuits.automation.services.versions import export_circuit
 
     return {"document": export_circuit(objs.circuit), "slug": "imported"}
 

@@ -9,8 +9,9 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
-from circuits.models import ApiKey, Membership
-from circuits.services.apikeys import RevokeApiKey
+from circuits.tenancy.models.access import ApiKey
+from circuits.tenancy.models.tenants import Membership
+from circuits.tenancy.services.apikeys import RevokeApiKey
 from tests.api.access import assert_problem
 from tests.api.helpers import key_client, make_key, session_client, simple_circuit
 

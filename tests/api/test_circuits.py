@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import Circuit, CircuitVersion, Execution, Trigger
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.trigger import Trigger
+from circuits.automation.models.version import CircuitVersion
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, session_client, simple_circuit
 
@@ -65,7 +68,7 @@ def test_the_list_filters_and_pages(world, editor):
 
 
 def test_a_circuit_with_running_executions_cannot_be_deleted(world, editor):
-    from circuits.engine.start import create_execution
+    from circuits.automation.dispatch import create_execution
 
     circuit = simple_circuit(world, "greeter")
     create_execution(circuit, {})

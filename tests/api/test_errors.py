@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from circuits.models import Circuit
+from circuits.automation.models.circuit import Circuit
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, key_client, make_key, simple_circuit
 
@@ -98,7 +98,7 @@ def test_field_errors_are_listed_per_field(owner):
 
 
 def test_an_unexpected_error_is_a_logged_500_problem(owner, monkeypatch, caplog):
-    from circuits.api.views.members import RoleListView
+    from circuits.web.api.views.members import RoleListView
 
     def broken(self, request):
         raise RuntimeError("the disk is on fire")

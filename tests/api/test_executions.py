@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from circuits.engine.start import create_execution
-from circuits.models import Event, Execution, ExecutionStatus, StepRun
-from circuits.services.versions import PublishDraft, SaveDraft
+from circuits.automation.dispatch import create_execution
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
+from circuits.automation.models.trigger import Event
+from circuits.automation.services.versions import PublishDraft, SaveDraft
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, simple_circuit
 from tests.engine.helpers import build, chain, node, run
@@ -23,7 +24,7 @@ def operator(world):
 def test_execute_answers_at_once_with_the_queued_execution(world, operator, django_capture_on_commit_callbacks, monkeypatch):
     simple_circuit(world, "greeter")
     sent = []
-    monkeypatch.setattr("circuits.engine.start.send_to_worker", sent.append)
+    monkeypatch.setattr("circuits.automation.dispatch.send_to_worker", sent.append)
     with django_capture_on_commit_callbacks(execute=True):
         response = operator.post("/api/v1/execute", {"circuit_name": "greeter", "data": {"name": "Ada"}})
     assert response.status_code == 202
@@ -199,7 +200,7 @@ def test_publishing_an_event_starts_the_listening_circuits(world, operator):
 
 
 def test_the_event_catalogue_lists_builtin_and_custom_events(world, operator):
-    from circuits.models import CustomEventType
+    from circuits.automation.models.trigger import CustomEventType
 
     CustomEventType.objects.create(tenant=world.tenant, name="deal.signed", description="Ours")
     CustomEventType.objects.create(tenant=world.other_tenant, name="their.event")

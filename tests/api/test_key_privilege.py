@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from circuits.models import ApiKey, Circuit, Membership
-from circuits.services.apikeys import CreateApiKey
+from circuits.automation.models.circuit import Circuit
+from circuits.tenancy.models.access import ApiKey
+from circuits.tenancy.models.tenants import Membership
+from circuits.tenancy.services.apikeys import CreateApiKey
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, key_client, make_key, session_client, simple_circuit
 
@@ -60,7 +62,7 @@ def test_the_admin_to_owner_attack_fails_at_every_step(world):
 def test_an_owner_key_held_by_an_admin_acts_as_admin(world):
     """A key row above its user (made before the fix) is capped by rank, not by equal permission sets."""
     raw = "cos_" + "legacyOwnerKeyOfAnAdmin0123456789abcdefghij"
-    from circuits.services.apikeys import hash_key
+    from circuits.tenancy.services.apikeys import hash_key
 
     ApiKey.objects.create(tenant=world.tenant, name="legacy", prefix=raw[:12], hashed_key=hash_key(raw), role="owner", user=world.admin)
     client = key_client(raw)
@@ -172,7 +174,7 @@ def test_a_removed_members_keys_are_revoked_listed_as_revoked_and_stay_dead_when
     assert "revoked" in client_for(world.owner).get("/t/acme/settings/api-keys/").content.decode()
     # Re-added with a higher role (invited, and accepted): the old key stays dead.
     assert owner.post("/api/v1/members", {"identifier": world.operator.email, "role": "admin"}).status_code == 202
-    from circuits.models import Invitation
+    from circuits.tenancy.models.tenants import Invitation
 
     invitation = Invitation.objects.get(tenant=world.tenant, email=world.operator.email)
     assert client_for(world.operator).post(f"/invite/{invitation.token}/", {"action": "accept"}).status_code == 302

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import Circuit
+from circuits.automation.models.circuit import Circuit
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, simple_circuit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import ObjectType, Record, RecordChange
+from circuits.records.models import ObjectType, Record, RecordChange
 from circuits.records.service import CreateRecord
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import CircuitVersion
+from circuits.automation.models.version import CircuitVersion
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.core import mail
 
-from circuits.credentials import read_credential
-from circuits.models import ApiKey, Credential, Invitation, Membership
+from circuits.tenancy.credentials import read_credential
+from circuits.tenancy.models.access import ApiKey, Credential
+from circuits.tenancy.models.tenants import Invitation, Membership
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, key_client, make_key
 

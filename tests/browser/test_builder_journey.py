@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from circuits.models import Circuit, Execution, ExecutionStatus
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution, ExecutionStatus
 from tests.engine.helpers import build, chain, node
 
 pytestmark = pytest.mark.browser
@@ -57,7 +58,7 @@ def wait_saved(page) -> None:
 
 
 def draft_document(circuit: Circuit) -> dict:
-    from circuits.services.versions import current_version, version_document
+    from circuits.automation.services.versions import current_version, version_document
 
     return version_document(current_version(circuit))
 
@@ -200,7 +201,8 @@ def test_a_viewer_sees_the_builder_read_only_and_cannot_change_anything(world, b
 
 def test_a_user_of_another_tenant_can_neither_open_the_builder_nor_subscribe_to_its_runs(world, browser_session):
     circuit = build(world, "private", [node("hello", "util.log", {"message": "hi"})], chain("hello"))
-    from circuits.engine.start import create_execution, run_now
+    from circuits.automation.dispatch import create_execution
+    from circuits.automation.engine.runner import run_now
 
     execution = run_now(create_execution(circuit, {}))
     s = browser_session(world.outsider)

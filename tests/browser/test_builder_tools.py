@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from circuits.models import Execution, Record
-from circuits.services.versions import SaveDraft, current_version, version_document
+from circuits.automation.models.execution import Execution
+from circuits.automation.services.versions import SaveDraft, current_version, version_document
+from circuits.records.models import Record
 from tests.browser.test_builder_journey import node_el, open_step, wait_saved
 from tests.engine.helpers import build, chain, node
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
-from circuits.engine.start import create_execution, run_now
-from circuits.models import Circuit, Execution
-from circuits.services.versions import PublishDraft, SaveDraft, current_version
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.services.versions import PublishDraft, SaveDraft, current_version
 from tests.engine.helpers import build, chain, node
 
 SLUG = "flow"

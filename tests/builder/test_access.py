@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from circuits.models import Circuit
+from circuits.automation.models.circuit import Circuit
 from tests.access import Page, TenantAccessSuite
 from tests.builder.helpers import flow, fresh_draft, last_execution, save_data
 

@@ -9,14 +9,18 @@ import pytest
 from django.http import QueryDict
 
 from actions.sdk import registry
-from circuits.credentials import save_credential
-from circuits.engine.start import create_execution, run_now
-from circuits.models import Circuit, Execution, Record, StepRun, Trigger
-from circuits.services.versions import ImportCircuit, SaveDraft, check_document, validate_version
-from circuits.triggers.registry import validate_trigger
-from circuits.views.builder import schema_forms
-from circuits.views.builder.gallery import templates
-from circuits.views.builder.services import RerunFromStep, diff_documents
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution, StepRun
+from circuits.automation.models.trigger import Trigger
+from circuits.automation.services.versions import ImportCircuit, SaveDraft, check_document, validate_version
+from circuits.automation.triggers.registry import validate_trigger
+from circuits.records.models import Record
+from circuits.tenancy.credentials import save_credential
+from circuits.web.views.builder import schema_forms
+from circuits.web.views.builder.gallery import templates
+from circuits.web.views.builder.services import RerunFromStep, diff_documents
 from tests.builder.helpers import document, flow
 from tests.engine.helpers import build, edge, node
 

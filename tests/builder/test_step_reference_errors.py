@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from circuits.models import CircuitVersion
-from circuits.services.versions import SaveDraft
+from circuits.automation.models.version import CircuitVersion
+from circuits.automation.services.versions import SaveDraft
 from tests.builder.helpers import SLUG, document, flow
 
 URL = f"/t/acme/circuits/{SLUG}/edit"

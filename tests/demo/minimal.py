@@ -17,11 +17,14 @@ from typing import Any
 from django.test import Client
 from django.utils import timezone
 
-from circuits.models import Circuit, Execution, Record, Trigger
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.trigger import Trigger
+from circuits.automation.triggers.kinds.event import publish_event
+from circuits.automation.triggers.kinds.schedule import fire_due
+from circuits.records.models import Record
 from circuits.records.service import CreateRecord, DeleteRecord, UpdateRecord
 from circuits.records.types import FieldDef, get_type
-from circuits.triggers.kinds.event import publish_event
-from circuits.triggers.kinds.schedule import fire_due
 from tests.api.helpers import client_as
 from tests.engine.helpers import drain
 

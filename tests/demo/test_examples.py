@@ -9,9 +9,14 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from circuits.models import Circuit, Execution, InboxMessage, Record, Tenant, Trigger
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.trigger import Trigger
+from circuits.automation.triggers.kinds.schedule import fire_due
+from circuits.records.models import Record
 from circuits.records.service import CreateRecord
-from circuits.triggers.kinds.schedule import fire_due
+from circuits.tenancy.models.notifications import InboxMessage
+from circuits.tenancy.models.tenants import Tenant
 from tests.access import Page, TenantAccessSuite
 from tests.engine.helpers import drain
 
@@ -96,9 +101,9 @@ def test_the_inbox_page_lists_only_this_tenants_messages(client_for, world, sett
 
 
 def test_the_demo_slack_inbox_passes_the_check_made_when_a_slack_credential_is_saved(demo, live_server):
-    from circuits.demo.views import inbox_url
-    from circuits.models import Membership
-    from circuits.services.tenant_settings import SaveCredential
+    from circuits.automation.services.tenant_settings import SaveCredential
+    from circuits.tenancy.models.tenants import Membership
+    from circuits.web.demo.views import inbox_url
 
     owner = Membership.objects.filter(tenant=demo, role="owner").first().user
     url = inbox_url(demo, "sales", live_server.url)

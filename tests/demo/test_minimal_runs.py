@@ -1,7 +1,7 @@
 """Every gallery template and every demo circuit runs to success on the least data its trigger
 can carry — a lead with only its e-mail, an empty webhook body, an empty API payload (issue #9).
 
-The gallery is read from circuits/templates_gallery/, so a new template is covered without
+The gallery is read from circuits/automation/gallery/, so a new template is covered without
 touching this file. What a template reaches outside the machine is replaced by a local
 stand-in: its Slack credentials post to the demo's webhook inbox on the live server, its news
 feeds are read from a local feed server; any other outside address fails the test, naming it.
@@ -21,13 +21,17 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from actions.web.tests.server import reply, serve
-from circuits.credentials import save_credential
-from circuits.demo.examples import example_documents
-from circuits.demo.views import inbox_url
-from circuits.models import Circuit, Execution, InboxMessage, Membership, Record, Tenant
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.services.versions import ImportCircuit, PublishDraft
+from circuits.records.models import Record
 from circuits.records.service import CreateRecord
-from circuits.services.versions import ImportCircuit, PublishDraft
-from circuits.views.builder.gallery import templates
+from circuits.tenancy.credentials import save_credential
+from circuits.tenancy.models.notifications import InboxMessage
+from circuits.tenancy.models.tenants import Membership, Tenant
+from circuits.web.demo.examples import example_documents
+from circuits.web.demo.views import inbox_url
+from circuits.web.views.builder.gallery import templates
 from tests.demo.minimal import fire, off_machine_urls
 from tests.engine.helpers import drain
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from circuits.models import Circuit, CircuitVersion, Execution
-from circuits.services.circuits import CreateCircuit
-from circuits.services.versions import PublishDraft, SaveDraft, SaveTrigger
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.version import CircuitVersion
+from circuits.automation.services.circuits import CreateCircuit
+from circuits.automation.services.versions import PublishDraft, SaveDraft, SaveTrigger
 
 
 def node(key: str, action: str, config: dict | None = None, **extra) -> dict:
@@ -32,7 +34,8 @@ def build(world, slug: str, nodes: list[dict], edges: list[dict], *, triggers=()
 
 
 def run(circuit: Circuit, payload: dict | None = None, **kwargs) -> Execution:
-    from circuits.engine.start import create_execution, run_now
+    from circuits.automation.dispatch import create_execution
+    from circuits.automation.engine.runner import run_now
 
     return run_now(create_execution(circuit, payload or {}, **kwargs))
 
@@ -47,7 +50,7 @@ def published(circuit: Circuit) -> CircuitVersion:
 
 def drain(max_rounds: int = 20) -> int:
     """Run every queued execution (and those they start) in this process, like a worker would."""
-    from circuits.engine.start import run_now
+    from circuits.automation.engine.runner import run_now
 
     ran = 0
     for _ in range(max_rounds):

@@ -22,9 +22,12 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
-from circuits.engine.start import create_execution, enqueue, run_now
-from circuits.models import Execution, ExecutionStatus, Notification, Record
+from circuits.automation.dispatch import create_execution, enqueue
+from circuits.automation.engine.runner import run_now
+from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.records.models import Record
 from circuits.records.service import CreateRecord
+from circuits.tenancy.models.notifications import Notification
 from tests.engine.helpers import build, chain, drain, node, run
 from tests.engine.test_worker import start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis

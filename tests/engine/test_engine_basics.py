@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import ExecutionStatus
+from circuits.automation.models.execution import ExecutionStatus
 from tests.engine.helpers import build, chain, edge, node, run
 
 

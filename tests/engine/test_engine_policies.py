@@ -9,11 +9,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from circuits.engine.start import create_execution, run_now
-from circuits.models import ExecutionStatus, StepStatus
-from circuits.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep
-from circuits.services.versions import GraphInvalid, PublishDraft, SaveDraft
-from circuits.tasks import resume_due_executions
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
+from circuits.automation.models.execution import ExecutionStatus, StepStatus
+from circuits.automation.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep
+from circuits.automation.services.versions import GraphInvalid, PublishDraft, SaveDraft
+from circuits.automation.tasks import resume_due_executions
 from tests.engine.helpers import build, chain, edge, node, run
 
 FAILING = {"circuit": "does-not-exist"}  # a sub-circuit call that always fails, for real
@@ -242,7 +243,7 @@ def test_concurrent_draft_edits_are_detected_not_lost(world):
 
 @pytest.mark.django_db
 def test_rerun_and_retry_from_the_failed_step(world):
-    from circuits.models import Circuit
+    from circuits.automation.models.circuit import Circuit
 
     target = build(world, "target", [node("t", "util.transform", {"template": "child ok"})], chain("t"))
     circuit = build(

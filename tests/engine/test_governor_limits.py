@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from circuits.engine.limits import Limits
-from circuits.models import ExecutionStatus
-from circuits.services.tenant_settings import UpdateTenantSettings
+from circuits.automation.engine.limits import Limits
+from circuits.automation.models.execution import ExecutionStatus
+from circuits.automation.services.tenant_settings import UpdateTenantSettings
 from tests.engine.helpers import build, edge, node, run
 
 pytestmark = pytest.mark.django_db

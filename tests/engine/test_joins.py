@@ -14,13 +14,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from circuits.engine.graph import from_document, validate
-from circuits.engine.start import create_execution, enqueue, run_now
-from circuits.engine.walk import Walk
-from circuits.models import Circuit, Execution, ExecutionStatus, StepRun, StepStatus
-from circuits.services.executions import RetryFromFailedStep
-from circuits.services.versions import GraphInvalid, PublishDraft
-from circuits.tasks import resume_due_executions
+from circuits.automation.dispatch import create_execution, enqueue
+from circuits.automation.engine.graph import from_document, validate
+from circuits.automation.engine.runner import run_now
+from circuits.automation.engine.walk import Walk
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.automation.services.executions import RetryFromFailedStep
+from circuits.automation.services.versions import GraphInvalid, PublishDraft
+from circuits.automation.tasks import resume_due_executions
 from tests.engine.helpers import build, chain, edge, node, run
 from tests.engine.workers import new_queue, start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis

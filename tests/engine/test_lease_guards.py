@@ -19,10 +19,11 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from actions.web.tests.server import Reply, echo, serve
-from circuits.engine.runner import Engine
-from circuits.engine.start import claim, create_execution, run_now
-from circuits.models import Execution, ExecutionStatus, Record, StepRun
-from circuits.tasks import resume_due_executions
+from circuits.automation.dispatch import claim, create_execution
+from circuits.automation.engine.runner import Engine, run_now
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
+from circuits.automation.tasks import resume_due_executions
+from circuits.records.models import Record
 from tests.engine.helpers import build, chain, node
 
 THIEF = uuid.UUID("00000000-0000-4000-8000-000000000001")

@@ -37,9 +37,11 @@ from django.db import connection
 from django.utils import timezone
 
 from actions.web.tests.server import Reply, serve
-from circuits.engine.start import create_execution, enqueue
-from circuits.models import AppliedWrite, Execution, ExecutionStatus, Record, StepRun
-from circuits.tasks import resume_due_executions
+from circuits.automation.dispatch import create_execution, enqueue
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
+from circuits.automation.tasks import resume_due_executions
+from circuits.records.models import Record
+from circuits.tenancy.models.effects import AppliedWrite
 from tests.engine.helpers import build, chain, node
 from tests.engine.workers import ARTIFACTS, new_queue, start_beat, start_web, start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis
@@ -392,7 +394,7 @@ def _answers(port: int) -> bool:
 
 
 def test_a_waiting_webhooks_run_outlives_its_killed_web_process_and_writes_its_record_once(world, queue):
-    # The web process only watches a waiting webhook's execution (circuits/engine/waiting.py):
+    # The web process only watches a waiting webhook's execution (circuits/automation/engine/waiting.py):
     # the worker runs it, so killing the web process mid-run cuts off the caller, not the run.
     email = "hook@example.test"
     gate = Gate()

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.engine.expressions import ExpressionError, check_value, render_value
-from circuits.models import Record
+from circuits.automation.engine.expressions import ExpressionError, check_value, render_value
+from circuits.records.models import Record
 from tests.engine.helpers import build, chain, edge, node, run, steps
 
 TRIGGER = {"name": "Ada", "record": {"id": 7, "email": "ada@example.test"}, "items": [1, 2], "people": [{"email": "a@x.test"}, {}]}

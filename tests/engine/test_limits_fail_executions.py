@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import ExecutionStatus, StepStatus
+from circuits.automation.models.execution import ExecutionStatus, StepStatus
 from tests.engine.helpers import build, edge, node, run
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from circuitos_site.asgi import application
-from circuits.engine.start import create_execution, run_now
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
 from tests.engine.helpers import build, chain, node
 
 

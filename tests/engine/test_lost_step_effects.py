@@ -12,8 +12,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from circuits.engine.start import create_execution, run_now
-from circuits.models import AppliedWrite, Execution, ExecutionStatus, Notification, StepRun
+from circuits.automation.dispatch import create_execution
+from circuits.automation.engine.runner import run_now
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
+from circuits.tenancy.models.effects import AppliedWrite
+from circuits.tenancy.models.notifications import Notification
 from tests.engine.helpers import build, chain, node
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from circuits.models import Event, Execution, Record
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.trigger import Event
+from circuits.records.models import Record
 from circuits.records.service import CreateRecord, DeleteRecord, UpdateRecord
 from tests.engine.helpers import build, chain, node
 
@@ -134,7 +136,7 @@ def test_before_save_circuit_can_reject_the_save_with_a_message(world):
 
 @pytest.mark.django_db
 def test_a_circuit_does_not_retrigger_itself_through_its_own_writes(world, django_capture_on_commit_callbacks):
-    from circuits.engine.start import run_now
+    from circuits.automation.engine.runner import run_now
 
     circuit = build(
         world,

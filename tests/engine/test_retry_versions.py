@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from circuits.engine.start import run_now
-from circuits.models import Circuit, ExecutionStatus, StepRun
-from circuits.services.executions import RetryFromFailedStep, RetryVersion
-from circuits.services.versions import PublishDraft, SaveDraft
+from circuits.automation.engine.runner import run_now
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import ExecutionStatus, StepRun
+from circuits.automation.services.executions import RetryFromFailedStep, RetryVersion
+from circuits.automation.services.versions import PublishDraft, SaveDraft
 from tests.engine.helpers import build, chain, edge, node, run
 
 pytestmark = pytest.mark.django_db

@@ -26,10 +26,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from circuits.engine.expressions import ExpressionError, check_value, render_value
-from circuits.engine.start import create_execution, enqueue, run_now
-from circuits.models import Execution, ExecutionStatus
-from circuits.services.executions import CancelExecution
+from circuits.automation.dispatch import create_execution, enqueue
+from circuits.automation.engine.expressions import ExpressionError, check_value, render_value
+from circuits.automation.engine.runner import run_now
+from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.automation.services.executions import CancelExecution
 from tests.engine.helpers import build, chain, node
 from tests.engine.sandbox_corpus import CANARY, CANARY_VARIABLE, PAYLOADS, TRIGGER
 from tests.fixtures import needs_postgres, needs_redis

@@ -19,10 +19,11 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from circuits.engine import live
-from circuits.engine.start import claim, create_execution, run_now
-from circuits.models import Execution, ExecutionStatus, StepRun, StepStatus
-from circuits.services.executions import CancelExecution
+from circuits.automation.dispatch import claim, create_execution
+from circuits.automation.engine.runner import run_now
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, StepStatus
+from circuits.automation.services.executions import CancelExecution
+from circuits.core import live
 from tests.engine.helpers import build, chain, node
 
 CANCELLED = {"message": "cancelled in a test", "type": "cancelled"}

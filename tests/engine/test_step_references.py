@@ -1,17 +1,17 @@
 """Validation reports every template reference to a step that cannot have run before its node
 (issue #9): a typo, a step downstream, a step on a parallel sibling branch or the other side of
 an if, the node itself, the container it runs inside; `loop` / `loops.<key>` outside their Loop.
-References are read from the templates' syntax trees (circuits/engine/references.py).
+References are read from the templates' syntax trees (circuits/automation/engine/references.py).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from circuits.engine.graph import from_document, validate
-from circuits.engine.references import Reference, references
-from circuits.models import CircuitVersion
-from circuits.services.versions import GraphInvalid, PublishDraft, SaveDraft, validate_version
+from circuits.automation.engine.graph import from_document, validate
+from circuits.automation.engine.references import Reference, references
+from circuits.automation.models.version import CircuitVersion
+from circuits.automation.services.versions import GraphInvalid, PublishDraft, SaveDraft, validate_version
 from tests.engine.helpers import build, edge, node
 
 

@@ -22,10 +22,10 @@ import pytest
 from actions.notify.tests.conftest import _Controller
 from actions.sdk import Action, ActionError, Context, registry
 from actions.web.tests.server import Reply, Seen, serve
-from circuits.credentials import save_credential
-from circuits.engine import runner
-from circuits.engine.start import create_execution, enqueue
-from circuits.models import Execution, ExecutionStatus, StepStatus
+from circuits.automation.dispatch import create_execution, enqueue
+from circuits.automation.engine import runner
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepStatus
+from circuits.tenancy.credentials import save_credential
 from tests.engine.helpers import build, chain, node, run
 from tests.engine.workers import new_queue, start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis

@@ -10,14 +10,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from jsonschema.exceptions import SchemaError
 
-from circuits.engine.signals import execution_finished
-from circuits.models import Execution, Record, Trigger
+from circuits.automation.engine.signals import execution_finished
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.trigger import Trigger
+from circuits.automation.services.versions import SaveTrigger
+from circuits.automation.triggers import registry
+from circuits.automation.triggers.base import TriggerKind
+from circuits.automation.triggers.registry import RegistryError, register, validate_trigger
+from circuits.records.models import Record
 from circuits.records.service import CreateRecord
 from circuits.records.signals import record_before_save, record_changed
-from circuits.services.versions import SaveTrigger
-from circuits.triggers import registry
-from circuits.triggers.base import TriggerKind
-from circuits.triggers.registry import RegistryError, register, validate_trigger
 from tests.engine.helpers import build, chain, node
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,9 +100,9 @@ def _imports(package: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package", ["circuits/engine", "circuits/records"])
+@pytest.mark.parametrize("package", ["circuits/automation/engine", "circuits/records"])
 def test_the_engine_and_the_record_store_never_import_the_trigger_machinery(package):
-    offending = sorted(m for m in _imports(package) if m == "circuits.triggers" or m.startswith("circuits.triggers.") or m == "circuits.events")
+    offending = sorted(m for m in _imports(package) if m == "circuits.automation.triggers" or m.startswith("circuits.automation.triggers."))
     assert offending == []
 
 

@@ -12,12 +12,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from circuits.credentials import save_credential
-from circuits.models import Execution, ExecutionStatus, Trigger
-from circuits.services.versions import SaveTrigger
-from circuits.triggers.kinds.event import publish_event
-from circuits.triggers.kinds.schedule import fire_due
-from circuits.triggers.webhook import signature_for
+from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.automation.models.trigger import Trigger
+from circuits.automation.services.versions import SaveTrigger
+from circuits.automation.triggers.kinds.event import publish_event
+from circuits.automation.triggers.kinds.schedule import fire_due
+from circuits.tenancy.credentials import save_credential
+from circuits.web.webhooks import signature_for
 from tests.engine.helpers import build, chain, node
 
 
@@ -146,7 +147,7 @@ def test_schedule_fires_when_due_once_and_moves_to_the_next_time(world):
 
 @pytest.mark.django_db
 def test_circuit_completed_chains_to_the_next_circuit(world, django_capture_on_commit_callbacks):
-    from circuits.engine.start import run_now
+    from circuits.automation.engine.runner import run_now
     from tests.engine.helpers import run
 
     first = _simple(world, "first", [], template="first done")

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from circuits.engine.start import create_execution, enqueue
-from circuits.models import Execution, ExecutionStatus, StepRun
-from circuits.tasks import resume_due_executions
+from circuits.automation.dispatch import create_execution, enqueue
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
+from circuits.automation.tasks import resume_due_executions
 from tests.engine.helpers import build, chain, node
 from tests.engine.workers import new_queue, start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis

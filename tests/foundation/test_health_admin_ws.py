@@ -53,7 +53,7 @@ def test_admin_lists_every_model_for_a_superuser(admin_client):
 
 
 def test_admin_offers_guardian_object_permissions_for_circuits(admin_client, world):
-    from circuits.models import Circuit
+    from circuits.automation.models.circuit import Circuit
 
     circuit = Circuit.objects.create(tenant=world.tenant, name="C", slug="c")
     response = admin_client.get(f"/admin/circuits/circuit/{circuit.pk}/permissions/")
@@ -76,7 +76,7 @@ async def _connect(user, slug: str):
 async def test_member_subscribes_to_tenant_events_and_outsider_is_refused(world):
     from channels.layers import get_channel_layer
 
-    from circuits.engine.live import tenant_group
+    from circuits.core.live import tenant_group
 
     communicator, connected, _ = await _connect(world.viewer, "acme")
     assert connected

@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from circuits.models import Invitation, Membership
-from circuits.services.members import AcceptInvitation, AddMember, ChangeRole, DeclineInvitation, RemoveMember
+from circuits.tenancy.models.tenants import Invitation, Membership
+from circuits.tenancy.services.members import AcceptInvitation, AddMember, ChangeRole, DeclineInvitation, RemoveMember
 from tests.fixtures import make_user
 
 MEMBERS = "/t/acme/settings/members/"
@@ -190,9 +190,10 @@ def test_removed_member_loses_access(client_for, world):
 def test_a_removed_members_keys_and_object_grants_go_with_the_membership(world):
     from guardian.shortcuts import assign_perm
 
-    from circuits.models import ApiKey, Circuit
-    from circuits.permissions import has_perm
-    from circuits.services.apikeys import CreateApiKey
+    from circuits.automation.models.circuit import Circuit
+    from circuits.tenancy.models.access import ApiKey
+    from circuits.tenancy.permissions import has_perm
+    from circuits.tenancy.services.apikeys import CreateApiKey
 
     key = CreateApiKey(world.tenant, world.owner, name="viewer's", role="viewer", user=world.viewer).execute()
     circuit = Circuit.objects.create(tenant=world.tenant, name="Shared", slug="shared")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from guardian.shortcuts import assign_perm
 
-from circuits.models import Circuit
-from circuits.permissions import has_perm
-from circuits.roles import Perm, Role, lesser_role, role_at_most
+from circuits.automation.models.circuit import Circuit
+from circuits.tenancy.permissions import has_perm
+from circuits.tenancy.roles import Perm, Role, lesser_role, role_at_most
 
 EXPECTED = {
     Role.OWNER: {"view", "edit", "publish", "run", "manage_members", "manage_settings"},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import CircuitVersion, Edge, Node, PublishedVersionImmutable
-from circuits.services.versions import PublishDraft, Rollback, SaveDraft
+from circuits.automation.models.version import CircuitVersion, Edge, Node, PublishedVersionImmutable
+from circuits.automation.services.versions import PublishDraft, Rollback, SaveDraft
 from tests.engine.helpers import build, chain, node, published
 
 pytestmark = pytest.mark.django_db

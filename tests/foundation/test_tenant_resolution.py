@@ -1,6 +1,6 @@
-"""One resolver of the request's tenant (circuits/tenants.py), failing closed, used by pages, the API and WebSockets
+"""One resolver of the request's tenant (circuits/tenancy/resolve.py), failing closed, used by pages, the API and WebSockets
 (their close codes for the same cases: tests/http/test_websockets.py); one conversion of a service's ValidationError
-into form errors (circuits/views/form_errors.py)."""
+into form errors (circuits/web/views/form_errors.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django import forms
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from circuits.permissions import role_of
-from circuits.tenants import TenantNotFound, member_tenant
-from circuits.views.form_errors import apply_errors, error_dict, error_messages
+from circuits.tenancy.permissions import role_of
+from circuits.tenancy.resolve import TenantNotFound, member_tenant
+from circuits.web.views.form_errors import apply_errors, error_dict, error_messages
 from tests.api.helpers import session_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,14 +60,14 @@ def _is_tenant_lookup_by_slug(item: ast.AST) -> bool:
     return source.startswith("Tenant.objects") or "tenant__slug" in {k.arg for k in item.keywords}
 
 
-@pytest.mark.parametrize("path", ["circuits/views", "circuits/api", "circuits/consumers.py", "intelligence/views.py", "intelligence/api.py"])
+@pytest.mark.parametrize("path", ["circuits/web/views", "circuits/web/api", "circuits/web/consumers.py", "intelligence/views.py", "intelligence/api.py"])
 def test_no_view_api_or_consumer_looks_a_tenant_up_itself(path):
-    """Tenant lookups by slug belong to circuits/tenants.py; a second copy is how one forgets the membership check."""
+    """Tenant lookups by slug belong to circuits/tenancy/resolve.py; a second copy is how one forgets the membership check."""
     target = ROOT / path
     for file in [target] if target.is_file() else target.rglob("*.py"):
         for item in ast.walk(ast.parse(file.read_text())):
             if _is_tenant_lookup_by_slug(item):
-                raise AssertionError(f"{file.relative_to(ROOT)}:{item.lineno} looks a tenant up by slug; use circuits.tenants")
+                raise AssertionError(f"{file.relative_to(ROOT)}:{item.lineno} looks a tenant up by slug; use circuits.tenancy.resolve")
 
 
 class _Form(forms.Form):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from circuits.models import Circuit, Invitation, Membership
+from circuits.automation.models.circuit import Circuit
+from circuits.tenancy.models.tenants import Invitation, Membership
 from tests.access import Page, TenantAccessSuite
 
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from circuits.models import Circuit, Execution
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
 from tests.api.helpers import make_key
 from tests.engine.helpers import build, chain, node
 

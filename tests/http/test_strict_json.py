@@ -13,7 +13,9 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from circuits.models import Circuit, Event, Execution
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.trigger import Event
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as
 from tests.builder.helpers import document, flow

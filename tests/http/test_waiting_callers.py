@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from circuits.models import Execution, ExecutionStatus
+from circuits.automation.models.execution import Execution, ExecutionStatus
 from tests.api.helpers import make_key
 from tests.engine.helpers import build, chain, node
 from tests.engine.workers import start_worker, stop, wait_for

@@ -17,8 +17,8 @@ import time
 import httpx
 import pytest
 
-from circuits.credentials import save_credential
-from circuits.models import Execution
+from circuits.automation.models.execution import Execution
+from circuits.tenancy.credentials import save_credential
 from tests.api.access import assert_problem
 from tests.engine.helpers import build, chain, node
 from tests.fixtures import needs_redis

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from circuitos_site.asgi import application
-from circuits.engine.start import create_execution
+from circuits.automation.dispatch import create_execution
 from tests.engine.helpers import build, chain, node
 from tests.http.conftest import session_cookie
 from tests.http.wsclient import LiveSocket

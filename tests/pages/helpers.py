@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from circuits.models import Circuit, Execution, ExecutionStatus, StepRun
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
 from tests.engine.helpers import build, chain, node
 
 
@@ -20,7 +21,7 @@ def circuit(world, slug: str = "pages-demo", tenant=None) -> Circuit:
 
 def other_tenant_execution(world) -> Execution:
     """An execution of the other tenant (for the 404 checks), built straight in the database."""
-    from circuits.models import CircuitVersion
+    from circuits.automation.models.version import CircuitVersion
 
     theirs = Circuit.objects.create(tenant=world.other_tenant, name="Theirs", slug="theirs")
     version = CircuitVersion.objects.create(tenant=world.other_tenant, circuit=theirs, number=1, status="published")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from circuits.models import ApiKey, Credential, ExecutionStatus, Record
-from circuits.services.apikeys import CreateApiKey
+from circuits.automation.models.execution import ExecutionStatus
+from circuits.records.models import Record
+from circuits.tenancy.models.access import ApiKey, Credential
+from circuits.tenancy.services.apikeys import CreateApiKey
 from tests.access import Page, TenantAccessSuite
 from tests.pages.helpers import execution
 
@@ -25,7 +27,7 @@ def _key(world) -> ApiKey:
 
 
 def _credential(world) -> Credential:
-    from circuits.credentials import save_credential
+    from circuits.tenancy.credentials import save_credential
 
     return save_credential(world.tenant, f"c{next(_n)}", "http_bearer", {"token": "t"})
 

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.utils import timezone
 
-from circuits.models import Execution, ExecutionStatus
-from circuits.services.metrics import circuit_metrics
+from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.automation.services.metrics import circuit_metrics
 from tests.pages.helpers import execution, other_tenant_execution
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import CustomEventType, Event, Execution
-from circuits.triggers.catalogue import catalogue
-from circuits.triggers.kinds.event import publish_event
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.trigger import CustomEventType, Event
+from circuits.automation.triggers.catalogue import catalogue
+from circuits.automation.triggers.kinds.event import publish_event
 from tests.access import Page, TenantAccessSuite
 from tests.engine.helpers import build, chain, node
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from circuits.models import Execution, ExecutionStatus, StepRun
-from circuits.services.versions import PublishDraft, SaveDraft
+from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
+from circuits.automation.services.versions import PublishDraft, SaveDraft
 from tests.engine.helpers import chain, node
 from tests.pages.helpers import circuit, execution, other_tenant_execution
 

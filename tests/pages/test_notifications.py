@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import Notification
-from circuits.notifications import create_notifications
+from circuits.automation.notifications import create_notifications
+from circuits.tenancy.models.notifications import Notification
 
 pytestmark = pytest.mark.django_db
 URL = "/t/acme/notifications/"
@@ -84,7 +84,7 @@ def test_every_page_has_the_bell_and_the_live_socket(client_for, world):
 
 
 def test_a_notification_for_everyone_is_read_by_each_member_for_themself(client_for, world):
-    from circuits.models import Notification
+    from circuits.tenancy.models.notifications import Notification
 
     Notification.objects.create(tenant=world.tenant, title="Maintenance tonight")
     client_for(world.editor).post("/t/acme/notifications/read", {"all": "1"})

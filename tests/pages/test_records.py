@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.models import ObjectType, Record, RecordChange
+from circuits.records.models import ObjectType, Record, RecordChange
 from circuits.records.service import CreateRecord, DefineObjectType
 
 pytestmark = pytest.mark.django_db

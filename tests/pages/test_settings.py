@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from circuits.credentials import decrypt, save_credential
-from circuits.models import ApiKey, Credential
-from circuits.services.apikeys import CreateApiKey, find_key
+from circuits.tenancy.credentials import decrypt, save_credential
+from circuits.tenancy.models.access import ApiKey, Credential
+from circuits.tenancy.services.apikeys import CreateApiKey, find_key
 
 pytestmark = pytest.mark.django_db
 S = "/t/acme/settings/"
@@ -77,8 +77,8 @@ def test_an_owner_creates_a_key_for_another_member_from_the_page_capped_by_their
 
 
 def test_a_removed_members_keys_are_listed_as_revoked(client_for, world):
-    from circuits.models import Membership
-    from circuits.services.members import RemoveMember
+    from circuits.tenancy.models.tenants import Membership
+    from circuits.tenancy.services.members import RemoveMember
 
     CreateApiKey(world.tenant, world.owner, name="operator's", role="operator", user=world.operator).execute()
     RemoveMember(world.tenant, world.owner, Membership.objects.get(user=world.operator, tenant=world.tenant)).execute()

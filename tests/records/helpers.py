@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from actions.sdk import Context
-from circuits.engine.context import DirectContext
-from circuits.models import Circuit, CircuitVersion, Execution, Tenant
+from circuits.automation.engine.context import DirectContext
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.version import CircuitVersion
+from circuits.tenancy.models.tenants import Tenant
 
 
 def bare_execution(tenant: Tenant, slug: str = "records-test") -> Execution:

@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from actions.sdk import registry
-from circuits.models import AppliedWrite, Record, RecordChange
+from circuits.records.models import Record, RecordChange
 from circuits.records.service import CreateRecord, DeleteRecord, UpdateRecord, UpsertRecord
+from circuits.tenancy.models.effects import AppliedWrite
 from tests.fixtures import needs_postgres
 from tests.records.helpers import bare_execution, context
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from circuits.models import ObjectType
+from circuits.records.models import ObjectType
 from circuits.records.query import query_records, record_to_dict
 from circuits.records.service import CreateRecord
 

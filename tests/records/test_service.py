@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from circuits.models import Event, ObjectType, Record, RecordChange
+from circuits.automation.models.trigger import Event
+from circuits.records.models import ObjectType, Record, RecordChange
 from circuits.records.service import CreateRecord, DefineObjectType, DeleteRecord, UpdateRecord, UpsertRecord
 from tests.records.helpers import bare_execution
 
@@ -275,7 +276,7 @@ def test_data_set_by_a_before_save_circuit_is_still_validated(world):
 
 
 def test_a_no_op_update_does_not_run_before_save_circuits(world):
-    from circuits.models import Execution
+    from circuits.automation.models.execution import Execution
     from tests.engine.helpers import node
 
     record = lead(world, score=5)
@@ -307,7 +308,7 @@ def test_roles_without_edit_cannot_update_or_delete(world, role):
 
 @pytest.mark.django_db
 def test_deleting_a_record_keeps_its_history_with_a_deleted_row(world):
-    from circuits.models import RecordChange
+    from circuits.records.models import RecordChange
     from circuits.records.service import CreateRecord, DeleteRecord
 
     record = CreateRecord(world.tenant, world.editor, "lead", {"email": "gone@example.test", "last_name": "Gone"}).execute()

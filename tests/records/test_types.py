@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from circuits.models import ObjectType
+from circuits.records.models import ObjectType
 from circuits.records.types import BUILTIN_TYPES, get_type, list_types, validate_object_type_definition
 
 VALID = {

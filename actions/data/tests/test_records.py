@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actions.sdk import ActionError, registry
-from circuits.models import Record, RecordChange
+from circuits.records.models import Record, RecordChange
 from circuits.records.service import CreateRecord
 from tests.records.helpers import bare_execution, context
 
@@ -250,7 +250,7 @@ def test_upsert_record_fails_on_an_ambiguous_match_or_bad_fields(world):
 
 
 def test_a_circuit_upserts_from_its_trigger_payload_and_reads_back(world):
-    from circuits.models import ExecutionStatus
+    from circuits.automation.models.execution import ExecutionStatus
     from tests.engine.helpers import build, chain, node
     from tests.engine.helpers import run as run_circuit
 

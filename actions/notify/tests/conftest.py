@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from actions.sdk import Context
-from circuits.engine.context import DirectContext
+from circuits.automation.engine.context import DirectContext
 
 WEBHOOK_PATH = "/services/T0001/B0002/s3cr3tW3bh00kT0k3n"
 SMTP_USER = "mailer"

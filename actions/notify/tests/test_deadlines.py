@@ -16,8 +16,8 @@ from actions.notify.email import SendEmail as Email
 from actions.notify.slack import SendSlackMessage as Slack
 from actions.notify.tests.conftest import WEBHOOK_PATH, _Controller, allow
 from actions.sdk import ActionError
-from circuits.credentials import save_credential
-from circuits.engine.context import DirectContext
+from circuits.automation.engine.context import DirectContext
+from circuits.tenancy.credentials import save_credential
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.core import mail
 
 from actions.notify.tests.conftest import SMTP_PASSWORD, SMTP_USER, allow, free_port, make_ctx
 from actions.sdk import ActionError, registry
-from circuits.credentials import save_credential
+from circuits.tenancy.credentials import save_credential
 
 Email = registry.get("notify.email")
 

@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from actions.notify.email import PinnedSMTP
 from actions.notify.tests.conftest import SMTP_USER, SmtpServer, _Controller, _Handler, allow, make_ctx
 from actions.sdk import ActionError, registry
-from circuits.credentials import save_credential
+from circuits.tenancy.credentials import save_credential
 
 Email = registry.get("notify.email")
 MESSAGE = {"credential": "mail", "to": "ann@example.com", "subject": "Hi", "text": "x"}

@@ -11,8 +11,11 @@ from django.test import override_settings
 
 from actions.notify.tests.conftest import make_ctx
 from actions.sdk import ActionError, registry
-from circuits.models import Circuit, CircuitVersion, Execution, Notification
-from circuits.notifications import link_error, resolve_members
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.version import CircuitVersion
+from circuits.automation.notifications import link_error, resolve_members
+from circuits.tenancy.models.notifications import Notification
 
 InApp = registry.get("notify.inapp")
 

@@ -8,7 +8,7 @@ import pytest
 
 from actions.notify.tests.conftest import WEBHOOK_PATH, allow, make_ctx
 from actions.sdk import ActionError, registry
-from circuits.credentials import save_credential
+from circuits.tenancy.credentials import save_credential
 
 Slack = registry.get("notify.slack")
 SECRET_PART = WEBHOOK_PATH.rsplit("/", 1)[1]
@@ -180,8 +180,8 @@ BAD_WEBHOOK_URLS = [
 def test_saving_a_slack_credential_refuses_urls_that_are_not_slack_webhooks(world, url):
     from django.core.exceptions import ValidationError
 
-    from circuits.models import Credential
-    from circuits.services.tenant_settings import SaveCredential
+    from circuits.automation.services.tenant_settings import SaveCredential
+    from circuits.tenancy.models.access import Credential
 
     with pytest.raises(ValidationError) as caught:
         SaveCredential(world.tenant, world.admin, name="alerts", kind="slack_webhook", secret={"url": url}).execute()
@@ -192,7 +192,7 @@ def test_saving_a_slack_credential_refuses_urls_that_are_not_slack_webhooks(worl
 
 
 def test_saving_a_slack_credential_accepts_slack_and_allow_listed_hosts(world, slack):
-    from circuits.services.tenant_settings import SaveCredential
+    from circuits.automation.services.tenant_settings import SaveCredential
 
     SaveCredential(world.tenant, world.admin, name="real", kind="slack_webhook", secret={"url": "https://hooks.slack.com/services/T0001/B0002/xyz"}).execute()
     SaveCredential(
@@ -207,7 +207,7 @@ def test_saving_a_slack_credential_accepts_slack_and_allow_listed_hosts(world, s
 def test_the_api_and_the_settings_page_refuse_a_slack_url_that_is_not_a_webhook(world, client_for):
     from rest_framework.test import APIClient
 
-    from circuits.models import Credential
+    from circuits.tenancy.models.access import Credential
 
     api = APIClient()
     api.force_login(world.admin)

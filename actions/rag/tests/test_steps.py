@@ -7,8 +7,8 @@ import pytest
 
 from actions.sdk import ActionError, registry
 from actions.web.tests.server import reply, serve
-from circuits.engine.context import DirectContext
-from circuits.models import Record
+from circuits.automation.engine.context import DirectContext
+from circuits.records.models import Record
 from intelligence.rag.models import Document, Feedback
 
 pytestmark = pytest.mark.django_db

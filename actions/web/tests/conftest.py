@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from actions.sdk import Context
-from circuits.engine.context import DirectContext
+from circuits.automation.engine.context import DirectContext
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from actions.allowlist import AllowListError, Rule, entry_errors, parse_entry
 from actions.net import BlockedDestinationError, allowlisted, guarded_request
-from circuits.services.tenant_settings import UpdateTenantSettings
+from circuits.automation.services.tenant_settings import UpdateTenantSettings
 
 from .server import reply, serve
 

@@ -10,7 +10,7 @@ import pytest
 
 from actions.net import BlockedDestinationError, OutboundTimeoutError
 from actions.sdk import ActionError, ConfigError, registry
-from circuits.credentials import save_credential
+from circuits.tenancy.credentials import save_credential
 
 from .server import Reply, echo, redirect, reply, serve
 

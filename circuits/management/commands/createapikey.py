@@ -14,9 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from circuits.models import Membership, Tenant
-from circuits.roles import Role
-from circuits.services.apikeys import CreateApiKey
+from circuits.tenancy.models.tenants import Membership, Tenant
+from circuits.tenancy.roles import Role
+from circuits.tenancy.services.apikeys import CreateApiKey
 
 
 class Command(BaseCommand):

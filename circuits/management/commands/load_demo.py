@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from circuits.demo.examples import load_examples
-from circuits.models import Membership, Tenant
-from circuits.roles import Role
+from circuits.tenancy.models.tenants import Membership, Tenant
+from circuits.tenancy.roles import Role
+from circuits.web.demo.examples import load_examples
 
 DEMO_USERS = [("owner", Role.OWNER), ("editor", Role.EDITOR), ("viewer", Role.VIEWER)]
 

@@ -22,8 +22,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 from django.utils.dateparse import parse_datetime
 
-from circuits.models import Membership, Tenant
-from circuits.roles import Role
+from circuits.tenancy.models.tenants import Membership, Tenant
+from circuits.tenancy.roles import Role
 from intelligence.rag.embeddings import _query_vector
 from intelligence.rag.eval.metrics import bootstrap_delta, mrr_at, ndcg_at, percentile, recall_at
 from intelligence.rag.ingest import IngestDocument, collected_embedding

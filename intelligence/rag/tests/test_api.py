@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from circuits.roles import Perm
+from circuits.tenancy.roles import Perm
 from intelligence.rag.ingest import IngestDocument
 from intelligence.rag.models import Chunk, Document, Feedback
 from intelligence.rag.tests.helpers import make_pdf

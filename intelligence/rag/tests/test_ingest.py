@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from circuits.models import Record
+from circuits.records.models import Record
 from intelligence.rag.embeddings import configured_model_id, get_embedder
 from intelligence.rag.ingest import DeleteDocument, IngestDocument
 from intelligence.rag.models import Chunk, Document, DocumentStatus, Feedback

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from circuits.models import Tenant
+from circuits.tenancy.models.tenants import Tenant
 from intelligence.rag.eval.metrics import mrr_at, ndcg_at, recall_at
 from intelligence.rag.models import Document
 

@@ -1,0 +1,1 @@
+"""Circuits, versions, triggers, the engine, dispatch and executions."""

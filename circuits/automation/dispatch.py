@@ -1,0 +1,103 @@
+"""Creating executions and handing them to a worker (or running them right here)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+
+from circuits.automation import lineage
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.execution import Execution
+from circuits.automation.models.version import CircuitVersion, VersionStatus
+
+log = logging.getLogger(__name__)
+
+
+class NotRunnable(Exception):
+    """The circuit cannot run (disabled, nothing published, its chain of executions too long)."""
+
+
+class ChainTooDeep(NotRunnable):
+    """Refused by the chain-depth limit (circuits/automation/lineage.py); `execution` is the failed one recording it."""
+
+    def __init__(self, execution: Execution):
+        super().__init__(execution.error["message"])
+        self.execution = execution
+
+
+def published_version(circuit: Circuit) -> CircuitVersion | None:
+    return CircuitVersion.objects.filter(circuit=circuit, status=VersionStatus.PUBLISHED).first()
+
+
+def create_execution(
+    circuit: Circuit,
+    payload: Any,
+    *,
+    version: CircuitVersion | None = None,
+    trigger=None,
+    trigger_type: str = "manual",
+    event=None,
+    started_by=None,
+    is_test: bool = False,
+    parent: Execution | None = None,
+    rerun_of: Execution | None = None,
+    caused_by: Execution | None = None,
+) -> Execution:
+    """A queued execution. `caused_by` (default: the execution running the current step) is its
+    lineage; a start that would make the chain too long raises ChainTooDeep (a NotRunnable)."""
+    if version is None:
+        if not circuit.enabled:
+            raise NotRunnable(f"circuit {circuit.slug!r} is disabled")
+        version = published_version(circuit)
+        if version is None:
+            raise NotRunnable(f"circuit {circuit.slug!r} has no published version")
+    chain = lineage.lineage_for(trigger_type=trigger.type if trigger is not None else trigger_type, parent=parent, caused_by=caused_by)
+    execution = Execution(
+        tenant_id=circuit.tenant_id,
+        circuit=circuit,
+        version=version,
+        trigger=trigger,
+        trigger_type=trigger.type if trigger is not None else trigger_type,
+        event=event,
+        input=payload if payload is not None else {},
+        started_by=started_by,
+        is_test=is_test,
+        parent=parent,
+        rerun_of=rerun_of,
+        caused_by=chain.cause,
+        chain_depth=chain.depth,
+    )
+    if chain.too_deep:
+        raise ChainTooDeep(lineage.refuse(execution, chain))
+    execution.save(force_insert=True)
+    return execution
+
+
+# The worker task that claims and runs an execution (circuits/automation/tasks.py). Dispatch
+# sits below the engine and the tasks that run it, so it finds the task by name in the Celery
+# app's registry instead of importing it; `apply_async` on it still honours eager mode.
+RUN_EXECUTION_TASK = "circuits.automation.tasks.run_execution"
+
+
+def send_to_worker(execution_id: int) -> None:
+    current_app.tasks[RUN_EXECUTION_TASK].apply_async((execution_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def enqueue(execution: Execution) -> None:
+    """Hand the execution to a worker once the surrounding transaction commits."""
+    execution_id = execution.pk
+    transaction.on_commit(lambda: send_to_worker(execution_id))
+
+
+def claim(execution_id: int) -> Execution | None:
+    """Take ownership of an execution for this worker, or None if it is not ours to run.
+
+    A lease that lapsed (database time) lets another worker take over an execution whose
+    runner died. The new owner token makes every write of the previous owner fail from now
+    on (see circuits.automation.engine.lease); the transition itself is `ExecutionQuerySet.claim`.
+    """
+    return Execution.objects.claim(execution_id)

@@ -1,0 +1,1 @@
+"""Automation models (app label `circuits`)."""

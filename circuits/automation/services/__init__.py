@@ -1,0 +1,1 @@
+"""Automation mutations as service objects."""

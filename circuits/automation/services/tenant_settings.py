@@ -1,0 +1,130 @@
+"""Tenant settings: credentials, outbound allow-list and governor limits."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
+
+from actions.allowlist import entry_errors
+from actions.notify.slack import webhook_url_error
+from circuits.automation.engine import limits as governor
+from circuits.automation.models.trigger import CustomEventType
+from circuits.automation.triggers.catalogue import BUILTIN_EVENTS
+from circuits.tenancy.credentials import save_credential, validate_secret
+from circuits.tenancy.models.access import Credential, CredentialKind
+from circuits.tenancy.roles import Perm
+from circuits.tenancy.services.base import Service
+
+
+class SaveCredential(Service):
+    """Create or replace a credential; the secret is encrypted and never shown again."""
+
+    perm = Perm.MANAGE_SETTINGS
+    denied_message = "Only owners and admins can manage credentials."
+
+    def __init__(self, tenant, actor, *, name: str, kind: str, secret: dict, description: str = ""):
+        super().__init__(tenant, actor)
+        self.name, self.kind, self.secret, self.description = name, kind, secret, description
+
+    def validate(self) -> None:
+        if not self.name or slugify(self.name) != self.name:
+            raise ValidationError({"name": "Use lowercase letters, digits and hyphens for the credential name."})
+        validate_secret(self.kind, self.secret)
+        if self.kind == CredentialKind.SLACK_WEBHOOK:
+            problem = webhook_url_error(self.tenant, self.secret.get("url"))
+            if problem:
+                raise ValidationError({"secret": f"url: the webhook URL {problem}."})
+
+    def perform(self) -> Credential:
+        return save_credential(self.tenant, self.name, self.kind, self.secret, description=self.description, user=self.actor)
+
+
+class DeleteCredential(Service):
+    perm = Perm.MANAGE_SETTINGS
+    denied_message = "Only owners and admins can manage credentials."
+
+    def __init__(self, tenant, actor, credential: Credential):
+        super().__init__(tenant, actor)
+        self.credential = credential
+
+    def validate(self) -> None:
+        if self.credential.tenant_id != self.tenant.pk:
+            raise ValidationError("That credential belongs to another tenant.")
+
+    def perform(self) -> None:
+        self.credential.delete()
+
+
+class UpdateTenantSettings(Service):
+    perm = Perm.MANAGE_SETTINGS
+    denied_message = "Only owners and admins can change tenant settings."
+
+    def __init__(self, tenant, actor, *, outbound_allowlist: list[str] | None = None, limits: dict | None = None, name: str | None = None):
+        super().__init__(tenant, actor)
+        self.allowlist, self.limits, self.name = outbound_allowlist, limits, name
+
+    def validate(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.allowlist is not None:
+            if not isinstance(self.allowlist, list) or not all(isinstance(e, str) for e in self.allowlist):
+                errors["outbound_allowlist"] = ["A list of host names, host:port or CIDR networks."]
+            # The guard's own parser (actions/allowlist.py): what is saved here is what it enforces.
+            elif problems := entry_errors(self.allowlist):
+                errors["outbound_allowlist"] = problems
+        if self.limits is not None:
+            problems = []
+            self.cleaned_limits: dict[str, int | float] = {}
+            if not isinstance(self.limits, dict):
+                problems.append("Limits must be an object.")
+            else:
+                for key, value in self.limits.items():
+                    if key not in governor.NAMES:
+                        problems.append(f"unknown limit {key!r} (known: {', '.join(governor.NAMES)})")
+                        continue
+                    # Finite, whole where it counts something, from 1 to the platform's maximum.
+                    try:
+                        self.cleaned_limits[key] = governor.validate(key, value)
+                    except ValueError as exc:
+                        problems.append(str(exc))
+            if problems:
+                errors["limits"] = problems
+        if self.name is not None and not self.name.strip():
+            errors["name"] = ["The tenant needs a name."]
+        if errors:
+            raise ValidationError(errors)
+
+    def perform(self):
+        if self.allowlist is not None:
+            self.tenant.outbound_allowlist = [e.strip() for e in self.allowlist]
+        if self.limits is not None:
+            self.tenant.limits = self.cleaned_limits
+        if self.name is not None:
+            self.tenant.name = self.name.strip()
+        self.tenant.save()
+        return self.tenant
+
+
+class DefineCustomEvent(Service):
+    """Add a tenant-defined event name to the catalogue (circuits can then trigger on it)."""
+
+    perm = Perm.MANAGE_SETTINGS
+    denied_message = "Only owners and admins can define custom events."
+    NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+
+    def __init__(self, tenant, actor, *, name: str, description: str = ""):
+        super().__init__(tenant, actor)
+        self.name = (name or "").strip()
+        self.description = (description or "").strip()
+
+    def validate(self) -> None:
+        if not self.NAME.match(self.name) or len(self.name) > 200:
+            raise ValidationError({"name": "Use lowercase words joined by dots, e.g. deal.escalated."})
+        if self.name in BUILTIN_EVENTS:
+            raise ValidationError({"name": f"{self.name} is a built-in event already."})
+        if CustomEventType.objects.for_tenant(self.tenant).filter(name=self.name).exists():
+            raise ValidationError({"name": f"{self.name} is already in the catalogue."})
+
+    def perform(self) -> CustomEventType:
+        return CustomEventType.objects.create(tenant=self.tenant, name=self.name, description=self.description)

@@ -1,0 +1,62 @@
+"""Celery tasks. They take ids, re-load inside the tenant, and claim work with skip_locked."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from circuits.automation.dispatch import claim, send_to_worker
+from circuits.automation.engine.runner import run_claimed
+from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.automation.triggers.kinds.schedule import fire_due
+from circuits.tenancy.models.effects import AppliedWrite
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_execution(execution_id: int) -> str:
+    execution = claim(execution_id)
+    if execution is None:
+        return "skipped"
+    run_claimed(execution)
+    return "done"  # also when the lease was lost on the way: the new owner finishes it
+
+
+@shared_task(ignore_result=True)
+def resume_due_executions(batch: int = 200) -> int:
+    """Wake parked executions whose time has come and recover ones whose worker died.
+
+    A running execution is only handed on once its lease lapsed (database time): a live
+    runner renews its lease all along, also during one long step.
+    """
+    now = timezone.now()
+    due = (
+        list(Execution.objects.filter(status=ExecutionStatus.WAITING, wait_until__lte=now).values_list("pk", flat=True)[:batch])
+        + list(Execution.objects.filter(status=ExecutionStatus.RUNNING, lease_until__lt=Now()).values_list("pk", flat=True)[:batch])
+        + list(
+            # Queued but never picked up (a lost message): give it to a worker again.
+            Execution.objects.filter(status=ExecutionStatus.QUEUED, created_at__lt=now - timedelta(minutes=2)).values_list("pk", flat=True)[:batch]
+        )
+    )
+    for pk in due:
+        send_to_worker(pk)
+    prune_applied_writes(batch)
+    return len(due)
+
+
+def prune_applied_writes(batch: int = 200) -> int:
+    """Forget idempotency keys old enough that no execution can still repeat their step."""
+    days = int(getattr(settings, "ENGINE_IDEMPOTENCY_KEEP_DAYS", 7))
+    old = AppliedWrite.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).values_list("pk", flat=True)[:batch]
+    return AppliedWrite.objects.filter(pk__in=list(old)).delete()[0]
+
+
+@shared_task(ignore_result=True)
+def fire_due_schedules() -> int:
+    return fire_due()

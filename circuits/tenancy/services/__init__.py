@@ -1,0 +1,1 @@
+"""Tenancy mutations as service objects."""

@@ -1,0 +1,1 @@
+"""The web layer: REST API, server-rendered pages, the builder, WebSocket consumers."""

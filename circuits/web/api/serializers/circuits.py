@@ -1,0 +1,165 @@
+"""Circuits, their versions (the graph document), triggers and import/export."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from circuits.automation.models.circuit import Circuit
+from circuits.automation.models.trigger import Trigger
+from circuits.automation.models.version import CircuitVersion, OnError, VersionStatus
+from circuits.automation.services.versions import version_document
+from circuits.automation.triggers import registry as trigger_registry
+from circuits.tenancy.models.tenants import slug_validator
+from circuits.web.api.serializers.common import MAX_INT, FiniteFloatField, JSONObjectField, StrictSerializer
+
+
+class CircuitSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    published_version = serializers.IntegerField(read_only=True, allow_null=True, help_text="Number of the published version, if any.")
+    draft_revision = serializers.IntegerField(read_only=True, allow_null=True, help_text="Revision of the draft, if there is one.")
+    tags = serializers.ListField(child=serializers.CharField(max_length=50))
+
+    class Meta:
+        model = Circuit
+        fields = ["slug", "name", "description", "enabled", "tags", "owner", "published_version", "draft_revision", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CircuitCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.CharField(max_length=50, required=False, validators=[slug_validator], help_text="Defaults to the slugified name.")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    enabled = serializers.BooleanField(required=False, default=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list, max_length=50)
+
+
+class CircuitUpdateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
+
+
+class PositionSerializer(StrictSerializer):
+    x = FiniteFloatField(required=False, default=0)
+    y = FiniteFloatField(required=False, default=0)
+
+
+class NodeSerializer(StrictSerializer):
+    key = serializers.RegexField(r"^[a-z][a-z0-9_]{0,63}$", help_text="Unique in the version; lowercase, digits and underscores.")
+    action = serializers.CharField(max_length=100, help_text="A registered action name, see GET /api/v1/actions.")
+    label = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    config = JSONObjectField(required=False, help_text="The action's config, valid against its JSON Schema.")
+    position = PositionSerializer(required=False)
+    retry = JSONObjectField(required=False, help_text='{"max_attempts": 3, "backoff_seconds": 1.0, "max_backoff_seconds": 60}')
+    timeout_seconds = FiniteFloatField(required=False, allow_null=True, min_value=0)
+    on_error = serializers.ChoiceField(choices=OnError.choices, required=False)
+
+
+class EdgeSerializer(StrictSerializer):
+    source = serializers.CharField(max_length=64, help_text="A node key, or 'trigger' for where execution starts.")
+    port = serializers.CharField(max_length=64, required=False, default="next")
+    target = serializers.CharField(max_length=64)
+
+
+class DocumentSerializer(StrictSerializer):
+    nodes = NodeSerializer(many=True, max_length=500)
+    edges = EdgeSerializer(many=True, max_length=2000)
+
+
+class DraftSaveSerializer(DocumentSerializer):
+    base_revision = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_INT, help_text="The draft revision you edited; a newer draft answers 409 instead of being overwritten."
+    )
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=VersionStatus.choices, read_only=True)
+
+    class Meta:
+        model = CircuitVersion
+        fields = ["number", "status", "revision", "note", "created_by", "created_at", "updated_at", "published_at"]
+        read_only_fields = fields
+
+
+class VersionDetailSerializer(VersionSerializer):
+    """A version with its graph, in the same document shape that PUT …/draft takes."""
+
+    nodes = serializers.SerializerMethodField()
+    edges = serializers.SerializerMethodField()
+
+    class Meta(VersionSerializer.Meta):
+        fields = [*VersionSerializer.Meta.fields, "nodes", "edges"]
+        read_only_fields = fields
+
+    def _document(self, version: CircuitVersion) -> dict:
+        if not hasattr(version, "_api_document"):
+            version._api_document = version_document(version)
+        return version._api_document
+
+    @extend_schema_field(NodeSerializer(many=True))
+    def get_nodes(self, version: CircuitVersion) -> list[dict]:
+        return self._document(version)["nodes"]
+
+    @extend_schema_field(EdgeSerializer(many=True))
+    def get_edges(self, version: CircuitVersion) -> list[dict]:
+        return self._document(version)["edges"]
+
+
+class PublishSerializer(StrictSerializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RollbackSerializer(StrictSerializer):
+    version = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="The published or archived version to publish again.")
+
+
+class GraphProblemSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    node = serializers.CharField(required=False)
+    edge = serializers.IntegerField(required=False)
+    field = serializers.CharField(required=False)
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    revision = serializers.IntegerField()
+    errors = GraphProblemSerializer(many=True)
+
+
+class TriggerSerializer(serializers.ModelSerializer):
+    type = serializers.ChoiceField(choices=trigger_registry.choices(), read_only=True)
+    config = serializers.JSONField(read_only=True)
+    webhook_url = serializers.SerializerMethodField(help_text="Webhook triggers: the URL to POST to (shown to those who may edit the circuit).")
+
+    class Meta:
+        model = Trigger
+        fields = ["id", "type", "config", "enabled", "key", "webhook_url", "next_run_at", "last_fired_at", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_webhook_url(self, trigger: Trigger) -> str | None:
+        request = self.context.get("request")
+        if not trigger.webhook_token or not self.context.get("show_secrets"):
+            return None
+        path = f"/hooks/{trigger.webhook_token}"
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class TriggerWriteSerializer(StrictSerializer):
+    type = serializers.ChoiceField(choices=trigger_registry.choices())
+    config = JSONObjectField(required=False, default=dict, help_text="Validated against the type's JSON Schema.")
+    enabled = serializers.BooleanField(required=False, default=True)
+
+
+class TriggerUpdateSerializer(StrictSerializer):
+    config = JSONObjectField(required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class ImportSerializer(StrictSerializer):
+    document = JSONObjectField(help_text="An exported circuit document (format circuitos.circuit/v1).")
+    slug = serializers.CharField(max_length=50, required=False, validators=[slug_validator], help_text="Overrides the document's slug.")
+    name = serializers.CharField(max_length=200, required=False, help_text="Overrides the document's name.")
