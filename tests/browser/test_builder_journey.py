@@ -20,7 +20,7 @@ from circuits.automation.models.execution import Execution, ExecutionStatus
 from tests.engine.helpers import build, chain, node
 
 pytestmark = pytest.mark.browser
-PAGES_URLS = Path(__file__).resolve().parents[2] / "circuits" / "views" / "pages" / "urls.py"
+PAGES_URLS = Path(__file__).resolve().parents[2] / "circuits" / "web" / "views" / "pages" / "urls.py"
 
 
 def node_el(page, key: str):

@@ -156,7 +156,7 @@ def test_the_builder_works_on_a_tablet(world, browser_session):
 
 def test_importing_a_document_into_the_draft_keeps_switch_case_connections_and_undo_brings_back_the_old_steps(world, browser_session):
     circuit = build(world, "importer", [node("old", "util.log", {"message": "old"}, position={"x": 300, "y": 100})], chain("old"), publish=False)
-    routed = (Path(__file__).resolve().parents[2] / "circuits" / "templates_gallery" / "score-and-route-api.json").read_text()
+    routed = (Path(__file__).resolve().parents[2] / "circuits" / "automation" / "gallery" / "score-and-route-api.json").read_text()
     s = browser_session(world.editor)
     page = s.page
     s.goto("/t/acme/circuits/importer/edit")
