@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.dateparse import parse_datetime
 
 from actions.sdk import Action, ActionError, Context, register
 from circuits.records.models import Record
+from intelligence.rag.ingest import IngestDocument, RecordFeedback
+from intelligence.rag.search import search
 
 _QUERY = {"type": "string", "minLength": 1, "maxLength": 1000, "title": "Query", "description": "What to look for, e.g. {{ trigger.company }} pricing."}
 _K = {"type": "integer", "minimum": 1, "maximum": 20, "default": 5, "title": "Passages", "description": "How many passages to return."}
@@ -61,8 +64,6 @@ class _Retrieve(Action):
     output_schema = _RETRIEVE_OUT
 
     def run(self, ctx: Context, config: dict) -> dict:
-        from intelligence.rag.search import search
-
         try:
             response = search(
                 ctx.tenant, str(config["query"]), k=int(config.get("k", 5)), mode="auto", filters=config.get("filters"),
@@ -153,10 +154,6 @@ class IngestDocumentAction(Action):
         return []
 
     def run(self, ctx: Context, config: dict) -> dict:
-        from django.utils.dateparse import parse_datetime
-
-        from intelligence.rag.ingest import IngestDocument
-
         errors = self.validate_config(config, rendered=True)
         if errors:
             raise ActionError("; ".join(errors))
@@ -218,8 +215,6 @@ class RecordRetrievalFeedback(Action):
     output_schema = {"type": "object", "properties": {"feedback_id": {"type": "integer"}, "chunk_id": {"type": "integer"}, "value": {"type": "integer"}}}
 
     def run(self, ctx: Context, config: dict) -> dict:
-        from intelligence.rag.ingest import RecordFeedback
-
         chunk_id = config["chunk_id"]
         if isinstance(chunk_id, str) and chunk_id.strip().isdigit():
             chunk_id = int(chunk_id.strip())

@@ -26,6 +26,13 @@ class Piece:
     heading: str
 
 
+def indexed_text(title: str, heading: str, text: str) -> str:
+    """What the embedding and BM25 see for a chunk: its document title and section path
+    give a passage the context a reader has (a known-item query often names them)."""
+    context = " › ".join(part for part in (title, heading) if part)
+    return f"{context}\n{text}" if context else text
+
+
 def _sections(text: str) -> list[tuple[int, int, str]]:
     """(start, end, heading path) of each section; the heading line belongs to its section."""
     marks = list(HEADING.finditer(text))

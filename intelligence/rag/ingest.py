@@ -1,16 +1,13 @@
 """Ingesting and deleting documents: the services the API, the pages and the steps share.
 
 Ingestion parses, chunks and saves in one transaction, then — once it commits — hands the
-new chunk ids to Celery in batches for embedding. Ingesting a source the tenant already has
+new chunk ids to Celery in batches for embedding (`tasks.enqueue_embedding`). Ingesting a source the tenant already has
 is a no-op when the text is unchanged (same sha256) and a full re-chunk when it changed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,21 +17,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from actions.net import OutboundError, display_url, guarded_request
 from circuits.tenancy.roles import Perm
 from circuits.tenancy.services.base import Service
 from intelligence.rag.chunking import chunk_text
 from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus, Feedback, SourceType
 from intelligence.rag.parsing import FILE_TYPES, Parsed, ParseError, detect_type, parse_file, parse_html, parse_record
+from intelligence.rag.tasks import enqueue_embedding
 
 MAX_TAGS = 20
 MAX_TAG_CHARS = 50
-
-
-def indexed_text(title: str, heading: str, text: str) -> str:
-    """What the embedding and BM25 see for a chunk: its document title and section path
-    give a passage the context a reader has (a known-item query often names them)."""
-    context = " › ".join(part for part in (title, heading) if part)
-    return f"{context}\n{text}" if context else text
 
 
 def content_hash(text: str) -> str:
@@ -130,8 +122,6 @@ class IngestDocument(Service):
     def from_url(cls, tenant, actor, *, url: str, timeout: float = 30.0, **kwargs) -> IngestDocument:
         """Fetch a page or file through the outbound guard (private addresses refused unless the
         tenant allow-lists them) and ingest what came back."""
-        from actions.net import OutboundError, display_url, guarded_request
-
         try:
             response = guarded_request(tenant, "GET", url, timeout=timeout, max_bytes=settings.RAG_MAX_UPLOAD_BYTES)
         except OutboundError as exc:
@@ -272,29 +262,6 @@ class DeleteDocument(Service):
         CorpusVersion.bump(self.tenant.pk, chunks=True, vectors=True)
 
 
-_collecting = threading.local()
-
-
-@contextmanager
-def collected_embedding() -> Iterator[None]:
-    """Within this block, chunk ids to embed are gathered; on leaving it they are embedded here,
-    in large batches (bulk loads such as `rag_eval`: one model call per batch, not per document)."""
-    from intelligence.rag.tasks import embed_chunks
-
-    pending: list[tuple[int, int]] = []
-    _collecting.pending = pending
-    try:
-        yield
-    finally:
-        _collecting.pending = None
-    by_tenant: dict[int, list[int]] = {}
-    for tenant_id, pk in pending:
-        by_tenant.setdefault(tenant_id, []).append(pk)
-    for tenant_id, ids in by_tenant.items():
-        for start in range(0, len(ids), 256):
-            embed_chunks(tenant_id, ids[start : start + 256])
-
-
 class UpdateDocument(Service):
     """Change a document's title, tags, authority or date (its text changes by re-ingesting)."""
 
@@ -367,20 +334,3 @@ class RecordFeedback(Service):
     def perform(self) -> Feedback:
         user = self.actor if getattr(self.actor, "pk", None) else None
         return Feedback.objects.create(tenant=self.tenant, chunk=self.chunk, value=self.value, query=self.query, user=user)
-
-
-def enqueue_embedding(tenant_id: int, chunk_ids: list[int]) -> None:
-    """Embed `chunk_ids` in batches: on a Celery worker, or here when RAG_EMBED_INLINE is on."""
-    from intelligence.rag.tasks import embed_chunks
-
-    pending = getattr(_collecting, "pending", None)
-    if pending is not None:
-        pending.extend((tenant_id, pk) for pk in chunk_ids)
-        return
-    size = settings.RAG_EMBED_BATCH
-    for start in range(0, len(chunk_ids), size):
-        batch = chunk_ids[start : start + size]
-        if settings.RAG_EMBED_INLINE:
-            embed_chunks(tenant_id, batch)
-        else:
-            embed_chunks.apply_async((tenant_id, batch), queue=settings.CELERY_TASK_DEFAULT_QUEUE)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from intelligence.rag.embeddings import embed_query, get_embedder
+from intelligence.rag.routes import INTENTS, Route
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "router_examples.jsonl"
 IDENTIFIER = re.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b|\b[A-Z]{2,}\d+\b")
@@ -36,26 +37,7 @@ RULES: list[tuple[str, re.Pattern, str]] = [
     ("best_practice", re.compile(PRACTICE, re.I), "asks for best practice"),
     ("company_facts", re.compile(FACTS, re.I), "asks about a current rule or fact"),
 ]
-
-
-@dataclass(frozen=True)
-class Intent:
-    name: str
-    dense_weight: float
-    prefer_tags: tuple[str, ...] = ()
-    recency_weight: float = 0.05
-    half_life_days: float = 365.0
-    authority_weight: float = 0.05
-
-
-INTENTS = {
-    "company_facts": Intent("company_facts", 0.6, ("company", "policy", "product"), recency_weight=0.15, authority_weight=0.1),
-    "best_practice": Intent("best_practice", 0.85, ("best-practice", "how-to")),
-    "competitor": Intent("competitor", 0.6, ("competitor",)),
-    "recent_news": Intent("recent_news", 0.6, ("news",), recency_weight=0.2, half_life_days=90.0),
-    "how_to": Intent("how_to", 0.85, ("how-to", "best-practice")),
-    "general": Intent("general", 0.6),
-}
+# The intents themselves (preferred sources, recency, weights) are in routes.py, shared with the search.
 MIN_CONFIDENCE = 0.3  # below this cosine to the nearest intent centroid the classifier abstains
 IDENTIFIER_WEIGHT = 0.35  # codes like QX-4471-B: BM25 matches them exactly, vectors blur them
 
@@ -116,9 +98,7 @@ def classify(query: str, allowed: set[str] | None = None) -> Decision:
     return Decision(best, f"classifier: nearest to the {best} examples (cosine {scores[best]:.2f})", rounded, identifiers)
 
 
-def route_query(query: str, allowed: set[str] | None = None):
-    from intelligence.rag.search import Route
-
+def route_query(query: str, allowed: set[str] | None = None) -> Route:
     decision = classify(query, allowed)
     intent = INTENTS[decision.intent]
     weight, reason = intent.dense_weight, decision.reason

@@ -26,7 +26,7 @@ import numpy as np
 import Stemmer
 from django.conf import settings
 
-from intelligence.rag.ingest import indexed_text
+from intelligence.rag.chunking import indexed_text
 from intelligence.rag.models import Chunk, CorpusVersion
 
 MAX_TENANTS = 32

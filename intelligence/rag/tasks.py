@@ -1,62 +1,33 @@
-"""Celery tasks of retrieval. They take ids and re-load the rows inside the tenant."""
+"""Celery tasks of retrieval, and how embedding work is handed to them.
+
+The tasks are thin: they take ids and call the work in vectors.py, which re-loads the rows
+inside the tenant. `enqueue_embedding` is the one way chunks get embedded after a change
+(ingest.py calls it once its transaction commits): batches on a worker, or in process when
+RAG_EMBED_INLINE is on or inside `collected_embedding()`.
+"""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import shared_task
-from django.db import transaction
-from django.db.models import Count, Q
-from django.utils import timezone
+from django.conf import settings
+from django.core.cache import cache
 
-from circuits.tenancy.models.tenants import Tenant
-from intelligence.rag.embeddings import configured_model_id, get_embedder
-from intelligence.rag.ingest import enqueue_embedding, indexed_text
-from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus
+from intelligence.rag import vectors
 
-log = logging.getLogger(__name__)
+REEMBED_LOCK = "rag:reembed-stale"
+COLLECTED_BATCH = 256  # chunks per model call when a bulk load embeds in process
 
-
-def refresh_progress(document_ids: set[int], model_id: str) -> None:
-    """Recount each document's embedded chunks (a count, not an increment: a redelivered
-    task cannot make the progress pass 100 %)."""
-    rows = Document.objects.filter(pk__in=document_ids).annotate(done=Count("chunks", filter=Q(chunks__embedding_model=model_id)))
-    for document in rows:
-        status = DocumentStatus.READY if document.done >= document.chunk_count else DocumentStatus.EMBEDDING
-        Document.objects.filter(pk=document.pk).update(embedded_count=document.done, status=status)
+_collecting = threading.local()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def embed_chunks(tenant_id: int, chunk_ids: list[int]) -> int:
     """Embed the chunks among `chunk_ids` that lack a vector from the configured model."""
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is None:
-        return 0
-    model_id = configured_model_id()
-    chunks = list(
-        Chunk.objects.for_tenant(tenant)
-        .filter(pk__in=chunk_ids)
-        .exclude(embedding_model=model_id)
-        .select_related("document")
-        .only("id", "text", "heading", "document_id", "document__title")
-    )
-    if not chunks:
-        return 0
-    try:
-        vectors = get_embedder().embed([indexed_text(c.document.title, c.heading, c.text) for c in chunks])
-    except Exception as exc:
-        Document.objects.filter(pk__in={c.document_id for c in chunks}).update(status=DocumentStatus.FAILED, error=f"Embedding failed: {exc}"[:2000])
-        raise
-    for chunk, vector in zip(chunks, vectors, strict=True):
-        chunk.embedding = vector
-        chunk.embedding_model = model_id
-    with transaction.atomic():
-        # A chunk deleted meanwhile (its document re-ingested or removed) is simply not updated.
-        Chunk.objects.bulk_update(chunks, ["embedding", "embedding_model"], batch_size=200)
-        CorpusVersion.bump(tenant.pk, vectors=True)
-        refresh_progress({c.document_id for c in chunks}, model_id)
-    return len(chunks)
+    return vectors.embed_chunks(tenant_id, chunk_ids)
 
 
 @shared_task(ignore_result=True)
@@ -66,24 +37,44 @@ def reembed_stale(batch: int = 5000) -> int:
     Runs from beat every RAG_REEMBED_EVERY seconds; a cache lock keeps a run from queueing the
     same chunks again while the batches of the previous run are still waiting for a worker.
     """
-    from django.conf import settings
-    from django.core.cache import cache
-
-    if not cache.add("rag:reembed-stale", 1, timeout=5 * settings.RAG_REEMBED_EVERY):
+    if not cache.add(REEMBED_LOCK, 1, timeout=5 * settings.RAG_REEMBED_EVERY):
         return 0
-    model_id = configured_model_id()
-    lost_before = timezone.now() - timedelta(minutes=10)
-    stale = (
-        Chunk.objects.exclude(embedding_model=model_id)
-        .filter(~Q(embedding_model="") | Q(document__updated_at__lt=lost_before))
-        .values_list("tenant_id", "pk")
-        .order_by("tenant_id", "pk")[:batch]
-    )
-    by_tenant: dict[int, list[int]] = {}
-    for tenant_id, pk in stale:
-        by_tenant.setdefault(tenant_id, []).append(pk)
+    by_tenant = vectors.stale_chunks(batch)
     for tenant_id, ids in by_tenant.items():
         enqueue_embedding(tenant_id, ids)
     if not by_tenant:
-        cache.delete("rag:reembed-stale")  # nothing queued: the next run may look again at once
+        cache.delete(REEMBED_LOCK)  # nothing queued: the next run may look again at once
     return sum(len(ids) for ids in by_tenant.values())
+
+
+def enqueue_embedding(tenant_id: int, chunk_ids: list[int]) -> None:
+    """Embed `chunk_ids` in batches: on a Celery worker, or here when RAG_EMBED_INLINE is on."""
+    pending = getattr(_collecting, "pending", None)
+    if pending is not None:
+        pending.extend((tenant_id, pk) for pk in chunk_ids)
+        return
+    size = settings.RAG_EMBED_BATCH
+    for start in range(0, len(chunk_ids), size):
+        batch = chunk_ids[start : start + size]
+        if settings.RAG_EMBED_INLINE:
+            vectors.embed_chunks(tenant_id, batch)
+        else:
+            embed_chunks.apply_async((tenant_id, batch), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+@contextmanager
+def collected_embedding() -> Iterator[None]:
+    """Within this block, chunk ids to embed are gathered; on leaving it they are embedded here,
+    in large batches (bulk loads such as `rag_eval`: one model call per batch, not per document)."""
+    pending: list[tuple[int, int]] = []
+    _collecting.pending = pending
+    try:
+        yield
+    finally:
+        _collecting.pending = None
+    by_tenant: dict[int, list[int]] = {}
+    for tenant_id, pk in pending:
+        by_tenant.setdefault(tenant_id, []).append(pk)
+    for tenant_id, ids in by_tenant.items():
+        for start in range(0, len(ids), COLLECTED_BATCH):
+            vectors.embed_chunks(tenant_id, ids[start : start + COLLECTED_BATCH])

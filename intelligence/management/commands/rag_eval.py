@@ -26,8 +26,9 @@ from circuits.tenancy.models.tenants import Membership, Tenant
 from circuits.tenancy.roles import Role
 from intelligence.rag.embeddings import _query_vector
 from intelligence.rag.eval.metrics import bootstrap_delta, mrr_at, ndcg_at, percentile, recall_at
-from intelligence.rag.ingest import IngestDocument, collected_embedding
+from intelligence.rag.ingest import IngestDocument
 from intelligence.rag.search import MODES, search
+from intelligence.rag.tasks import collected_embedding
 
 MAX_CHUNKS_PER_QUERY = 100
 

@@ -1,4 +1,4 @@
-"""Fixtures for tests that ingest documents: embedding inline (the same task function a worker runs).
+"""Fixtures for tests that ingest documents: embedding inline (the same work a worker runs).
 
 Shared by the retrieval tests and the RAG steps' tests (their conftests import them)."""
 
