@@ -7,13 +7,13 @@ class CircuitsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # The record store and the engine send signals; the trigger machinery (above them)
-        # receives them. Importing it here, once the models are loaded, fills the kind registry
-        # and connects the receivers, so neither sender imports circuits.automation.triggers.
-        from circuits.automation import receivers  # noqa: F401  (tenancy → automation: member_left)
-        # Registers the Celery tasks in every process, not only in workers: dispatch sends
-        # run_execution by name (it sits below the tasks and cannot import them).
-        from circuits.automation import tasks  # noqa: F401
+        # Django's place for wiring the layers together once the models are loaded:
+        # - triggers: fills the kind registry and connects the receivers of the record store's
+        #   and the engine's signals, so neither sender imports circuits.automation.triggers;
+        # - receivers: automation's answers to tenancy's signals (member_left);
+        # - tasks: registers the Celery tasks in every process, not only in workers — dispatch
+        #   sends run_execution by name (it sits below the tasks and cannot import them).
+        from circuits.automation import receivers, tasks  # noqa: F401
         from circuits.automation.triggers import hooks, registry
 
         registry.load()
