@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import idna
 
-__all__ = ["METADATA_ADDRESSES", "AllowListError", "Rule", "entry_errors", "normalise_host", "parse_entry"]
+__all__ = ["METADATA_ADDRESSES", "AllowListError", "Rule", "entry_errors", "normalise_host", "parse_entry", "wrapped_ipv4"]
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -62,12 +62,25 @@ class Rule:
         if self.host is not None:
             return host.endswith("." + self.host) if self.wildcard else host == self.host
         assert self.network is not None
-        if ip in METADATA_ADDRESSES and self.network.num_addresses != 1:
-            return False  # only an entry naming the metadata address itself opens it
+        if self.network.num_addresses != 1 and (ip in METADATA_ADDRESSES or any(inner in METADATA_ADDRESSES for inner in wrapped_ipv4(ip))):
+            return False  # only an entry naming the metadata address itself opens it, in any IPv6 wrapping too
         candidates = [ip]
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             candidates.append(ip.ipv4_mapped)
         return any(c.version == self.network.version and c in self.network for c in candidates)
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def wrapped_ipv4(ip: Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (IPv4-mapped, 6to4, Teredo, NAT64): reaching it may reach them."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    inner = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+    if ip in _NAT64:
+        inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in inner if address is not None]
 
 
 def normalise_host(host: str) -> str:
