@@ -94,6 +94,11 @@ class _ExecutionService(Service):
             raise ValidationError("That execution belongs to another tenant.")
         super().check()
 
+    def refuse_disabled(self) -> None:
+        # Disabling is the circuit's off switch: re-running an old execution must not start it anyway (test runs may, as with a start).
+        if not self.execution.is_test and not self.execution.circuit.enabled:
+            raise ValidationError({"circuit": f"Circuit {self.execution.circuit.slug!r} is disabled."})
+
 
 class CancelExecution(_ExecutionService):
     def validate(self) -> None:
@@ -116,6 +121,7 @@ class RerunExecution(_ExecutionService):
     def validate(self) -> None:
         if self.execution.status not in FINISHED:
             raise ValidationError({"status": "Only a finished execution can be re-run."})
+        self.refuse_disabled()
 
     def perform(self) -> Execution:
         e = self.execution
@@ -148,6 +154,7 @@ class RetryFromFailedStep(_ExecutionService):
     def validate(self) -> None:
         if self.execution.status not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
             raise ValidationError({"status": "Only a failed or cancelled execution can be retried from its failed step."})
+        self.refuse_disabled()
         if self.choice == RetryVersion.ORIGINAL:
             self.version = self.execution.version
         elif self.choice == RetryVersion.PUBLISHED:
