@@ -99,6 +99,9 @@ def inline_wait_max() -> float:
     return float(getattr(settings, "ENGINE_INLINE_WAIT_SECONDS", 5.0))
 
 
+SKIPPED = {"output": None, "port": None, "status": "skipped"}  # a node that did not run in its scope (dead path)
+
+
 def cancel_key(execution: Execution) -> str:
     # The creation time makes the key unique even where ids are reused (a recreated database
     # sharing a Redis cache), so a stale flag can never cancel a different execution.
@@ -229,14 +232,21 @@ class Engine:
         walk = Walk(self.graph.region(starts))
         last = None
         while (key := walk.next()) is not None:
+            if (key, scope) not in self.done:
+                # A container about to run: until its body does, the body shows nothing — inside a
+                # loop, not the previous iteration's (a loop over no items leaves it skipped).
+                for inner in self.graph.inside(key):
+                    data["steps"][inner] = dict(SKIPPED)
             port, output = self.run_node(key, scope, data)
             last = output
             if not scope:
                 self.last_output = output
             for dead in walk.settle(key, port):
                 # Say so in the context: a join after an if/else can tell which side ran, and
-                # inside a loop a skipped node does not show the previous iteration's output.
-                data["steps"][dead] = {"output": None, "port": None, "status": "skipped"}
+                # inside a loop a skipped node does not show the previous iteration's output —
+                # nor does the body of a skipped container.
+                for skipped in (dead, *self.graph.inside(dead)):
+                    data["steps"][skipped] = dict(SKIPPED)
         stuck = walk.unsettled()
         if stuck:  # only a cycle leaves a node waiting, and validation refuses those: say so, never end quietly
             raise ExecutionFailed(f"steps {', '.join(map(repr, stuck))} never became ready: the graph has a cycle", node=stuck[0], kind="graph")

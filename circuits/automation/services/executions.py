@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from circuits.automation.dispatch import NotRunnable, create_execution, enqueue, published_version
 from circuits.automation.engine.reuse import steps_to_keep
@@ -108,9 +109,13 @@ class CancelExecution(_ExecutionService):
     def perform(self) -> Execution:
         # The running worker sees the flag between steps; the row is cancelled right away (and
         # its live event goes out when this service's transaction commits).
-        cache.set(cancel_key(self.execution), True, timeout=24 * 3600)
         error = {"message": f"cancelled by {self.actor.get_username() if self.actor else 'the system'}", "type": "cancelled"}
-        Execution.objects.cancel(self.execution, error=error)
+        if not Execution.objects.cancel(self.execution, error=error):
+            # It finished after validate() read it: say so rather than answer as if it were cancelled.
+            self.execution.refresh_from_db()
+            raise ValidationError({"status": f"The execution already {self.execution.status}; it cannot be cancelled."})
+        key = cancel_key(self.execution)
+        transaction.on_commit(lambda: cache.set(key, True, timeout=24 * 3600))
         self.execution.refresh_from_db()
         return self.execution
 
