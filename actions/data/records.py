@@ -158,12 +158,20 @@ class GetRecords(Action):
                 errors.append(f"filters.{i}.value: 'in' needs a list of values")
             if op == "is_null" and not templated and value is not None and not isinstance(value, bool):
                 errors.append(f"filters.{i}.value: 'is_null' takes true or false")
-            if op not in ("is_null", "eq", "ne") and "value" not in spec:
-                errors.append(f"filters.{i}.value: '{op}' needs a value")
+            if op != "is_null" and "value" not in spec:
+                errors.append(f"filters.{i}.value: '{op}' needs a value (to find records without the field, use 'is_null')")
         return errors
 
     def run(self, ctx: Context, config: dict) -> Any:
         object_type = config["object_type"]
+        for i, spec in enumerate(config.get("filters") or []):
+            # A template reading a missing key renders to null, and "field == null" would match every record
+            # without the field: a lookup that found nothing must fail, not widen to those records.
+            if isinstance(spec, dict) and spec.get("op", "eq") in ("eq", "ne") and spec.get("value") is None:
+                raise ActionError(
+                    f"filters.{i}.value is empty (null), maybe from a template that found nothing; "
+                    f"to find records without {spec.get('field')!r}, use the op 'is_null'"
+                )
         try:
             result = query_records(
                 ctx.tenant, object_type, config.get("filters") or [], config.get("order_by"), config.get("limit", 50), config.get("offset", 0)
