@@ -35,7 +35,8 @@ __all__ = ["METADATA_ADDRESSES", "AllowListError", "Rule", "entry_errors", "norm
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+# Instance metadata services (cloud credentials): AWS, GCP, Azure, Oracle, DigitalOcean (169.254.169.254), AWS over IPv6, Alibaba Cloud.
+METADATA_ADDRESSES = frozenset({ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")})
 
 # After IDNA encoding: letters, digits, "-" and "_" (internal names use it), not "-" at an end.
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")

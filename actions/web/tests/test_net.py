@@ -104,6 +104,16 @@ def test_a_wider_network_does_not_open_the_metadata_address_through_an_ipv6_wrap
         check_url(world.tenant, url)
 
 
+def test_the_alibaba_cloud_metadata_address_is_not_opened_by_the_carrier_grade_nat_network_around_it(world):
+    # 100.100.100.200 is Alibaba Cloud's instance metadata service, inside 100.64.0.0/10.
+    allow(world.tenant, "100.64.0.0/10")
+    with pytest.raises(BlockedDestinationError, match="cloud metadata"):
+        check_url(world.tenant, "http://100.100.100.200/latest/meta-data/")
+    check_url(world.tenant, "http://100.64.0.1/")  # the rest of the network is open
+    allow(world.tenant, "100.100.100.200")
+    check_url(world.tenant, "http://100.100.100.200/")
+
+
 def test_an_entry_naming_the_metadata_address_opens_its_wrapped_forms_too(world):
     allow(world.tenant, "169.254.169.254")
     check_url(world.tenant, "http://[::ffff:169.254.169.254]/")
