@@ -65,6 +65,12 @@ def _check_type(ctx: Context, object_type: str) -> None:
         raise _invalid(object_type, exc) from None
 
 
+def _given(fields: dict) -> dict:
+    """The fields a write changes: a null value (what a template reading a missing key renders) leaves
+    the stored one as it is — an update must not wipe data the trigger did not carry; "" clears it."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def _lookup(ctx: Context, object_type: str, record_id: int) -> Record | None:
     # Scoped to the tenant: another tenant's id finds nothing, exactly like a missing one.
     return Record.objects.for_tenant(ctx.tenant).filter(object_type=object_type, pk=record_id).first()
@@ -212,7 +218,7 @@ class UpdateRecordAction(Action):
     name = "data.update_record"
     category = "data"
     label = "Update Record"
-    description = "Changes some fields of one record; the others keep their values. An empty value clears a field."
+    description = "Changes some fields of one record; the others keep their values. An empty value clears a field; a null one (a missing key) leaves it."
     schema = {
         "type": "object",
         "required": ["object_type", "record_id", "fields"],
@@ -227,7 +233,7 @@ class UpdateRecordAction(Action):
         record = _write(
             ctx,
             object_type,
-            UpdateRecord(ctx.tenant, None, record, config["fields"], execution=ctx.execution, idempotency_key=ctx.idempotency_key),
+            UpdateRecord(ctx.tenant, None, record, _given(config["fields"]), execution=ctx.execution, idempotency_key=ctx.idempotency_key),
         )
         return record_to_dict(record)
 
@@ -307,7 +313,7 @@ class UpsertRecordAction(Action):
     def run(self, ctx: Context, config: dict) -> Any:
         object_type = config["object_type"]
         service = UpsertRecord(
-            ctx.tenant, None, object_type, config["match_on"], config["fields"], execution=ctx.execution, idempotency_key=ctx.idempotency_key
+            ctx.tenant, None, object_type, config["match_on"], _given(config["fields"]), execution=ctx.execution, idempotency_key=ctx.idempotency_key
         )
         record, created = _write(ctx, object_type, service)
         ctx.log(f"{'created' if created else 'updated'} {object_type} {record.pk}")

@@ -290,3 +290,17 @@ def test_get_records_refuses_an_equality_filter_whose_template_found_nothing_ins
     assert found.status == ExecutionStatus.SUCCEEDED and found.output["total"] == 1
     nulls = run(world, "data.get_records", {"object_type": "lead", "filters": [{"field": "first_name", "op": "is_null", "value": True}]})
     assert nulls["total"] == 1  # asking for records without the field says so
+
+
+def test_update_record_leaves_a_field_whose_template_found_nothing_as_it_is_and_clears_one_given_as_empty(world):
+    # A missing key renders to null (lenient data): on update it must not wipe the stored value.
+    lead = make(world.tenant, email="ada@example.com", phone="+44 20 7946 0000", company="Analytical Engines")
+    fields = {"phone": "{{ trigger.phone }}", "status": "{{ trigger.status }}", "company": "{{ trigger.company }}"}
+    touch = node("touch", "data.update_record", {"object_type": "lead", "record_id": "{{ trigger.id }}", "fields": fields})
+    circuit = build(world, "touch-lead", [touch], chain("touch"))
+    execution = run_circuit(circuit, {"id": lead.pk, "status": "qualified", "company": ""})
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.error
+    lead.refresh_from_db()
+    assert lead.data["phone"] == "+44 20 7946 0000"  # not in the payload: kept
+    assert lead.data["status"] == "qualified"
+    assert "company" not in lead.data  # given as empty: cleared
