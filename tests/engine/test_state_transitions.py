@@ -241,3 +241,27 @@ def test_a_cancel_that_loses_the_race_to_finish_is_refused_and_leaves_no_cancel_
     assert cache.get(cancel_key(seen_running)) is None
     claimed.refresh_from_db()
     assert claimed.status == ExecutionStatus.SUCCEEDED and claimed.output == "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_log_lines_of_an_execution_run_inside_a_transaction_that_rolls_back_are_not_published_either(world):
+    circuit = build(world, "logs-rolled-back", [node("say", "util.log", {"message": "secret {{ trigger.x }}"})], chain("say"))
+    execution = create_execution(circuit, {"x": 1})
+    with listening(execution.pk) as received:
+        with pytest.raises(Rollback), transaction.atomic():
+            assert run_now(execution).status == ExecutionStatus.SUCCEEDED
+            raise Rollback
+        events = received()
+    assert events == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_log_lines_of_a_committed_run_are_published_as_they_are_written(world):
+    circuit = build(world, "logs-committed", [node("say", "util.log", {"message": "hello {{ trigger.x }}"})], chain("say"))
+    execution = create_execution(circuit, {"x": 1})
+    with listening(execution.pk) as received:
+        run_now(execution)
+        events = received()
+    kinds = [e["kind"] for e in events]
+    assert kinds.index("log") < kinds.index("step.finished"), kinds  # live: before its step finished
+    assert any(e["kind"] == "log" and "hello 1" in e.get("message", "") for e in events), events

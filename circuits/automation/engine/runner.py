@@ -86,7 +86,7 @@ from circuits.automation.engine.signals import execution_finished
 from circuits.automation.engine.walk import Walk
 from circuits.automation.lineage import running_step
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, StepStatus, lifecycle_event
-from circuits.core.live import publish, publish_on_commit
+from circuits.core.live import publish_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -676,7 +676,9 @@ class Engine:
         }
 
     def on_log(self, ctx: Context, entry: dict) -> None:
-        publish(self.tenant.pk, self.execution.pk, {"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
+        # Live in a worker (no transaction: published at once); inside a before-save's transaction only
+        # once it commits, like every other event — a refused save's log lines were never written.
+        publish_on_commit(self.tenant.pk, self.execution.pk, {"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
 
     def _publish_step(self, kind: str, step: StepRun) -> None:
         # After the step's write commits: a change that rolls back (a before-save save refused) was never seen.
