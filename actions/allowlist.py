@@ -17,7 +17,7 @@ Anything else is refused with a message naming the entry: an empty or inner-blan
 port outside 1–65535, an empty label ("a..b", "*."), a label over 63 characters or starting
 or ending with "-", an "xn--" label that is not IDNA, other characters, URL schemes other
 than http(s), a port on a network, a name in brackets. A cloud metadata address is only opened by an entry naming
-that single address (see `Rule.matches`).
+that single address, or a host name (not a wildcard) resolving to it (see `Rule.matches`).
 """
 
 from __future__ import annotations
@@ -60,10 +60,15 @@ class Rule:
         """Whether a request to `host` (ASCII, lower-case) on `port`, resolved to `ip`, is named by this entry."""
         if self.port is not None and self.port != port:
             return False
+        metadata = ip in METADATA_ADDRESSES or any(inner in METADATA_ADDRESSES for inner in wrapped_ipv4(ip))
         if self.host is not None:
-            return host.endswith("." + self.host) if self.wildcard else host == self.host
+            if self.wildcard:
+                # Anyone may own a subdomain (nip.io answers 169.254.169.254.nip.io with that address): only a
+                # name entry, never a wildcard, opens the metadata address it resolves to.
+                return host.endswith("." + self.host) and not metadata
+            return host == self.host
         assert self.network is not None
-        if self.network.num_addresses != 1 and (ip in METADATA_ADDRESSES or any(inner in METADATA_ADDRESSES for inner in wrapped_ipv4(ip))):
+        if self.network.num_addresses != 1 and metadata:
             return False  # only an entry naming the metadata address itself opens it, in any IPv6 wrapping too
         candidates = [ip]
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
