@@ -17,7 +17,7 @@ Anything else is refused with a message naming the entry: an empty or inner-blan
 port outside 1–65535, an empty label ("a..b", "*."), a label over 63 characters or starting
 or ending with "-", an "xn--" label that is not IDNA, other characters, URL schemes other
 than http(s), a port on a network, a name in brackets. A cloud metadata address is only opened by an entry naming
-that single address (see `Rule.matches`).
+that single address, or a host name (not a wildcard) resolving to it (see `Rule.matches`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from urllib.parse import urlsplit
 
 import idna
 
-__all__ = ["METADATA_ADDRESSES", "AllowListError", "Rule", "entry_errors", "normalise_host", "parse_entry"]
+__all__ = ["METADATA_ADDRESSES", "AllowListError", "Rule", "entry_errors", "normalise_host", "parse_entry", "wrapped_ipv4"]
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+# Instance metadata services (cloud credentials): AWS, GCP, Azure, Oracle, DigitalOcean (169.254.169.254), AWS over IPv6, Alibaba Cloud.
+METADATA_ADDRESSES = frozenset({ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")})
 
 # After IDNA encoding: letters, digits, "-" and "_" (internal names use it), not "-" at an end.
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
@@ -59,15 +60,33 @@ class Rule:
         """Whether a request to `host` (ASCII, lower-case) on `port`, resolved to `ip`, is named by this entry."""
         if self.port is not None and self.port != port:
             return False
+        metadata = ip in METADATA_ADDRESSES or any(inner in METADATA_ADDRESSES for inner in wrapped_ipv4(ip))
         if self.host is not None:
-            return host.endswith("." + self.host) if self.wildcard else host == self.host
+            if self.wildcard:
+                # Anyone may own a subdomain (nip.io answers 169.254.169.254.nip.io with that address): only a
+                # name entry, never a wildcard, opens the metadata address it resolves to.
+                return host.endswith("." + self.host) and not metadata
+            return host == self.host
         assert self.network is not None
-        if ip in METADATA_ADDRESSES and self.network.num_addresses != 1:
-            return False  # only an entry naming the metadata address itself opens it
+        if self.network.num_addresses != 1 and metadata:
+            return False  # only an entry naming the metadata address itself opens it, in any IPv6 wrapping too
         candidates = [ip]
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             candidates.append(ip.ipv4_mapped)
         return any(c.version == self.network.version and c in self.network for c in candidates)
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def wrapped_ipv4(ip: Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (IPv4-mapped, 6to4, Teredo, NAT64): reaching it may reach them."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    inner = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+    if ip in _NAT64:
+        inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in inner if address is not None]
 
 
 def normalise_host(host: str) -> str:

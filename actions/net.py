@@ -23,8 +23,8 @@ Allow-list entries (strings, case-insensitive; the one parser is actions/allowli
     "127.0.0.1"            an address, any port       "[::1]" / "::1" for IPv6
     "127.0.0.1:8080"       an address on one port     "[::1]:8080" for IPv6
     "10.0.0.0/8"           a network (CIDR), any port
-A cloud metadata address (169.254.169.254, fd00:ec2::254) is only allowed by an entry that
-names that single address (or a host name resolving to it), never by a wider network.
+A cloud metadata address (169.254.169.254, fd00:ec2::254, 100.100.100.200) is only allowed by an entry that
+names that single address (or a host name resolving to it), never by a wider network or a wildcard.
 
 Usage:
     from actions.net import guarded_request

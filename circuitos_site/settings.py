@@ -216,6 +216,9 @@ for _name, _rate in (("API_RATE_PER_KEY", API_RATE_PER_KEY), ("API_RATE_PER_TENA
 # Largest JSON body the API reads (413 above it) and the longest `POST /api/v1/execute?wait=true` runs.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 API_WAIT_SECONDS = float(env_int("API_WAIT_SECONDS", 30, minimum=1))
+# How many callers (API `?wait=true`, webhooks with `respond: wait`) one web process lets wait at
+# once; each holds a thread and a database connection. Past it a caller is answered 202 at once.
+API_WAIT_MAX_CALLERS = env_int("API_WAIT_MAX_CALLERS", 16, minimum=1)
 # Every request body is counted while it arrives (chunked too) and refused with 413 past
 # MAX_REQUEST_BODY_BYTES — or WEBHOOK_MAX_BODY_BYTES under /hooks/, where a trigger's own
 # max_bytes may allow up to 10 MB — before any routing or authentication (circuitos_site/limits.py).

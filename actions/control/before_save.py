@@ -29,9 +29,11 @@ class SetRecordFields(Action):
 
     def run(self, ctx: Context, config: dict) -> Any:
         _require_before_save(ctx)
-        merged = {**ctx.data.get("vars", {}).get("record_fields", {}), **config["fields"]}
+        # A null value (what a template reading a missing key renders) leaves the field as it is being saved; "" clears it.
+        given = {name: value for name, value in config["fields"].items() if value is not None}
+        merged = {**ctx.data.get("vars", {}).get("record_fields", {}), **given}
         ctx.set_var("record_fields", merged)
-        return {"fields": config["fields"]}
+        return {"fields": given}
 
     @classmethod
     def replay(cls, data: dict, output: Any) -> None:

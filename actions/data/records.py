@@ -65,6 +65,12 @@ def _check_type(ctx: Context, object_type: str) -> None:
         raise _invalid(object_type, exc) from None
 
 
+def _given(fields: dict) -> dict:
+    """The fields a write changes: a null value (what a template reading a missing key renders) leaves
+    the stored one as it is — an update must not wipe data the trigger did not carry; "" clears it."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def _lookup(ctx: Context, object_type: str, record_id: int) -> Record | None:
     # Scoped to the tenant: another tenant's id finds nothing, exactly like a missing one.
     return Record.objects.for_tenant(ctx.tenant).filter(object_type=object_type, pk=record_id).first()
@@ -158,12 +164,20 @@ class GetRecords(Action):
                 errors.append(f"filters.{i}.value: 'in' needs a list of values")
             if op == "is_null" and not templated and value is not None and not isinstance(value, bool):
                 errors.append(f"filters.{i}.value: 'is_null' takes true or false")
-            if op not in ("is_null", "eq", "ne") and "value" not in spec:
-                errors.append(f"filters.{i}.value: '{op}' needs a value")
+            if op != "is_null" and "value" not in spec:
+                errors.append(f"filters.{i}.value: '{op}' needs a value (to find records without the field, use 'is_null')")
         return errors
 
     def run(self, ctx: Context, config: dict) -> Any:
         object_type = config["object_type"]
+        for i, spec in enumerate(config.get("filters") or []):
+            # A template reading a missing key renders to null, and "field == null" would match every record
+            # without the field: a lookup that found nothing must fail, not widen to those records.
+            if isinstance(spec, dict) and spec.get("op", "eq") in ("eq", "ne") and spec.get("value") is None:
+                raise ActionError(
+                    f"filters.{i}.value is empty (null), maybe from a template that found nothing; "
+                    f"to find records without {spec.get('field')!r}, use the op 'is_null'"
+                )
         try:
             result = query_records(
                 ctx.tenant, object_type, config.get("filters") or [], config.get("order_by"), config.get("limit", 50), config.get("offset", 0)
@@ -204,7 +218,7 @@ class UpdateRecordAction(Action):
     name = "data.update_record"
     category = "data"
     label = "Update Record"
-    description = "Changes some fields of one record; the others keep their values. An empty value clears a field."
+    description = "Changes some fields of one record; the others keep their values. An empty value clears a field; a null one (a missing key) leaves it."
     schema = {
         "type": "object",
         "required": ["object_type", "record_id", "fields"],
@@ -219,7 +233,7 @@ class UpdateRecordAction(Action):
         record = _write(
             ctx,
             object_type,
-            UpdateRecord(ctx.tenant, None, record, config["fields"], execution=ctx.execution, idempotency_key=ctx.idempotency_key),
+            UpdateRecord(ctx.tenant, None, record, _given(config["fields"]), execution=ctx.execution, idempotency_key=ctx.idempotency_key),
         )
         return record_to_dict(record)
 
@@ -299,7 +313,7 @@ class UpsertRecordAction(Action):
     def run(self, ctx: Context, config: dict) -> Any:
         object_type = config["object_type"]
         service = UpsertRecord(
-            ctx.tenant, None, object_type, config["match_on"], config["fields"], execution=ctx.execution, idempotency_key=ctx.idempotency_key
+            ctx.tenant, None, object_type, config["match_on"], _given(config["fields"]), execution=ctx.execution, idempotency_key=ctx.idempotency_key
         )
         record, created = _write(ctx, object_type, service)
         ctx.log(f"{'created' if created else 'updated'} {object_type} {record.pk}")

@@ -31,6 +31,11 @@ def tenant_group(tenant_id: int) -> str:
     return f"tenant.{tenant_id}"
 
 
+def member_group(tenant_id: int, user_id: int) -> str:
+    """Every socket one user has open in one tenant: closed when the membership ends."""
+    return f"member.{tenant_id}.{user_id}"
+
+
 class _Publisher:
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -85,7 +90,7 @@ class _Publisher:
                 try:
                     await layer.group_send(group, message)
                 except Exception:  # best-effort: the database has the state
-                    log.warning("could not publish live event %s", message["event"].get("kind"), exc_info=True)
+                    log.warning("could not publish live event %s", message.get("event", {}).get("kind", message["type"]), exc_info=True)
 
 
 _publisher = _Publisher()
@@ -107,3 +112,8 @@ def publish_on_commit(tenant_id: int, execution_id: int | None, event: dict[str,
 
 def flush(timeout: float = 5.0) -> bool:
     return _publisher.flush(timeout)
+
+
+def close_member_sockets_on_commit(tenant_id: int, user_id: int) -> None:
+    """Once the removal commits, close the user's open sockets in the tenant (they were checked only at connect)."""
+    transaction.on_commit(lambda: _publisher.submit([member_group(tenant_id, user_id)], {"type": "member.left"}))

@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
-from circuits.core.live import execution_group, tenant_group
+from circuits.core.live import execution_group, member_group, tenant_group
 from circuits.tenancy.models.tenants import Tenant
 from circuits.tenancy.permissions import has_perm
 from circuits.tenancy.resolve import TenantNotFound, member_tenant
@@ -102,6 +102,10 @@ class _Base(AsyncJsonWebsocketConsumer):
     async def circuit_event(self, message):
         await self.send_json(message["event"])
 
+    async def member_left(self, message):
+        # The membership this socket was let in by has ended: nothing more of the tenant goes out on it.
+        await self.close(code=FORBIDDEN)
+
 
 class TenantEventsConsumer(_Base):
     """Streams every execution/step event of one tenant (history pages, dashboards)."""
@@ -111,7 +115,7 @@ class TenantEventsConsumer(_Base):
         if tenant is None:
             await self.refuse(FORBIDDEN)
             return
-        await self.join(tenant_group(tenant.pk))
+        await self.join(tenant_group(tenant.pk), member_group(tenant.pk, self.scope["user"].pk))
         await self.accept()
 
 
@@ -129,7 +133,7 @@ class ExecutionConsumer(_Base):
         snapshot = None
         if execution_id <= MAX_ID:
             # Subscribe before reading the snapshot so nothing falls between the two.
-            await self.join(execution_group(execution_id))
+            await self.join(execution_group(execution_id), member_group(tenant.pk, user.pk))
             snapshot = await _execution_for(user, tenant, execution_id)
         if snapshot is None:
             await self.disconnect(NOT_FOUND)

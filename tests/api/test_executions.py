@@ -149,6 +149,19 @@ def test_cancel_rerun_and_retry(world, operator):
     assert retried.status_code == 201 and retried.json()["rerun_of"] == queued.pk
 
 
+def test_a_disabled_circuit_cannot_be_run_again_through_rerun_or_retry(world, operator):
+    # Disabling is the circuit's off switch: starting it again must not slip past it by re-running an old execution.
+    greeter = simple_circuit(world, "greeter")
+    done = run(greeter, {"name": "R"})
+    cancelled = create_execution(greeter, {"name": "Q"})
+    Execution.objects.cancel(cancelled, error={"message": "stop", "type": "cancelled"})
+    operator.post("/api/v1/circuits/greeter/disable")
+    for path in (f"/api/v1/executions/{done.pk}/rerun", f"/api/v1/executions/{cancelled.pk}/retry"):
+        body = assert_problem(operator.post(path), 400)
+        assert "disabled" in body["errors"]["circuit"][0], body
+    assert not Execution.objects.filter(rerun_of__isnull=False).exists()
+
+
 def test_retry_keeps_the_finished_steps(world, operator):
     circuit = build(world, "two", [node("a", "util.transform", {"template": "A"}), node("b", "util.transform", {"template": "B"})], chain("a", "b"))
     execution = run(circuit, {})

@@ -609,3 +609,30 @@ def test_a_worker_lost_mid_join_is_resumed_by_another_worker_and_the_join_runs_o
     assert list(result.steps.filter(node_key="effect").values_list("status", flat=True)) == ["succeeded"]
     assert list(result.steps.filter(node_key="pause").order_by("pk").values_list("attempt", "status")) == [(1, "failed"), (2, "succeeded")]
     assert list(result.steps.filter(node_key="join").values_list("status", flat=True)) == ["succeeded"]
+
+
+@pytest.mark.django_db
+def test_inside_a_loop_the_body_of_a_skipped_or_empty_inner_loop_never_shows_the_previous_iterations_output(world):
+    # Iteration 0 runs the inner loop's `x`; iteration 1 skips the inner loop (its `if` is false), iteration 2 runs it over nothing.
+    circuit = build(
+        world,
+        "nested-stale",
+        [
+            node("outer", "control.loop", {"items": "{{ trigger.rows }}"}),
+            node("has", "control.if", {"condition": "{{ loop.item.run }}"}),
+            node("inner", "control.loop", {"items": "{{ loops.outer.item.values }}"}),
+            text("x", "x{{ loop.item }}"),
+            text("report", "{{ steps.x.status }}:{{ steps.x.output or '' }}"),
+        ],
+        [
+            edge("trigger", "outer"),
+            edge("outer", "has", "each"),
+            edge("has", "inner", "true"),
+            edge("inner", "x", "each"),
+            edge("has", "report", "false"),
+            edge("inner", "report", "done"),
+        ],
+    )
+    execution = run(circuit, {"rows": [{"run": True, "values": [1]}, {"run": False}, {"run": True, "values": []}]})
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.error
+    assert execution.output["results"] == ["succeeded:x1", "skipped:", "skipped:"]

@@ -113,6 +113,22 @@ def test_before_save_circuit_sets_fields_on_the_record_being_saved(world):
 
 
 @pytest.mark.django_db
+def test_a_before_save_field_whose_template_found_nothing_keeps_the_value_being_saved(world):
+    # A missing key renders to null (lenient data): setting the field to it must not wipe what is being saved.
+    record = lead(world, phone="+44 20 7946 0000")
+    build(
+        world,
+        "stamp",
+        [node("set", "control.set_record_fields", {"fields": {"phone": "{{ trigger.record.fax }}", "source": "{{ trigger.record.fax or 'web' }}"}})],
+        chain("set"),
+        triggers=[{"type": "before_save", "config": {"object_type": "lead", "on": ["updated"]}}],
+    )
+    UpdateRecord(world.tenant, world.editor, record, {"last_name": "Byron"}).execute()
+    record.refresh_from_db()
+    assert record.data["phone"] == "+44 20 7946 0000" and record.data["source"] == "web" and record.data["last_name"] == "Byron"
+
+
+@pytest.mark.django_db
 def test_before_save_circuit_can_reject_the_save_with_a_message(world):
     build(
         world,

@@ -161,3 +161,23 @@ def test_a_retry_refuses_an_unknown_version_choice_and_a_circuit_with_nothing_pu
     with pytest.raises(ValidationError, match="no published version"):
         RetryFromFailedStep(world.tenant, world.operator, failed, version=RetryVersion.PUBLISHED).execute()
     assert not failed.reruns.exists()
+
+
+def test_a_step_reading_variables_runs_again_when_a_step_before_it_that_sets_them_changed(world):
+    # `use` is no descendant of `setv`, but runs after it and reads what it set: the graph alone would keep its stale output.
+    def nodes(value: int, last: dict) -> list[dict]:
+        return [
+            node("setv", "util.set_variable", {"variables": {"x": value}}),
+            node("use", "util.transform", {"template": "x={{ vars.x }}"}),
+            node("last", "util.transform", last),
+        ]
+
+    edges = [edge("trigger", "setv"), edge("trigger", "use"), edge("use", "last")]
+    circuit = build(world, "vars-order", nodes(1, BROKEN), edges)
+    failed = run(circuit)
+    assert failed.status == ExecutionStatus.FAILED and failed.steps.get(node_key="use").output == "x=1"
+    publish(world, circuit, nodes(2, {"template": "{{ steps.use.output }}"}), edges)
+    result = retry(world, failed, RetryVersion.PUBLISHED)
+    assert result.status == ExecutionStatus.SUCCEEDED, result.error
+    assert result.output == "x=2"
+    assert kept(result) == []

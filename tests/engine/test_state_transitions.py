@@ -16,11 +16,13 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from circuits.automation.dispatch import claim, create_execution
-from circuits.automation.engine.runner import run_now
+from circuits.automation.engine.runner import cancel_key, run_now
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, StepStatus
 from circuits.automation.services.executions import CancelExecution
 from circuits.core import live
@@ -226,3 +228,40 @@ def test_parking_publishes_waiting_once_and_a_later_cancel_publishes_finished_on
         events = received()
     lifecycle = [(e["kind"], e["status"]) for e in events if e["kind"].startswith("execution.")]
     assert lifecycle == [("execution.started", "running"), ("execution.waiting", "waiting"), ("execution.finished", "cancelled")]
+
+
+@pytest.mark.django_db
+def test_a_cancel_that_loses_the_race_to_finish_is_refused_and_leaves_no_cancel_flag(world):
+    # The service read the execution as running; its runner finished it before the cancel's UPDATE ran.
+    claimed = claim(create_execution(simple(world), {}).pk)
+    seen_running = Execution.objects.select_related("circuit").get(pk=claimed.pk)
+    assert Execution.objects.finish(claimed, claimed.lease_owner, status=ExecutionStatus.SUCCEEDED, output="done")
+    with pytest.raises(ValidationError, match="already succeeded"):
+        CancelExecution(world.tenant, world.owner, seen_running).execute()
+    assert cache.get(cancel_key(seen_running)) is None
+    claimed.refresh_from_db()
+    assert claimed.status == ExecutionStatus.SUCCEEDED and claimed.output == "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_log_lines_of_an_execution_run_inside_a_transaction_that_rolls_back_are_not_published_either(world):
+    circuit = build(world, "logs-rolled-back", [node("say", "util.log", {"message": "secret {{ trigger.x }}"})], chain("say"))
+    execution = create_execution(circuit, {"x": 1})
+    with listening(execution.pk) as received:
+        with pytest.raises(Rollback), transaction.atomic():
+            assert run_now(execution).status == ExecutionStatus.SUCCEEDED
+            raise Rollback
+        events = received()
+    assert events == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_log_lines_of_a_committed_run_are_published_as_they_are_written(world):
+    circuit = build(world, "logs-committed", [node("say", "util.log", {"message": "hello {{ trigger.x }}"})], chain("say"))
+    execution = create_execution(circuit, {"x": 1})
+    with listening(execution.pk) as received:
+        run_now(execution)
+        events = received()
+    kinds = [e["kind"] for e in events]
+    assert kinds.index("log") < kinds.index("step.finished"), kinds  # live: before its step finished
+    assert any(e["kind"] == "log" and "hello 1" in e.get("message", "") for e in events), events

@@ -40,6 +40,8 @@ def reference_errors(nodes: list[dict], edges: list[dict]) -> list[tuple[str, st
         ("{{ steps.a.output[steps.b.output.k] }}", [Reference("steps", "a", "steps.a.output[…]"), Reference("steps", "b", "steps.b.output.k")]),
         ("{{ (steps.a.output or {}).x | default(steps.b.status) }}", [Reference("steps", "a", "steps.a.output"), Reference("steps", "b", "steps.b.status")]),
         ("{{ loop.item.name }} {{ loops.outer.index }}", [Reference("loop", None, "loop.item.name"), Reference("loops", "outer", "loops.outer.index")]),
+        # `| attr('key')` with a constant key reads that step just like `steps.key`.
+        ("{{ (steps | attr('fetch')).output }}", [Reference("steps", "fetch", "steps|attr('fetch')")]),
         # Not references: a key computed at run time, the whole dict, Jinja's own loop variable,
         # a template's own variable called steps, text that only looks like one.
         ("{{ steps[vars.which].output }}", []),

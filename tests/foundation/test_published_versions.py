@@ -89,3 +89,25 @@ def test_the_admin_shows_a_published_version_read_only_and_refuses_a_change(admi
     assert 'name="config"' not in node_page
     version.refresh_from_db()
     assert (version.number, version.status) == (1, "published")
+
+
+def test_nodes_and_edges_cannot_be_moved_into_or_out_of_a_published_version(world):
+    circuit, version = _published(world)
+    SaveDraft(world.tenant, world.owner, circuit, {"nodes": [node("x", "util.transform", {"template": "3"})], "edges": chain("x")}).execute()
+    draft = circuit.versions.get(status="draft")
+    with pytest.raises(PublishedVersionImmutable):
+        draft.nodes.update(version=version)  # into the published graph, by a queryset update
+    with pytest.raises(PublishedVersionImmutable):
+        Node.objects.filter(version=draft).update(version_id=version.pk)
+    with pytest.raises(PublishedVersionImmutable):
+        draft.edges.update(version=version)
+    moved = version.nodes.get(key="a")
+    moved.version = draft
+    with pytest.raises(PublishedVersionImmutable):
+        moved.save()  # out of the published graph, by saving a row with another version
+    edge = version.edges.first()
+    edge.version = draft
+    with pytest.raises(PublishedVersionImmutable):
+        edge.save()
+    assert sorted(version.nodes.values_list("key", flat=True)) == ["a", "b"] and version.edges.count() == 2
+    assert list(draft.nodes.values_list("key", flat=True)) == ["x"]

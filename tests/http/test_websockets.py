@@ -13,6 +13,8 @@ from channels.testing import WebsocketCommunicator
 
 from circuitos_site.asgi import application
 from circuits.automation.dispatch import create_execution
+from circuits.tenancy.models.tenants import Membership
+from circuits.tenancy.services.members import RemoveMember
 from tests.engine.helpers import build, chain, node
 from tests.http.conftest import session_cookie
 from tests.http.wsclient import LiveSocket
@@ -93,3 +95,22 @@ def test_the_live_server_closes_anonymous_and_outsider_sockets_with_4403_and_kee
     with LiveSocket(live_daphne.host, live_daphne.port, "/ws/t/acme/events/", session_cookie(world.viewer)) as member:
         assert member.next_event() == {"event": "open"}, member.events
         assert member.next_event(timeout=1) == {"event": "timeout"}  # still open
+
+
+def _remove(world, user) -> None:
+    membership = Membership.objects.get(tenant=world.tenant, user=user)
+    RemoveMember(world.tenant, world.owner, membership).execute()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_removed_member_is_closed_with_4403_and_gets_no_more_of_the_tenants_events(world):
+    # An open socket was checked once, at connect: without this a removed member kept receiving every execution's output.
+    execution = await sync_to_async(_execution)(world)
+    events, connected = await _open("/ws/t/acme/events/", world.viewer)
+    assert connected
+    one, connected = await _open(f"/ws/t/acme/executions/{execution.pk}/", world.viewer)
+    assert connected and (await one.receive_json_from(timeout=5))["kind"] == "execution.snapshot"
+    await sync_to_async(_remove)(world, world.viewer)
+    for communicator in (events, one):
+        message = await communicator.receive_output(timeout=5)
+        assert message == {"type": "websocket.close", "code": 4403}, message

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from actions.sdk import ActionError, registry
+from circuits.automation.models.execution import ExecutionStatus
 from circuits.records.models import Record, RecordChange
 from circuits.records.service import CreateRecord
+from tests.engine.helpers import build, chain, node
+from tests.engine.helpers import run as run_circuit
 from tests.records.helpers import bare_execution, context
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +275,32 @@ def test_a_circuit_upserts_from_its_trigger_payload_and_reads_back(world):
     record = Record.objects.for_tenant(world.tenant).get()
     assert record.data["score"] == 88 and record.changes.get().execution == execution
     assert execution.output["count"] == 1 and execution.output["records"][0]["id"] == record.pk
+
+
+def test_get_records_refuses_an_equality_filter_whose_template_found_nothing_instead_of_matching_every_record_without_the_field(world):
+    # A missing key renders to null (lenient data); `first_name == null` would then find every lead without a first name.
+    make(world.tenant, email="ada@example.com", first_name="Ada")
+    make(world.tenant, email="nobody@example.com")
+    filters = [{"field": "first_name", "op": "eq", "value": "{{ trigger.first_name }}"}]
+    circuit = build(world, "find-lead", [node("find", "data.get_records", {"object_type": "lead", "filters": filters})], chain("find"))
+    execution = run_circuit(circuit, {"name": "no first name here"})
+    assert execution.status == ExecutionStatus.FAILED
+    assert "filters.0.value" in execution.error["message"] and "is_null" in execution.error["message"], execution.error
+    found = run_circuit(circuit, {"first_name": "Ada"})
+    assert found.status == ExecutionStatus.SUCCEEDED and found.output["total"] == 1
+    nulls = run(world, "data.get_records", {"object_type": "lead", "filters": [{"field": "first_name", "op": "is_null", "value": True}]})
+    assert nulls["total"] == 1  # asking for records without the field says so
+
+
+def test_update_record_leaves_a_field_whose_template_found_nothing_as_it_is_and_clears_one_given_as_empty(world):
+    # A missing key renders to null (lenient data): on update it must not wipe the stored value.
+    lead = make(world.tenant, email="ada@example.com", phone="+44 20 7946 0000", company="Analytical Engines")
+    fields = {"phone": "{{ trigger.phone }}", "status": "{{ trigger.status }}", "company": "{{ trigger.company }}"}
+    touch = node("touch", "data.update_record", {"object_type": "lead", "record_id": "{{ trigger.id }}", "fields": fields})
+    circuit = build(world, "touch-lead", [touch], chain("touch"))
+    execution = run_circuit(circuit, {"id": lead.pk, "status": "qualified", "company": ""})
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.error
+    lead.refresh_from_db()
+    assert lead.data["phone"] == "+44 20 7946 0000"  # not in the payload: kept
+    assert lead.data["status"] == "qualified"
+    assert "company" not in lead.data  # given as empty: cleared

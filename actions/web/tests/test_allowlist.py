@@ -127,3 +127,13 @@ def test_a_port_entry_saved_through_settings_opens_only_that_port_of_a_real_serv
         with pytest.raises(BlockedDestinationError):
             guarded_request(world.tenant, "GET", other.url("/"))
     assert other.requests == []
+
+
+def test_a_wildcard_entry_does_not_open_the_metadata_address_a_subdomain_resolves_to():
+    # Services like nip.io answer 169.254.169.254.nip.io with 169.254.169.254: "*.nip.io" must not open the metadata service.
+    metadata, wrapped, public = ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("::ffff:169.254.169.254"), ipaddress.ip_address("93.184.216.34")
+    wildcard = parse_entry("*.nip.io")
+    assert not wildcard.matches("169.254.169.254.nip.io", 80, metadata)
+    assert not wildcard.matches("169.254.169.254.nip.io", 80, wrapped)
+    assert wildcard.matches("10.0.0.1.nip.io", 80, public)  # other subdomains stay open
+    assert parse_entry("metadata.internal").matches("metadata.internal", 80, metadata)  # a name entry still opens what it resolves to

@@ -95,6 +95,30 @@ def test_the_metadata_address_needs_an_entry_naming_it_not_a_wider_network(world
     check_url(world.tenant, "http://169.254.169.254/")
 
 
+@pytest.mark.parametrize("entries", [("169.254.0.0/16",), ("0.0.0.0/0",), ("::/0",), ("::ffff:0:0/96",), ("64:ff9b::/96",), ("2002::/16",)])
+@pytest.mark.parametrize("url", ["http://[::ffff:169.254.169.254]/", "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::1]/"])
+def test_a_wider_network_does_not_open_the_metadata_address_through_an_ipv6_wrapper(world, entries, url):
+    # ::ffff:169.254.169.254 on a dual-stack socket IS 169.254.169.254; the wrapped forms must be judged like it.
+    allow(world.tenant, *entries)
+    with pytest.raises(BlockedDestinationError, match="cloud metadata"):
+        check_url(world.tenant, url)
+
+
+def test_the_alibaba_cloud_metadata_address_is_not_opened_by_the_carrier_grade_nat_network_around_it(world):
+    # 100.100.100.200 is Alibaba Cloud's instance metadata service, inside 100.64.0.0/10.
+    allow(world.tenant, "100.64.0.0/10")
+    with pytest.raises(BlockedDestinationError, match="cloud metadata"):
+        check_url(world.tenant, "http://100.100.100.200/latest/meta-data/")
+    check_url(world.tenant, "http://100.64.0.1/")  # the rest of the network is open
+    allow(world.tenant, "100.100.100.200")
+    check_url(world.tenant, "http://100.100.100.200/")
+
+
+def test_an_entry_naming_the_metadata_address_opens_its_wrapped_forms_too(world):
+    allow(world.tenant, "169.254.169.254")
+    check_url(world.tenant, "http://[::ffff:169.254.169.254]/")
+
+
 @pytest.mark.parametrize(
     "url", ["http://0177.0.0.1/", "file:///etc/passwd", "ftp://example.com/x", "gopher://127.0.0.1:70/", "javascript:alert(1)", "", "http://"]
 )

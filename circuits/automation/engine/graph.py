@@ -80,6 +80,19 @@ class Graph:
             return ()
         return tuple(p for p in action.dynamic_ports(node.config) if p not in (DONE_PORT, ERROR_PORT))
 
+    def inside(self, key: str) -> tuple[str, ...]:
+        """Every node of a container's bodies, nested bodies included (none for another node)."""
+        found: list[str] = []
+        containers = [key]
+        while containers:
+            container = containers.pop()
+            for port in self.body_ports(container):
+                for member in sorted(self.region(self.targets(container, port)).nodes):
+                    if member not in found:
+                        found.append(member)
+                        containers.append(member)
+        return tuple(found)
+
     def region(self, starts: list[str] | tuple[str, ...]) -> Region:
         """What one scope started at `starts` walks: see `Region`."""
         key = tuple(starts)

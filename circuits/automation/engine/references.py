@@ -7,7 +7,7 @@ Validate, saving, publishing) therefore reports every such reference, naming the
 config field and the expression.
 
 References are found in the templates' syntax trees (Jinja's parser; nothing is compiled or
-run): `steps.<key>…`, `steps['<key>']…` and `steps.get('<key>')`; `loops.<key>` and `loop`,
+run): `steps.<key>…`, `steps['<key>']…`, `steps.get('<key>')` and `steps | attr('<key>')`; `loops.<key>` and `loop`,
 which only exist inside a Loop's body. Keys computed at run time (`steps[name]`) cannot be
 checked and are left alone, as are templates that assign a name of their own to `steps`.
 
@@ -130,6 +130,11 @@ def references(source: str) -> list[Reference]:
                 first = node.args[0]
                 if isinstance(first, nodes.Const) and isinstance(first.value, str):
                     found.append(Reference("steps", first.value, _short(f"steps.get({first.value!r})")))
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and isinstance(node.node, nodes.Name) and node.node.name == "steps":
+            # steps | attr('key'): the same read as steps.key, spelled as a filter
+            first = node.args[0] if node.args else None
+            if "steps" not in own and isinstance(first, nodes.Const) and isinstance(first.value, str):
+                found.append(Reference("steps", first.value, _short(f"steps|attr({first.value!r})")))
         elif isinstance(node, nodes.Name) and node.name == "loop" and node.ctx == "load" and not in_for and "loop" not in own:
             if not (isinstance(parent, _CHAIN) and parent.node is node):  # else its chain was counted
                 found.append(Reference("loop", None, "loop"))

@@ -15,7 +15,10 @@ step only when nothing that could change its result changed. A step is kept when
   it other data, even one that did not run last time;
 - no step of an ancestor runs again — its output could differ from the one it used;
 - for a loop or parallel block: every node of its body is unchanged and none of the body's
-  steps runs again, since the container's result is made of its body's.
+  steps runs again, since the container's result is made of its body's;
+- for a step whose templates read `vars`: no step that ran before it runs again and no new or
+  changed node of the published version is still to run — variables flow in run order, not
+  along edges, so a step that set them need not be upstream of the one that reads them.
 
 Everything else runs again. Rules that judge by what a template reads (`steps.x`) rather
 than by the graph would be finer, but the graph is what a reader of the builder sees.
@@ -23,7 +26,10 @@ than by the graph would be finer, but the graph is what a reader of the builder 
 
 from __future__ import annotations
 
+from jinja2 import nodes as jinja_nodes
+
 from circuits.automation.engine import graph as graphs
+from circuits.automation.engine.expressions import ExpressionError, parse, templates_in
 from circuits.automation.models.execution import Execution, StepRun, StepStatus
 from circuits.automation.models.version import CircuitVersion
 
@@ -53,17 +59,37 @@ def steps_to_keep(execution: Execution, version: CircuitVersion) -> list[StepRun
         if step.status == StepStatus.SUCCEEDED and step.node_key in new.nodes and clean(step.node_key):
             kept[(step.node_key, step.scope)] = step
     ran = {(s.node_key, s.scope) for s in steps}
+    reads_vars = {key for key in new.nodes if _reads_vars(new.nodes[key].config)}
+    before = {(s.node_key, s.scope): {(e.node_key, e.scope) for e in steps[:i]} for i, s in enumerate(steps)}
+    # A node the published version runs that the failed run did not (new, or changed and never run) may set variables anywhere in the order.
+    unseen = {key for key in new.nodes if key not in unchanged and all(k != key for k, _scope in ran)}
+
+    def stale_vars(ident: Ident) -> bool:
+        return ident[0] in reads_vars and (bool(unseen) or any(earlier not in kept for earlier in before[ident]))
+
     # Dropping a step makes its node one that runs again, which may drop its descendants
     # (and the containers around it): repeat until nothing more changes.
     while True:
         again = {key for key, scope in ran if (key, scope) not in kept}
-        dropped = [ident for ident in kept if (ancestors[ident[0]] | bodies.get(ident[0], set())) & again]
+        dropped = [ident for ident in kept if (ancestors[ident[0]] | bodies.get(ident[0], set())) & again or stale_vars(ident)]
         if not dropped:
             break
         for ident in dropped:
             del kept[ident]
     chosen = {id(s) for s in kept.values()}
     return [s for s in steps if id(s) in chosen]
+
+
+def _reads_vars(config: object) -> bool:
+    """Whether any template of a node's config reads `vars` (found in the syntax tree, never run)."""
+    for _where, source in templates_in(config, "config"):
+        try:
+            tree = parse(source)
+        except ExpressionError:
+            return True  # cannot tell: assume it does
+        if any(name.name == "vars" and name.ctx == "load" for name in tree.find_all(jinja_nodes.Name)):
+            return True
+    return False
 
 
 def _incoming(graph: graphs.Graph, key: str) -> set[tuple[str, str]]:

@@ -86,7 +86,7 @@ from circuits.automation.engine.signals import execution_finished
 from circuits.automation.engine.walk import Walk
 from circuits.automation.lineage import running_step
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, StepStatus, lifecycle_event
-from circuits.core.live import publish, publish_on_commit
+from circuits.core.live import publish_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,9 @@ CANCEL_CHECK_INTERVAL = 0.2  # seconds
 def inline_wait_max() -> float:
     """Waits up to this long sleep in the worker; longer ones park the execution."""
     return float(getattr(settings, "ENGINE_INLINE_WAIT_SECONDS", 5.0))
+
+
+SKIPPED = {"output": None, "port": None, "status": "skipped"}  # a node that did not run in its scope (dead path)
 
 
 def cancel_key(execution: Execution) -> str:
@@ -229,14 +232,21 @@ class Engine:
         walk = Walk(self.graph.region(starts))
         last = None
         while (key := walk.next()) is not None:
+            if (key, scope) not in self.done:
+                # A container about to run: until its body does, the body shows nothing — inside a
+                # loop, not the previous iteration's (a loop over no items leaves it skipped).
+                for inner in self.graph.inside(key):
+                    data["steps"][inner] = dict(SKIPPED)
             port, output = self.run_node(key, scope, data)
             last = output
             if not scope:
                 self.last_output = output
             for dead in walk.settle(key, port):
                 # Say so in the context: a join after an if/else can tell which side ran, and
-                # inside a loop a skipped node does not show the previous iteration's output.
-                data["steps"][dead] = {"output": None, "port": None, "status": "skipped"}
+                # inside a loop a skipped node does not show the previous iteration's output —
+                # nor does the body of a skipped container.
+                for skipped in (dead, *self.graph.inside(dead)):
+                    data["steps"][skipped] = dict(SKIPPED)
         stuck = walk.unsettled()
         if stuck:  # only a cycle leaves a node waiting, and validation refuses those: say so, never end quietly
             raise ExecutionFailed(f"steps {', '.join(map(repr, stuck))} never became ready: the graph has a cycle", node=stuck[0], kind="graph")
@@ -666,7 +676,9 @@ class Engine:
         }
 
     def on_log(self, ctx: Context, entry: dict) -> None:
-        publish(self.tenant.pk, self.execution.pk, {"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
+        # Live in a worker (no transaction: published at once); inside a before-save's transaction only
+        # once it commits, like every other event — a refused save's log lines were never written.
+        publish_on_commit(self.tenant.pk, self.execution.pk, {"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
 
     def _publish_step(self, kind: str, step: StepRun) -> None:
         # After the step's write commits: a change that rolls back (a before-save save refused) was never seen.

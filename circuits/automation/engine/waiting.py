@@ -21,8 +21,12 @@ one column, backing off to every POLL_MAX seconds, for at most API_WAIT_SECONDS.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection
 
 from circuits.automation.models.execution import Execution, ExecutionStatus
@@ -34,19 +38,46 @@ POLL_MAX = 0.25
 IN_PROGRESS = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
 
+_lock = threading.Lock()
+_waiting = 0  # callers of this process waiting right now
+
+
+@contextmanager
+def _place() -> Iterator[bool]:
+    """A place among the API_WAIT_MAX_CALLERS callers this process lets wait at once, if one is free.
+
+    Each waiting caller holds a web thread and a database connection; webhooks are anonymous
+    (the URL is the credential), so without a cap a burst of them could use up the database's
+    connections for everyone. A caller without a place is answered at once, as if its wait ran out.
+    """
+    global _waiting
+    with _lock:
+        granted = _waiting < settings.API_WAIT_MAX_CALLERS
+        if granted:
+            _waiting += 1
+    try:
+        yield granted
+    finally:
+        if granted:
+            with _lock:
+                _waiting -= 1
+
+
 def wait_for_outcome(execution_id: int, seconds: float) -> Execution:
     """The execution once it finished or parked, or as it stands when `seconds` ran out.
 
     Inside a transaction nothing can start before the commit (the execution is enqueued on
-    commit), so there is nothing to wait for: the execution is returned as it stands.
+    commit), so there is nothing to wait for: the execution is returned as it stands; so is
+    it when API_WAIT_MAX_CALLERS callers are waiting already.
     """
-    deadline = time.monotonic() + (max(seconds, 0.0) if not connection.in_atomic_block else 0.0)
-    pause = POLL_FIRST
-    while True:
-        status = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
-        left = deadline - time.monotonic()
-        if status not in IN_PROGRESS or left <= 0:
-            break
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, POLL_MAX)
+    with _place() as granted:
+        deadline = time.monotonic() + (max(seconds, 0.0) if granted and not connection.in_atomic_block else 0.0)
+        pause = POLL_FIRST
+        while True:
+            status = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
+            left = deadline - time.monotonic()
+            if status not in IN_PROGRESS or left <= 0:
+                break
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, POLL_MAX)
     return Execution.objects.select_related("tenant", "circuit", "version").get(pk=execution_id)

@@ -124,6 +124,10 @@ class GraphRowQuerySet(models.QuerySet):
 
     def update(self, **kwargs: Any) -> int:
         self._refuse_if_frozen()
+        # Moving rows of a draft into a published version would change its graph just the same.
+        moved_to = [_version_id(kwargs[name]) for name in ("version", "version_id") if name in kwargs]
+        if (version := _frozen_version_among(moved_to)) is not None:
+            raise PublishedVersionImmutable("graph (nodes and edges)", version)
         return super().update(**kwargs)
 
     def delete(self) -> tuple[int, dict[str, int]]:
@@ -161,8 +165,19 @@ class GraphRow(models.Model):
         return super().delete(*args, **kwargs)
 
     def _refuse_if_frozen(self) -> None:
-        if (version := _frozen_version_among([self.version_id])) is not None:
+        # The version it is stored under counts too: saving a published row under a draft moves it out of its graph.
+        stored = type(self).objects.filter(pk=self.pk).values_list("version_id", flat=True).first() if self.pk is not None else None
+        if (version := _frozen_version_among([self.version_id, stored])) is not None:
             raise PublishedVersionImmutable("graph (nodes and edges)", version)
+
+
+def _version_id(value: Any) -> int:
+    if isinstance(value, CircuitVersion):
+        return value.pk
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    # An expression cannot be judged before it runs; nothing needs to move graph rows that way.
+    raise ValidationError("Graph rows can only be moved to a version given as a version or its id.")
 
 
 class Node(GraphRow):

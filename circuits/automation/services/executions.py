@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from circuits.automation.dispatch import NotRunnable, create_execution, enqueue, published_version
 from circuits.automation.engine.reuse import steps_to_keep
@@ -94,6 +95,11 @@ class _ExecutionService(Service):
             raise ValidationError("That execution belongs to another tenant.")
         super().check()
 
+    def refuse_disabled(self) -> None:
+        # Disabling is the circuit's off switch: re-running an old execution must not start it anyway (test runs may, as with a start).
+        if not self.execution.is_test and not self.execution.circuit.enabled:
+            raise ValidationError({"circuit": f"Circuit {self.execution.circuit.slug!r} is disabled."})
+
 
 class CancelExecution(_ExecutionService):
     def validate(self) -> None:
@@ -103,9 +109,13 @@ class CancelExecution(_ExecutionService):
     def perform(self) -> Execution:
         # The running worker sees the flag between steps; the row is cancelled right away (and
         # its live event goes out when this service's transaction commits).
-        cache.set(cancel_key(self.execution), True, timeout=24 * 3600)
         error = {"message": f"cancelled by {self.actor.get_username() if self.actor else 'the system'}", "type": "cancelled"}
-        Execution.objects.cancel(self.execution, error=error)
+        if not Execution.objects.cancel(self.execution, error=error):
+            # It finished after validate() read it: say so rather than answer as if it were cancelled.
+            self.execution.refresh_from_db()
+            raise ValidationError({"status": f"The execution already {self.execution.status}; it cannot be cancelled."})
+        key = cancel_key(self.execution)
+        transaction.on_commit(lambda: cache.set(key, True, timeout=24 * 3600))
         self.execution.refresh_from_db()
         return self.execution
 
@@ -116,6 +126,7 @@ class RerunExecution(_ExecutionService):
     def validate(self) -> None:
         if self.execution.status not in FINISHED:
             raise ValidationError({"status": "Only a finished execution can be re-run."})
+        self.refuse_disabled()
 
     def perform(self) -> Execution:
         e = self.execution
@@ -148,6 +159,7 @@ class RetryFromFailedStep(_ExecutionService):
     def validate(self) -> None:
         if self.execution.status not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
             raise ValidationError({"status": "Only a failed or cancelled execution can be retried from its failed step."})
+        self.refuse_disabled()
         if self.choice == RetryVersion.ORIGINAL:
             self.version = self.execution.version
         elif self.choice == RetryVersion.PUBLISHED:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from circuits.core.live import close_member_sockets_on_commit
 from circuits.tenancy.models.tenants import Invitation, Membership, Tenant
 from circuits.tenancy.permissions import forget_roles, role_of
 from circuits.tenancy.roles import Perm, Role, role_allows, role_at_most
@@ -138,6 +139,7 @@ class RemoveMember(_MemberService):
         self.membership.delete()
         revoke_keys_of(self.tenant, user)
         member_left.send(sender=Tenant, tenant=self.tenant, user=user)
+        close_member_sockets_on_commit(self.tenant.pk, user.pk)
         forget_roles(user)
 
 
