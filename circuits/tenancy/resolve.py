@@ -28,6 +28,18 @@ def member_tenant(user, slug: str) -> Tenant:
     return membership.tenant
 
 
+def addressed_tenant(slug: str) -> Tenant:
+    """The tenant an address names for a caller without an account (the demo's Slack-like inbox).
+
+    The address is the whole of the caller's claim, like a webhook's token URL; an unknown one
+    answers 404 like any tenant the caller cannot reach.
+    """
+    tenant = Tenant.objects.filter(slug=slug).first() if isinstance(slug, str) and slug else None
+    if tenant is None:
+        raise TenantNotFound("No such tenant.")
+    return tenant
+
+
 def key_tenant(key: ApiKey) -> Tenant:
     """An API key acts in its own tenant only (its capped role is remembered by the authentication)."""
     return key.tenant

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from circuits.core import strict_json
 from circuits.tenancy.models.notifications import InboxMessage
 from circuits.tenancy.models.tenants import Tenant
+from circuits.tenancy.resolve import addressed_tenant
 from circuits.web.views.base import TenantView, render_page
 
 
@@ -50,9 +51,7 @@ def news_feed(request: HttpRequest) -> HttpResponse:
 def inbox_receive(request: HttpRequest, tenant_slug: str, channel: str) -> HttpResponse:
     """Accepts what a Slack incoming webhook accepts and answers like Slack ("ok")."""
     _enabled()
-    tenant = Tenant.objects.filter(slug=tenant_slug).first()
-    if tenant is None:
-        raise Http404("No such inbox.")
+    tenant = addressed_tenant(tenant_slug)
     if len(request.body) > 100_000:
         return HttpResponse("payload too large", status=413)
     try:
