@@ -60,7 +60,9 @@ def _is_tenant_lookup_by_slug(item: ast.AST) -> bool:
     return source.startswith("Tenant.objects") or "tenant__slug" in {k.arg for k in item.keywords}
 
 
-@pytest.mark.parametrize("path", ["circuits/web/views", "circuits/web/api", "circuits/web/consumers.py", "circuits/web/demo", "intelligence/views.py", "intelligence/api.py"])
+@pytest.mark.parametrize(
+    "path", ["circuits/web/views", "circuits/web/api", "circuits/web/consumers.py", "circuits/web/demo", "intelligence/views.py", "intelligence/api.py"]
+)
 def test_no_view_api_or_consumer_looks_a_tenant_up_itself(path):
     """Tenant lookups by slug belong to circuits/tenancy/resolve.py; a second copy is how one forgets the membership check."""
     target = ROOT / path

@@ -13,7 +13,7 @@ from circuits.automation.engine.waiting import wait_for_outcome
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import FINISHED, Execution, ExecutionStatus, StepRun
 from circuits.automation.models.version import VersionStatus
-from circuits.automation.services.versions import GraphInvalid, current_version, validate_version
+from circuits.automation.services.versions import testable_version
 from circuits.tenancy.roles import Perm
 from circuits.tenancy.services.base import Service
 
@@ -52,12 +52,7 @@ class StartExecution(Service):
             raise ValidationError({"data": "The payload must be a JSON object."})
         self.version = None
         if self.test:
-            self.version = current_version(self.circuit)
-            if self.version is None:
-                raise ValidationError({"circuit": "The circuit has no version to test yet."})
-            errors = validate_version(self.version)
-            if errors:
-                raise GraphInvalid(errors)
+            self.version = testable_version(self.circuit)
         elif not self.circuit.enabled:
             raise ValidationError({"circuit": f"Circuit {self.circuit.slug!r} is disabled."})
         elif not self.circuit.versions.filter(status=VersionStatus.PUBLISHED).exists():

@@ -183,6 +183,17 @@ def validate_version(version: CircuitVersion) -> list[dict]:
     return graphs.validate(graphs.from_version(version))
 
 
+def testable_version(circuit: Circuit) -> CircuitVersion:
+    """The version a test run uses (the draft, else the published one), refused unless its graph is valid."""
+    version = current_version(circuit)
+    if version is None:
+        raise ValidationError({"circuit": "The circuit has no version to test yet."})
+    errors = validate_version(version)
+    if errors:
+        raise GraphInvalid(errors)
+    return version
+
+
 class PublishDraft(Service):
     perm = Perm.PUBLISH
     denied_message = "You cannot publish this circuit."

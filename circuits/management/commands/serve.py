@@ -28,6 +28,8 @@ class Command(BaseCommand):
         if settings.CELERY_EMBEDDED and not no_worker:
             start_embedded_worker()
             self.stdout.write("Embedded Celery worker and scheduler started (in-memory broker).")
+        # Imported here, not at the top: daphne installs Twisted's asyncio reactor when its
+        # server module is imported, which must not happen when any other command is loaded.
         from daphne.endpoints import build_endpoint_description_strings
 
         from circuitos_site.asgi import application

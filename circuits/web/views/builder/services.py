@@ -17,7 +17,7 @@ from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution, StepStatus
 from circuits.automation.models.version import CircuitVersion
 from circuits.automation.services.executions import copy_steps
-from circuits.automation.services.versions import GraphInvalid, current_version, validate_version, version_document
+from circuits.automation.services.versions import testable_version, version_document
 from circuits.tenancy.roles import Perm
 from circuits.tenancy.services.base import Service
 
@@ -72,12 +72,7 @@ class RerunFromStep(Service):
     def validate(self) -> None:
         if self.source.tenant_id != self.tenant.pk or self.source.circuit_id != self.circuit.pk:
             raise ValidationError({"execution": "That execution belongs to another circuit."})
-        self.version = current_version(self.circuit)
-        if self.version is None:
-            raise ValidationError({"circuit": "The circuit has no version to test yet."})
-        errors = validate_version(self.version)
-        if errors:
-            raise GraphInvalid(errors)
+        self.version = testable_version(self.circuit)
         self.graph = graphs.from_version(self.version)
         if self.node not in self.graph.nodes:
             raise ValidationError({"node": f"There is no step {self.node!r} in the current draft."})
