@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
@@ -33,7 +35,7 @@ SPARSE_FIELDS = frozenset({"text", "heading"})
 DENSE_FIELDS = frozenset({"embedding", "embedding_model"})
 
 
-def bump_for(tenant_ids, fields=None) -> None:
+def bump_for(tenant_ids: Iterable[int], fields: Iterable[str] | None = None) -> None:
     """Bump the corpus version of every tenant in `tenant_ids` for a change to `fields` of
     their chunks (None: rows added or removed — both sides)."""
     fields = None if fields is None else set(fields)
@@ -57,14 +59,14 @@ class ChunkQuerySet(TenantQuerySet):
 
     def update(self, **kwargs):
         with transaction.atomic(using=self.db):
-            tenants = set(self.values_list("tenant_id", flat=True).distinct())
+            tenants = set(self.order_by().values_list("tenant_id", flat=True).distinct())
             updated = super().update(**kwargs)
             bump_for(tenants, kwargs)
         return updated
 
     def delete(self):
         with transaction.atomic(using=self.db):
-            tenants = set(self.values_list("tenant_id", flat=True).distinct())
+            tenants = set(self.order_by().values_list("tenant_id", flat=True).distinct())
             deleted = super().delete()
             bump_for(tenants)
         return deleted
@@ -80,7 +82,7 @@ class DocumentQuerySet(TenantQuerySet):
 
     def delete(self):
         with transaction.atomic(using=self.db):
-            tenants = set(self.values_list("tenant_id", flat=True).distinct())
+            tenants = set(self.order_by().values_list("tenant_id", flat=True).distinct())
             deleted = super().delete()
             bump_for(tenants)
         return deleted
