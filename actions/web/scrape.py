@@ -9,8 +9,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
-import trafilatura
 
+from actions.html_text import main_text
 from actions.net import GuardedResponse, display_url, guarded_request
 from actions.sdk import Action, ActionError, Context, register
 from actions.web.http_request import check_http_url, validated
@@ -122,7 +122,9 @@ class Scrape(Action):
 
         base = _base_url(doc, response.url)
         meta = _metadata(doc, base)
-        text = trafilatura.extract(html, url=response.url, include_comments=False, include_tables=True, deduplicate=True) or ""
+        # Not trafilatura's `deduplicate`: its memory of seen text is process-wide, so the third
+        # scrape of one page in a worker came back empty. main_text undoes its own repeats.
+        text = main_text(html, url=response.url)
         if not text.strip():
             text = _visible_text(doc)
         max_chars = config.get("max_chars", 20_000)

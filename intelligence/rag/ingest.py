@@ -224,12 +224,12 @@ class IngestDocument(Service):
         document.status = DocumentStatus.EMBEDDING if self.pieces else DocumentStatus.READY
         document.error = ""
         document.save()
+        # Both writes bump the tenant's corpus version (ChunkQuerySet), inside this transaction.
         Chunk.objects.filter(tenant=self.tenant, document=document).delete()
         chunks = Chunk.objects.bulk_create(
             Chunk(tenant=self.tenant, document=document, ordinal=i, heading=p.heading[:500], text=parsed.text[p.start : p.end], start=p.start, end=p.end)
             for i, p in enumerate(self.pieces)
         )
-        CorpusVersion.bump(self.tenant.pk, chunks=True, vectors=True)
         ids = [c.pk for c in chunks]
         if ids[:1] == [None]:  # backends that do not return ids from bulk_create
             ids = list(Chunk.objects.filter(document=document).order_by("ordinal").values_list("pk", flat=True))
@@ -257,9 +257,9 @@ class DeleteDocument(Service):
             raise ValidationError("That document belongs to another tenant.")
 
     def perform(self) -> None:
-        # Chunks (and their feedback) go with the document: the FK cascades in the same transaction.
+        # Chunks (and their feedback) go with the document: the FK cascades in the same
+        # transaction, and Document.delete bumps the corpus version with it.
         self.document.delete()
-        CorpusVersion.bump(self.tenant.pk, chunks=True, vectors=True)
 
 
 class UpdateDocument(Service):

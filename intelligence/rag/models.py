@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
@@ -27,6 +29,68 @@ class DocumentStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# What a change to these Chunk columns invalidates: the BM25 index reads the text, the
+# vector matrix reads the embedding. Any other column (or an unknown one) invalidates both.
+SPARSE_FIELDS = frozenset({"text", "heading"})
+DENSE_FIELDS = frozenset({"embedding", "embedding_model"})
+
+
+def bump_for(tenant_ids: Iterable[int], fields: Iterable[str] | None = None) -> None:
+    """Bump the corpus version of every tenant in `tenant_ids` for a change to `fields` of
+    their chunks (None: rows added or removed — both sides)."""
+    fields = None if fields is None else set(fields)
+    chunks = fields is None or bool(fields & SPARSE_FIELDS) or not fields <= SPARSE_FIELDS | DENSE_FIELDS
+    vectors = fields is None or bool(fields & DENSE_FIELDS) or not fields <= SPARSE_FIELDS | DENSE_FIELDS
+    for tenant_id in sorted(set(tenant_ids)):  # sorted: two transactions lock the rows in one order
+        CorpusVersion.bump(tenant_id, chunks=chunks, vectors=vectors)
+
+
+class ChunkQuerySet(TenantQuerySet):
+    """Every bulk write of chunks bumps the tenants' corpus version in the same transaction,
+    so no caller can change the corpus and leave a search index believing it is current.
+    (`bulk_update` is covered: Django runs it as `update()` per batch.)"""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            bump_for(o.tenant_id for o in objs)
+        return created
+
+    def update(self, **kwargs):
+        with transaction.atomic(using=self.db):
+            tenants = set(self.order_by().values_list("tenant_id", flat=True).distinct())
+            updated = super().update(**kwargs)
+            bump_for(tenants, kwargs)
+        return updated
+
+    def delete(self):
+        with transaction.atomic(using=self.db):
+            tenants = set(self.order_by().values_list("tenant_id", flat=True).distinct())
+            deleted = super().delete()
+            bump_for(tenants)
+        return deleted
+
+    delete.alters_data = True
+    delete.queryset_only = True
+    update.alters_data = True
+
+
+class DocumentQuerySet(TenantQuerySet):
+    """Deleting documents deletes their chunks by cascade (which bypasses ChunkQuerySet), so
+    the bump is here too."""
+
+    def delete(self):
+        with transaction.atomic(using=self.db):
+            tenants = set(self.order_by().values_list("tenant_id", flat=True).distinct())
+            deleted = super().delete()
+            bump_for(tenants)
+        return deleted
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
 class Document(TenantOwned):
     """One ingested source. `source` names it within the tenant (file name, URL, record key):
     ingesting the same source again replaces the document when its content changed."""
@@ -48,6 +112,8 @@ class Document(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = DocumentQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "source"], name="rag_document_source_unique_per_tenant")]
         indexes = [models.Index(fields=["tenant", "-updated_at"], name="rag_doc_tenant_updated")]
@@ -55,6 +121,13 @@ class Document(TenantOwned):
 
     def __str__(self) -> str:
         return self.title
+
+    def delete(self, *args, **kwargs):
+        # The cascade to chunks (and their feedback) runs in the collector, not ChunkQuerySet.
+        with transaction.atomic():
+            deleted = super().delete(*args, **kwargs)
+            bump_for([self.tenant_id])
+        return deleted
 
     @property
     def progress(self) -> float:
@@ -75,6 +148,8 @@ class Chunk(TenantOwned):
     embedding = EmbeddingField(dimensions=DIMENSIONS, null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True)
 
+    objects = ChunkQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["document", "ordinal"], name="rag_chunk_ordinal_unique")]
         indexes = [models.Index(fields=["tenant", "embedding_model"], name="rag_chunk_tenant_model")]
@@ -82,6 +157,17 @@ class Chunk(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.ordinal}"
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            bump_for([self.tenant_id], kwargs.get("update_fields"))
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            deleted = super().delete(*args, **kwargs)
+            bump_for([self.tenant_id])
+        return deleted
 
 
 class Feedback(TenantOwned):

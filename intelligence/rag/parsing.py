@@ -14,8 +14,8 @@ from typing import Any
 
 import lxml.etree
 import lxml.html
-import trafilatura
 
+from actions.html_text import main_text
 from intelligence.rag.models import SourceType
 
 
@@ -99,23 +99,6 @@ def parse_markdown(data: bytes, name: str = "the file") -> Parsed:
     return Parsed(text=text, title=(heading.group(1) if heading else next(iter(text.splitlines()), ""))[:200])
 
 
-def _drop_repeated_blocks(text: str) -> str:
-    """Remove paragraphs that repeat an earlier one word for word.
-
-    trafilatura 2.0 emits the body of a small <article>/<main> twice (its issue #879);
-    a real page seldom repeats a whole paragraph, so dropping exact repeats is safe.
-    """
-    seen: set[str] = set()
-    kept = []
-    for block in text.split("\n\n"):
-        key = block.strip()
-        if key and key in seen and not key.startswith("#"):
-            continue
-        seen.add(key)
-        kept.append(block)
-    return "\n\n".join(kept)
-
-
 def parse_html(data: bytes | str, name: str = "the page", url: str | None = None) -> Parsed:
     if isinstance(data, bytes):
         try:
@@ -131,12 +114,12 @@ def parse_html(data: bytes | str, name: str = "the page", url: str | None = None
         raise ParseError(f"{name} could not be read as HTML: {exc}") from None
     title = " ".join((doc.findtext(".//title") or "").split())
     # Markdown output keeps the page's headings, which the chunker uses as section breaks.
-    text = trafilatura.extract(html, url=url, output_format="markdown", include_tables=True, include_comments=False) or ""
+    text = main_text(html, url=url, output_format="markdown")
     if not text.strip():
         for element in list(doc.iter("script", "style", "noscript", "template", "head")):
             element.drop_tree()
         text = "\n".join(" ".join(line.split()) for line in doc.text_content().splitlines())
-    text = normalise(_drop_repeated_blocks(text))
+    text = normalise(text)
     if not title:
         heading = _MD_HEADING.search(text)
         title = heading.group(1) if heading else ""

@@ -17,7 +17,7 @@ from django.utils import timezone
 from circuits.tenancy.models.tenants import Tenant
 from intelligence.rag.chunking import indexed_text
 from intelligence.rag.embeddings import configured_model_id, get_embedder
-from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus
+from intelligence.rag.models import Chunk, Document, DocumentStatus
 
 # A chunk still without any vector this long after its document changed lost its task
 # (a worker died before acking it, a broker was flushed): it is queued again.
@@ -57,9 +57,9 @@ def embed_chunks(tenant_id: int, chunk_ids: list[int]) -> int:
         chunk.embedding = vector
         chunk.embedding_model = model_id
     with transaction.atomic():
-        # A chunk deleted meanwhile (its document re-ingested or removed) is simply not updated.
+        # A chunk deleted meanwhile (its document re-ingested or removed) is simply not updated;
+        # the update bumps the tenant's vector version (ChunkQuerySet).
         Chunk.objects.bulk_update(chunks, ["embedding", "embedding_model"], batch_size=200)
-        CorpusVersion.bump(tenant.pk, vectors=True)
         refresh_progress({c.document_id for c in chunks}, model_id)
     return len(chunks)
 

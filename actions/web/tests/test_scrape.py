@@ -9,6 +9,7 @@ import pytest
 from actions.net import BlockedDestinationError
 from actions.sdk import ActionError, registry
 
+from .pages import LONG_WITH_A_REAL_REPEAT, REPEATED, SHORT_ARTICLE
 from .server import redirect, reply, serve
 
 HTML = "text/html; charset=utf-8"
@@ -79,6 +80,25 @@ def test_scrape_extracts_text_title_metadata_and_links(ctx, allow):
         {"href": "https://elsewhere.example.test/x", "text": "a partner site"},
     ]
     json.dumps(output)
+
+
+def test_scrape_gives_each_paragraph_of_a_short_article_once_and_keeps_real_repeats(ctx, allow):
+    with serve({"/short": reply(200, SHORT_ARTICLE, HTML), "/long": reply(200, LONG_WITH_A_REAL_REPEAT, HTML)}) as server:
+        allow(server.allow)
+        short = action().run(ctx, {"url": server.url("/short"), "include_links": False})
+        long = action().run(ctx, {"url": server.url("/long"), "include_links": False})
+    assert short["text"].count("12 EUR per seat") == 1 and short["text"].count("forty percent") == 1
+    assert "sales desk" in short["text"] and "About us" not in short["text"]
+    assert long["text"].count(REPEATED) == 2
+
+
+def test_scraping_the_same_page_again_and_again_returns_the_same_text(ctx, allow):
+    # trafilatura's `deduplicate` remembers text across calls in the process: from the third
+    # scrape of a page on, it dropped the article and the navigation-laden fallback came back.
+    with serve({"/news/riverside-park": reply(200, ARTICLE, HTML)}) as server:
+        allow(server.allow)
+        texts = [action().run(ctx, {"url": server.url("/news/riverside-park"), "include_links": False})["text"] for _ in range(4)]
+    assert len(set(texts)) == 1 and "riverside park on Tuesday" in texts[0] and "News again" not in texts[0]
 
 
 def test_scrape_falls_back_to_the_visible_text_when_there_is_no_main_text(ctx, allow):

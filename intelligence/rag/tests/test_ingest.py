@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from actions.web.tests.pages import LONG_WITH_A_REAL_REPEAT, REPEATED, SHORT_ARTICLE
+from actions.web.tests.server import reply, serve
 from circuits.records.models import Record
 from intelligence.rag.embeddings import configured_model_id, get_embedder
 from intelligence.rag.ingest import DeleteDocument, IngestDocument
@@ -71,6 +73,23 @@ def test_html_keeps_the_main_text_and_headings_but_not_scripts_or_navigation(wor
     assert "tracking" not in document.text and "About us" not in document.text
     assert document.text.count("12 EUR per seat") == 1  # trafilatura's doubled small <article> is undone
     assert [c.heading for c in document.chunks.order_by("ordinal")][-1] == "Pricing plans › Discounts"
+
+
+def test_a_short_page_fetched_by_url_is_ingested_with_each_paragraph_once(world, inline_embedding, django_capture_on_commit_callbacks):
+    with serve({"/pricing": reply(200, SHORT_ARTICLE, "text/html; charset=utf-8")}) as server:
+        world.tenant.outbound_allowlist = [server.allow]
+        world.tenant.save(update_fields=["outbound_allowlist"])
+        with django_capture_on_commit_callbacks(execute=True):
+            document = IngestDocument.from_url(world.tenant, world.editor, url=server.url("/pricing")).execute().document
+    assert document.source_type == "url" and document.title == "Pricing"
+    assert document.text.count("12 EUR per seat") == 1 and document.text.count("forty percent") == 1
+    assert "sales desk" in document.text  # found outside the <article> by trafilatura's recovery: kept
+
+
+def test_html_keeps_a_paragraph_the_page_really_repeats(world, ingest_file):
+    document = ingest_file(world.tenant, world.editor, "kettle.html", LONG_WITH_A_REAL_REPEAT.encode()).document
+    assert document.text.count(REPEATED) == 2
+    assert [c.heading for c in document.chunks.order_by("ordinal")][-1] == "Kettle care › Safety"
 
 
 def test_a_pdf_is_read_page_by_page(world, ingest_file):

@@ -1,0 +1,56 @@
+"""The main text of a web page (trafilatura), without the copy of it trafilatura appends.
+
+Shared by HTML ingestion (intelligence/rag/parsing.py) and the `web.scrape` action. It imports
+no platform code.
+
+Why this exists: when the main text trafilatura 2.0 finds is shorter than its
+MIN_EXTRACTED_SIZE (250 characters), it "recovers wild text" — it walks a copy of the whole
+page and appends every paragraph, table and quote it meets, including the ones it has already
+extracted. A short article therefore comes out as A B C D A C: the repeat is a replay at the
+end, not adjacent, so collapsing consecutive duplicates would not undo it, and trafilatura's
+own `deduplicate` option does not either. Dropping every repeated paragraph would (and
+before this module did, in ingestion) also drop text a page really repeats.
+
+So the fix is aimed at the cause: when the output repeats a line, extract once more with the
+recovery switched off (MIN_EXTRACTED_SIZE 0: the main body alone). If the full output starts
+with that main body, the rest is what the recovery appended, and only the lines of it that are
+already in the main body are dropped; anything it found outside the main body stays, and so
+do repeats within the main body. If the two extractions do not line up, the output is kept as
+it is (at worst a repeat, never lost text).
+"""
+
+from __future__ import annotations
+
+import re
+from copy import deepcopy
+
+import trafilatura
+from trafilatura.settings import use_config
+
+_NO_RECOVERY = deepcopy(use_config())
+_NO_RECOVERY.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
+
+
+def _has_repeated_line(text: str) -> bool:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return len(set(lines)) < len(lines)
+
+
+def without_recovered_copies(full: str, main: str) -> str:
+    """`full` less the lines after its `main` prefix that repeat a line of `main`."""
+    full_lines, main_lines = full.splitlines(), main.splitlines()
+    if not main_lines or full_lines[: len(main_lines)] != main_lines:
+        return full
+    seen = {line.strip() for line in main_lines if line.strip()}
+    tail = [line for line in full_lines[len(main_lines) :] if line.strip() not in seen]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(main_lines + tail)).strip()
+
+
+def main_text(html: str, *, url: str | None = None, output_format: str = "txt", include_tables: bool = True) -> str:
+    """The page's main text ("" when trafilatura finds none), each paragraph once."""
+    options = {"url": url, "output_format": output_format, "include_tables": include_tables, "include_comments": False}
+    full = trafilatura.extract(html, **options) or ""
+    if not _has_repeated_line(full):
+        return full  # the common case: one extraction
+    main = trafilatura.extract(html, config=_NO_RECOVERY, **options) or ""
+    return without_recovered_copies(full, main)
