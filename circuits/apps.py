@@ -12,9 +12,11 @@ class CircuitsConfig(AppConfig):
         #   and the engine's signals, so neither sender imports circuits.automation.triggers;
         # - receivers: automation's answers to tenancy's signals (member_left);
         # - tasks: registers the Celery tasks in every process, not only in workers — dispatch
-        #   sends run_execution by name (it sits below the tasks and cannot import them).
+        #   sends run_execution by name (it sits below the tasks and cannot import them);
+        # - consumers: signing out closes the session's WebSockets (in every process that logs out).
         from circuits.automation import receivers, tasks  # noqa: F401
         from circuits.automation.triggers import hooks, registry
+        from circuits.web import consumers  # noqa: F401
 
         registry.load()
         hooks.connect()

@@ -114,6 +114,16 @@ def flush(timeout: float = 5.0) -> bool:
     return _publisher.flush(timeout)
 
 
+def session_group(session_key: str) -> str:
+    """The sockets opened with one signed-in session (closed when it signs out)."""
+    return f"session.{session_key}"
+
+
+def close_session_sockets(session_key: str) -> None:
+    """Close the sockets a session opened: signing out ends what they were let in by."""
+    _publisher.submit([session_group(session_key)], {"type": "member.left"})
+
+
 def close_member_sockets_on_commit(tenant_id: int, user_id: int) -> None:
     """Once the removal commits, close the user's open sockets in the tenant (they were checked only at connect)."""
     transaction.on_commit(lambda: _publisher.submit([member_group(tenant_id, user_id)], {"type": "member.left"}))

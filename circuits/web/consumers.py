@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.contrib.auth.signals import user_logged_out
+from django.dispatch import receiver
 
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
-from circuits.core.live import execution_group, member_group, tenant_group
+from circuits.core.live import close_session_sockets, execution_group, member_group, session_group, tenant_group
 from circuits.tenancy.models.tenants import Tenant
 from circuits.tenancy.permissions import has_perm
 from circuits.tenancy.resolve import TenantNotFound, member_tenant
@@ -83,10 +85,23 @@ class NotFoundConsumer(AsyncWebsocketConsumer):
         await self.close(code=NOT_FOUND)
 
 
+@receiver(user_logged_out, dispatch_uid="web.close_session_sockets")
+def _close_sockets_of_a_session_that_signs_out(sender, request, user, **kwargs) -> None:
+    # Sent before the session is flushed, so its key still names the sockets it opened.
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        close_session_sockets(session.session_key)
+
+
 class _Base(AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
 
     async def join(self, *groups: str) -> None:
+        # Every socket also joins its session's group: signing out closes it (4403).
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if key:
+            groups = (*groups, session_group(key))
         self.groups_joined = list(groups)
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
 
 from circuitos_site.asgi import application
 from circuits.automation.dispatch import create_execution
@@ -114,3 +116,30 @@ async def test_a_removed_member_is_closed_with_4403_and_gets_no_more_of_the_tena
     for communicator in (events, one):
         message = await communicator.receive_output(timeout=5)
         assert message == {"type": "websocket.close", "code": 4403}, message
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_signing_out_closes_the_sessions_sockets_with_4403_and_leaves_another_sessions_open(world):
+    # Membership is checked at connect; without this a signed-out browser kept streaming the tenant's events.
+    def two_sessions():
+        first, second = Client(), Client()
+        first.force_login(world.viewer)
+        second.force_login(world.viewer)
+        return first, second
+
+    first, second = await sync_to_async(two_sessions)()
+    cookie = settings.SESSION_COOKIE_NAME
+
+    async def open_with(client: Client) -> WebsocketCommunicator:
+        header = f"{cookie}={client.cookies[cookie].value}".encode()
+        communicator = WebsocketCommunicator(application, "/ws/t/acme/events/", headers=[*ORIGIN, (b"cookie", header)])
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        return communicator
+
+    signing_out, staying = await open_with(first), await open_with(second)
+    assert await signing_out.receive_nothing(timeout=0.3) and await staying.receive_nothing(timeout=0.1)
+    await sync_to_async(first.logout)()
+    assert await signing_out.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+    assert await staying.receive_nothing(timeout=1)  # the other session is still signed in
+    await staying.disconnect()
