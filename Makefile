@@ -18,7 +18,7 @@ $(VENV)/.base-installed: requirements/base.txt | $(VENV)/bin/python
 	$(PIP) install --quiet -r requirements/base.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(VENV)/bin/python
+$(VENV)/.dev-installed: requirements/base.txt requirements/torch.txt requirements/dev.txt | $(VENV)/bin/python
 	$(PIP) install --quiet -r requirements/dev.txt
 	touch $@
 

@@ -331,5 +331,8 @@ RAG_CHUNK_OVERLAP = env_int("RAG_CHUNK_OVERLAP", 150, minimum=0)
 RAG_SPARSE_LAZY_ABOVE = env_int("RAG_SPARSE_LAZY_ABOVE", 20_000, minimum=0)  # tenants this big rebuild BM25 at most …
 RAG_SPARSE_MAX_STALE_SECONDS = env_int("RAG_SPARSE_MAX_STALE_SECONDS", 30, minimum=0)  # … this often
 RAG_EXACT_SCAN_BELOW = env_int("RAG_EXACT_SCAN_BELOW", 20_000, minimum=0)  # tenants with fewer vectors skip HNSW
+RAG_HNSW_EF_SEARCH = env_int("RAG_HNSW_EF_SEARCH", 200, minimum=10)  # HNSW candidate list per query (bench/rag.py measures it)
+if RAG_HNSW_EF_SEARCH > 1000:
+    raise ImproperlyConfigured("RAG_HNSW_EF_SEARCH must be at most 1000 (pgvector's limit).")
 RAG_REEMBED_EVERY = env_int("RAG_REEMBED_EVERY", 60, minimum=5)
 CELERY_BEAT_SCHEDULE["rag-reembed-stale"] = {"task": "intelligence.rag.tasks.reembed_stale", "schedule": float(RAG_REEMBED_EVERY)}

@@ -2,8 +2,9 @@
 
 PostgreSQL: pgvector's HNSW index (cosine, m 16, ef_construction 64). A tenant filter on an
 HNSW scan returns too few rows unless the scan goes on past the first candidates, so each
-query runs with `SET LOCAL hnsw.ef_search = 100` and `hnsw.iterative_scan = relaxed_order`
-(measured at 100k vectors: recall@10 0.96 instead of 0.20); relaxed order means the rows
+query runs with `SET LOCAL hnsw.ef_search` (RAG_HNSW_EF_SEARCH, 200) and
+`hnsw.iterative_scan = relaxed_order` (measured at 100k vectors: recall@10 0.96 instead of
+0.20; bench/rag.py measures ef_search 100 against 200); relaxed order means the rows
 come back nearly sorted, so they are sorted again here. A tenant with fewer vectors than
 RAG_EXACT_SCAN_BELOW is scanned exactly (no index: every vector compared).
 
@@ -37,7 +38,7 @@ def search_postgres(chunks: QuerySet, query_vector: np.ndarray, k: int, *, exact
         return [(pk, 1.0 - d) for pk, d in ordered.values_list("id", "distance")[:k]]
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.ef_search = 100")
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.RAG_HNSW_EF_SEARCH)])
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         rows = list(chunks.annotate(distance=distance).order_by("distance").values_list("id", "distance")[:k])
     rows.sort(key=lambda row: row[1])

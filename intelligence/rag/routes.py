@@ -46,7 +46,11 @@ class Route:
     recency_weight: float = 0.0
     half_life_days: float = 365.0
     authority_weight: float = 0.0
-    tag_weight: float = 0.05
+    # A preferred source (a how-to page for a how-to question) moves up by this much of the
+    # 0–1 fused score: 0.2 measured +0.006 recall@10 on the repo's set (0.05 and 0.1: no
+    # change) — enough to lift a paraphrased how-to above meeting notes that share its words,
+    # too little to bury a better match from another source.
+    tag_weight: float = 0.2
     feedback_weight: float = 0.2
     coverage_aware: bool = True
     reason: str = ""

@@ -85,6 +85,12 @@ def test_malformed_integer_names_the_variable():
     assert "EMAIL_PORT must be an integer" in result.stderr
 
 
+def test_an_hnsw_candidate_list_beyond_pgvectors_limit_is_refused_by_name():
+    result = run_settings({"DEBUG": "1", "RAG_HNSW_EF_SEARCH": "5000"})
+    assert result.returncode != 0
+    assert "RAG_HNSW_EF_SEARCH must be at most 1000" in result.stderr
+
+
 def test_check_deploy_is_clean_with_production_settings():
     env = {"DEBUG": "0", "SECRET_KEY": "k" * 30 + "Z9!x" * 10, "ALLOWED_HOSTS": "circuits.example"}
     code = "from django.core.management import execute_from_command_line as run; run(['m', 'check', '--deploy', '--fail-level', 'WARNING'])"

@@ -55,7 +55,7 @@ def test_auto_prefers_the_policy_in_force_over_a_superseded_version(world, inges
     top = auto["results"][0]["scores"]
     assert top["recency"] > auto["results"][1]["scores"]["recency"]
     assert top["score"] == pytest.approx(
-        top["fused"] + 0.15 * top["recency"] + 0.1 * (top["authority"] - 0.5) + 0.05 * top["preferred_source"] + 0.2 * top["feedback"], abs=1e-5
+        top["fused"] + 0.15 * top["recency"] + 0.1 * (top["authority"] - 0.5) + 0.2 * top["preferred_source"] + 0.2 * top["feedback"], abs=1e-5
     )
 
 

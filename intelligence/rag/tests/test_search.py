@@ -173,10 +173,11 @@ def test_hnsw_search_runs_with_iterative_scan_and_agrees_with_the_exact_scan(wor
     vector = get_embedder().embed(["where is item 12 stored"])[0]
     chunks = Chunk.objects.for_tenant(world.tenant).filter(embedding_model=configured_model_id())
     exact = dense.search_postgres(chunks, vector, 10, exact=True)
+    settings.RAG_HNSW_EF_SEARCH = 123
     with CaptureQueriesContext(connection) as captured:
         approximate = dense.search_postgres(chunks, vector, 10, exact=False)
     sql = " ".join(q["sql"] for q in captured.captured_queries)
-    assert "SET LOCAL hnsw.ef_search = 100" in sql and "SET LOCAL hnsw.iterative_scan = relaxed_order" in sql
+    assert "SET LOCAL hnsw.ef_search = 123" in sql and "SET LOCAL hnsw.iterative_scan = relaxed_order" in sql
     assert [pk for pk, _ in approximate] == [pk for pk, _ in exact]
     assert [s for _, s in approximate] == sorted((s for _, s in approximate), reverse=True)
     theirs = set(Chunk.objects.for_tenant(world.other_tenant).values_list("pk", flat=True))
