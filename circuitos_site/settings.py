@@ -92,6 +92,25 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # Who holds a connection shows in pg_stat_activity (scripts/run.sh names web, worker, beat).
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("application_name", env_str("DB_APPLICATION_NAME", "circuitos"))
+        if env_bool("DB_POOL", True):
+            # psycopg's pool, one per process: under ASGI every request runs its sync code in a
+            # thread of its own, so persistent (per-thread) connections piled up — one daphne
+            # held ~50 at 16 concurrent requests and then failed with "too many clients". A
+            # request now borrows a connection and returns it when it ends; a process never
+            # holds more than DB_POOL_MAX (waiting up to DB_POOL_TIMEOUT seconds for one).
+            pool_max = env_int("DB_POOL_MAX", 8, minimum=1)
+            pool_min = env_int("DB_POOL_MIN", 1, minimum=0)
+            if pool_min > pool_max:
+                raise ImproperlyConfigured(f"DB_POOL_MIN ({pool_min}) must not exceed DB_POOL_MAX ({pool_max}).")
+            DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections, not the threads
+            DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+                "min_size": pool_min,
+                "max_size": pool_max,
+                "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
+                "max_idle": 300,  # idle connections above min_size are closed after 5 minutes
+            }
 else:
     DATABASES = {
         "default": {

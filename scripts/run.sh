@@ -15,11 +15,11 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 if [ -n "${REDIS_URL:-}" ]; then
-  .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency=4 &
+  DB_APPLICATION_NAME=circuitos-worker .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency=4 &
   pids+=($!)
-  .venv/bin/celery -A circuitos_site beat --loglevel=INFO --schedule var/celerybeat-schedule &
+  DB_APPLICATION_NAME=circuitos-beat .venv/bin/celery -A circuitos_site beat --loglevel=INFO --schedule var/celerybeat-schedule &
   pids+=($!)
-  "$py" manage.py serve --host "$host" --port "$port" --no-worker &
+  DB_APPLICATION_NAME=circuitos-web "$py" manage.py serve --host "$host" --port "$port" --no-worker &
 else
   "$py" manage.py serve --host "$host" --port "$port" &
 fi

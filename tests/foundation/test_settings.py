@@ -91,6 +91,25 @@ def test_an_hnsw_candidate_list_beyond_pgvectors_limit_is_refused_by_name():
     assert "RAG_HNSW_EF_SEARCH must be at most 1000" in result.stderr
 
 
+def test_a_pool_smaller_than_its_minimum_is_refused_by_name():
+    result = run_settings({"DEBUG": "1", "DATABASE_URL": "postgres://u@127.0.0.1:5432/db", "DB_POOL_MIN": "9", "DB_POOL_MAX": "4"})
+    assert result.returncode != 0
+    assert "DB_POOL_MIN (9) must not exceed DB_POOL_MAX (4)" in result.stderr
+
+
+def test_postgres_connections_come_from_a_bounded_pool_named_for_the_process():
+    code = (
+        "import json, django; from django.conf import settings; django.setup();"
+        "d = settings.DATABASES['default']; print(json.dumps([d['CONN_MAX_AGE'], d['OPTIONS']]))"
+    )
+    result = run_settings({"DEBUG": "1", "DATABASE_URL": "postgres://u@127.0.0.1:5432/db", "DB_APPLICATION_NAME": "circuitos-web"}, code)
+    assert result.returncode == 0, result.stderr
+    max_age, options = json.loads(result.stdout.strip().splitlines()[-1])
+    assert max_age == 0  # the pool keeps connections; Django returns each after a request
+    assert options["application_name"] == "circuitos-web"
+    assert (options["pool"]["min_size"], options["pool"]["max_size"], options["pool"]["timeout"]) == (1, 8, 10)
+
+
 def test_check_deploy_is_clean_with_production_settings():
     env = {"DEBUG": "0", "SECRET_KEY": "k" * 30 + "Z9!x" * 10, "ALLOWED_HOSTS": "circuits.example"}
     code = "from django.core.management import execute_from_command_line as run; run(['m', 'check', '--deploy', '--fail-level', 'WARNING'])"

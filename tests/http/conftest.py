@@ -63,29 +63,24 @@ class LiveDaphne:
         return total
 
 
-@pytest.fixture(scope="package")
-def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveDaphne]:
-    if not settings.USES_POSTGRES:
-        reason = "the live-server tests need PostgreSQL (DATABASE_URL): the server process must share the test database"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+def launch_server(name: str, tmpdir: Path, env_overrides: dict[str, str] | None = None) -> LiveDaphne:
+    """`manage.py serve` in a subprocess on a free port against the test database; its
+    connections carry the application name `name` (pg_stat_activity tells them apart)."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
-    tmpdir = tmp_path_factory.mktemp("daphne-tmp")
-    log_path = ARTIFACTS / "http-edge-server.log"
-    with django_db_blocker.unblock():
-        database_url = shared_database_url()
-    queue = f"http-edge-{port}"
+    log_path = ARTIFACTS / f"{name}-server.log"
+    database_url = shared_database_url()
+    queue = f"{name}-{port}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test",
         "DATABASE_URL": database_url,
+        "DB_APPLICATION_NAME": name,
         "TMPDIR": str(tmpdir),
         "CELERY_QUEUE": queue,  # nothing consumes it (enqueued work stays put) unless a test starts a worker
-        "CHANNELS_PREFIX": f"http-edge-{port}",
-        "DB_CONN_MAX_AGE": "0",
+        "CHANNELS_PREFIX": f"{name}-{port}",
         "LOG_LEVEL": "WARNING",
+        **(env_overrides or {}),
     }
     log = log_path.open("w")
     process = subprocess.Popen(
@@ -96,6 +91,7 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    log.close()  # the child has its own copy
     server = LiveDaphne(host="127.0.0.1", port=port, process=process, log_path=log_path, tmpdir=tmpdir, queue=queue)
     deadline = time.monotonic() + 60
     while True:
@@ -104,20 +100,38 @@ def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
         try:
             with urllib.request.urlopen(server.url + "/health", timeout=2) as response:  # the loopback test server
                 if response.status == 200:
-                    break
+                    return server
         except Exception:
             if time.monotonic() > deadline:
                 os.killpg(process.pid, signal.SIGKILL)
                 raise RuntimeError(f"the test server did not answer within 60 s:\n{server.log()}") from None
             time.sleep(0.3)
-    yield server
-    os.killpg(process.pid, signal.SIGTERM)
+
+
+def stop_server(server: LiveDaphne) -> None:
+    os.killpg(server.process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
-    log.close()
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=15)
+
+
+def require_postgres() -> None:
+    if not settings.USES_POSTGRES:
+        reason = "the live-server tests need PostgreSQL (DATABASE_URL): the server process must share the test database"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="package")
+def live_daphne(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveDaphne]:
+    require_postgres()
+    with django_db_blocker.unblock():
+        server = launch_server("http-edge", tmp_path_factory.mktemp("daphne-tmp"), {"DB_CONN_MAX_AGE": "0"})
+    yield server
+    stop_server(server)
 
 
 @pytest.fixture(autouse=True)
