@@ -68,10 +68,11 @@ def ingestion_rate(tenant) -> None:
     import json
     from pathlib import Path
 
+    from django.conf import settings
     from django.test.utils import override_settings
 
     from intelligence.rag.ingest import IngestDocument
-    from intelligence.rag.models import Chunk, Document
+    from intelligence.rag.models import Chunk, Document, DocumentStatus
 
     corpus = Path(__file__).resolve().parent.parent / "intelligence" / "rag" / "eval" / "acme-kb" / "corpus.jsonl"
     rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -89,8 +90,31 @@ def ingestion_rate(tenant) -> None:
     chunks = Chunk.objects.for_tenant(tenant).filter(document__source__startswith="handbook-", embedding__isnull=False)
     count = chunks.count()
     size = sum(len(t) for t in chunks.values_list("text", flat=True)) / max(count, 1)
-    print(f"ingestion: {len(books)} documents, {count} chunks (mean {size:.0f} characters) in {seconds:.1f} s: "
+    print(f"ingestion in process: {len(books)} documents, {count} chunks (mean {size:.0f} characters) in {seconds:.1f} s: "
           f"{count / seconds:.1f} chunks/s (target ≥ 40)")  # fmt: skip
+    if settings.CELERY_EMBEDDED:
+        return
+    # The production shape: the web process stores the chunks, a Celery worker (2 processes)
+    # embeds them; timed from the first upload until every document is ready.
+    from bench.queue import start_worker
+
+    worker = start_worker()
+    try:
+        time.sleep(5)  # the worker starts and loads the model before the clock runs
+        started = time.perf_counter()
+        for i, text in enumerate(books):
+            IngestDocument.from_text(tenant, actor, text=f"{text}\n\nSecond edition {i}.", source=f"handbook-{i}").execute()
+        pending = Document.objects.for_tenant(tenant).filter(source__startswith="handbook-").exclude(status=DocumentStatus.READY)
+        deadline = time.monotonic() + 600
+        while pending.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+    count = Chunk.objects.for_tenant(tenant).filter(document__source__startswith="handbook-", embedding__isnull=False).count()
+    print(f"ingestion through a Celery worker (-c 2): {count} chunks in {seconds:.1f} s: {count / seconds:.1f} chunks/s (target ≥ 40)")
 
 
 def main() -> None:
