@@ -197,9 +197,16 @@ def inbound_webhook(request: HttpRequest, token: str):
         return _accepted(request, execution)
     execution = wait_for_outcome(execution.pk, float(config.get("wait_timeout_seconds", 10)))
     if execution.status == ExecutionStatus.FAILED:
-        body = {"execution_id": execution.pk, "status": execution.status, "output": execution.output, "error": execution.error}
-        # A circuit that failed is the server side failing (502); Stop(failed) is a deliberate refusal (422).
-        return JsonResponse(body, status=502 if (execution.error or {}).get("type") != "stop" else 422)
+        error = execution.error or {}
+        if error.get("type") == "stop":
+            # Stop(failed) is a deliberate refusal (422) whose message and output the circuit's author wrote for the sender.
+            refusal = {"type": "stop", "message": error.get("message")}
+            return JsonResponse({"execution_id": execution.pk, "status": execution.status, "output": execution.output, "error": refusal}, status=422)
+        # Any other failure is the server side failing (502). The sender is anonymous: an error
+        # message can carry internal addresses, a step's configuration or a remote server's
+        # answer, so it stays on the execution page for the tenant's members.
+        failure = {"type": error.get("type", "error"), "message": "The circuit failed."}
+        return JsonResponse({"execution_id": execution.pk, "status": execution.status, "output": None, "error": failure}, status=502)
     if execution.status == ExecutionStatus.SUCCEEDED:
         return JsonResponse({"execution_id": execution.pk, "status": execution.status, "output": execution.output}, status=200)
     return _accepted(request, execution)  # still running (or parked) when the wait ran out: it goes on in the worker

@@ -154,3 +154,31 @@ def test_a_webhook_that_answers_at_once_says_where_to_find_the_execution(live_da
     body = response.json()
     assert body["status"] == "queued"
     assert body["url"] == f"{live_daphne.url}/api/v1/executions/{body['execution_id']}" == response.headers["Location"]
+
+
+def test_a_webhook_that_waits_tells_the_anonymous_sender_a_run_failed_without_the_internal_error(live_daphne, worker, world, transactional_db):
+    circuit = build(
+        world,
+        "hook-fails",
+        [node("boom", "util.transform", {"template": "{{ trigger.body.n / 0 }}"})],
+        chain("boom"),
+        triggers=[{"type": "webhook", "config": {"respond": "wait"}}],
+    )
+    token = circuit.triggers.get().webhook_token
+    response = httpx.post(f"{live_daphne.url}/hooks/{token}", json={"n": 7}, timeout=30)
+    assert response.status_code == 502, response.text
+    body = response.json()
+    assert body["status"] == "failed" and body["output"] is None
+    assert body["error"]["message"] == "The circuit failed."
+    stored = Execution.objects.get(pk=body["execution_id"]).error
+    assert stored["message"] != "The circuit failed." and stored["message"] not in response.text  # the members still see it
+
+
+def test_a_webhook_that_waits_passes_on_a_deliberate_refusal_with_its_authored_message(live_daphne, worker, world, transactional_db):
+    refusal = {"status": "failed", "message": "Unknown customer", "output": {"accepted": False}}
+    circuit = build(world, "hook-refuses", [node("no", "control.stop", refusal)], chain("no"), triggers=[{"type": "webhook", "config": {"respond": "wait"}}])
+    token = circuit.triggers.get().webhook_token
+    response = httpx.post(f"{live_daphne.url}/hooks/{token}", json={}, timeout=30)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == {"type": "stop", "message": "Unknown customer"}
+    assert response.json()["output"] == {"accepted": False}
