@@ -24,6 +24,10 @@ def finite_number(raw: Any, *, integer: bool = False, minimum: float | None = No
         text = raw.strip()
         if not text or len(text) > MAX_TEXT_LENGTH:
             raise ValueError(f"{raw[:MAX_TEXT_LENGTH]!r} is not a number")
+        # Python's int() and float() also read "1_0" as 10 and Arabic-Indic or full-width
+        # digits as numbers: no other parser a caller compares with does, so neither do we.
+        if "_" in text or not text.isascii():
+            raise ValueError(f"{raw!r} is not a number (plain ASCII digits)")
         try:
             value = int(text)  # exact for whole numbers of any size float would round
         except ValueError:

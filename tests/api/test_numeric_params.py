@@ -12,7 +12,7 @@ from circuits.automation.models.circuit import Circuit
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as, simple_circuit
 
-NOT_FINITE = ["nan", "NaN", "-nan", "inf", "-Infinity", "1e999"]
+NOT_FINITE = ["nan", "NaN", "-nan", "inf", "-Infinity", "1e999", "1_0", "\u0661\u0660", "\uff11\uff10"]
 HUGE = pytest.param("9" * 5000, id="5000-digits")
 NOT_WHOLE = ["nan", "inf", "²", HUGE, "1.5", "-1"]
 
