@@ -93,3 +93,29 @@ def test_the_engine_enforces_the_platform_maximum_over_a_stored_limit(world, set
     execution = run(circuit, {"items": list(range(10))})
     assert execution.status == ExecutionStatus.FAILED
     assert execution.error["limit"] == "max_steps" and "limit max_steps = 4" in execution.error["message"]
+
+
+def nested_loops(depth: int) -> tuple[list[dict], list[dict]]:
+    """`depth` loops, each the body of the one before, with the longest keys allowed."""
+    keys = [f"loop_{i:02d}_" + "x" * 56 for i in range(depth)]
+    nodes = [node(k, "control.loop", {"items": "{{ [1] }}"}) for k in keys] + [node("inner", "util.transform", {"template": "deep"})]
+    edges = [edge("trigger", keys[0])] + [edge(a, b, "each") for a, b in zip(keys, [*keys[1:], "inner"], strict=True)]
+    return nodes, edges
+
+
+def test_loops_nested_six_deep_with_long_keys_run_and_keep_each_steps_scope(world):
+    # Six levels of 64-character keys make a scope of ~410 characters: past the 255 that once
+    # failed the step's row on PostgreSQL with "value too long".
+    circuit = build(world, "deep-six", *nested_loops(6))
+    execution = run(circuit, {})
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.error
+    inner = execution.steps.get(node_key="inner")
+    assert inner.scope.count("/") == 6 and len(inner.scope) > 255
+
+
+def test_loops_nested_past_the_scope_limit_fail_the_run_with_a_governor_limit(world):
+    circuit = build(world, "deep-twenty", *nested_loops(20))
+    execution = run(circuit, {})
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error["type"] == "limit" and execution.error["limit"] == "max_scope_length", execution.error
+    assert not execution.steps.filter(node_key="inner").exists()

@@ -85,7 +85,7 @@ from circuits.automation.engine.limits import Limits
 from circuits.automation.engine.signals import execution_finished
 from circuits.automation.engine.walk import Walk
 from circuits.automation.lineage import running_step
-from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, StepStatus, lifecycle_event
+from circuits.automation.models.execution import MAX_SCOPE_LENGTH, Execution, ExecutionStatus, StepRun, StepStatus, lifecycle_event
 from circuits.core.live import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -253,6 +253,8 @@ class Engine:
         return last
 
     def run_body(self, key: str, port: str, scope: str, data: dict) -> Any:
+        if len(scope) > MAX_SCOPE_LENGTH:
+            raise LimitExceeded("max_scope_length", MAX_SCOPE_LENGTH, f"loops and parallel branches nest too deeply at {key!r}")
         return self.run_scope(self.graph.targets(key, port), scope, data)
 
     def run_node(self, key: str, scope: str, data: dict) -> tuple[str, Any]:

@@ -255,12 +255,17 @@ class StepStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"  # a wait closed by the execution's cancel
 
 
+MAX_SCOPE_LENGTH = 1024
+
+
 class StepRun(models.Model):
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="steps")
     node_key = models.CharField(max_length=64)
     action = models.CharField(max_length=100)
     # Where in loops/parallel branches this run happened, e.g. "loop1[2]/par.b"; "" on the main path.
-    scope = models.CharField(max_length=255, blank=True, default="")
+    # Room for a dozen levels of 64-character keys; the engine fails a run that nests deeper
+    # with a governor limit (MAX_SCOPE_LENGTH), never a database error.
+    scope = models.CharField(max_length=MAX_SCOPE_LENGTH, blank=True, default="")
     attempt = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.RUNNING)
     port = models.CharField(max_length=64, blank=True)
