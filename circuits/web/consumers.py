@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
-from circuits.core.live import close_session_sockets, execution_group, member_group, session_group, tenant_group
-from circuits.tenancy.models.tenants import Tenant
+from circuits.core.live import close_member_sockets_on_commit, close_session_sockets, execution_group, member_group, session_group, tenant_group
+from circuits.tenancy.models.tenants import Membership, Tenant
 from circuits.tenancy.permissions import has_perm
 from circuits.tenancy.resolve import TenantNotFound, member_tenant
 
@@ -91,6 +93,24 @@ def _close_sockets_of_a_session_that_signs_out(sender, request, user, **kwargs) 
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
         close_session_sockets(session.session_key)
+
+
+def _close_every_socket_of(user) -> None:
+    for tenant_id in Membership.objects.filter(user=user).values_list("tenant_id", flat=True):
+        close_member_sockets_on_commit(tenant_id, user.pk)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="web.close_sockets_of_deactivated_users")
+def _close_sockets_of_a_deactivated_user(sender, instance, created, **kwargs) -> None:
+    # Sockets are let in once, at connect: a user switched off in the admin kept streaming
+    # every tenant's events until the page closed.
+    if not created and not instance.is_active:
+        _close_every_socket_of(instance)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="web.close_sockets_of_deleted_users")
+def _close_sockets_of_a_deleted_user(sender, instance, **kwargs) -> None:
+    _close_every_socket_of(instance)  # before the cascade takes the memberships that name the groups
 
 
 class _Base(AsyncJsonWebsocketConsumer):

@@ -143,3 +143,26 @@ async def test_signing_out_closes_the_sessions_sockets_with_4403_and_leaves_anot
     assert await signing_out.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
     assert await staying.receive_nothing(timeout=1)  # the other session is still signed in
     await staying.disconnect()
+
+
+def _deactivate(user) -> None:
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("how", ["deactivated", "deleted"])
+async def test_a_user_switched_off_or_deleted_is_closed_with_4403_on_every_tenants_socket(world, how):
+    execution = await sync_to_async(_execution)(world)
+    events, connected = await _open("/ws/t/acme/events/", world.viewer)
+    assert connected
+    one, connected = await _open(f"/ws/t/acme/executions/{execution.pk}/", world.viewer)
+    assert connected and (await one.receive_json_from(timeout=5))["kind"] == "execution.snapshot"
+    other, connected = await _open("/ws/t/acme/events/", world.editor)
+    assert connected
+    await sync_to_async(_deactivate if how == "deactivated" else (lambda u: u.delete()))(world.viewer)
+    for communicator in (events, one):
+        message = await communicator.receive_output(timeout=5)
+        assert message == {"type": "websocket.close", "code": 4403}, message
+    assert await other.receive_nothing(timeout=0.5)  # another member's socket stays open
+    await other.disconnect()
