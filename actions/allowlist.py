@@ -22,6 +22,7 @@ that single address, or a host name (not a wildcard) resolving to it (see `Rule.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -90,7 +91,13 @@ def wrapped_ipv4(ip: Address) -> list[ipaddress.IPv4Address]:
 
 
 def normalise_host(host: str) -> str:
-    return host.strip().lower().rstrip(".")
+    """Lower case, no trailing dot, and an internationalised name in its IDNA form — the form
+    entries are stored in (httpx gives a URL's host decoded: "bücher.example")."""
+    host = host.strip().lower().rstrip(".")
+    if not host.isascii():
+        with contextlib.suppress(idna.IDNAError):  # not a valid name: it stays as it is and matches no entry
+            host = idna.encode(host, uts46=True).decode("ascii")
+    return host
 
 
 def _port(text: str, entry: str) -> int:

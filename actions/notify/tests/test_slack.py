@@ -228,3 +228,16 @@ def test_slack_posts_carry_the_steps_idempotency_key(world, hook):
     Slack().run(make_ctx(world.tenant), {"credential": "team-alerts", "text": "outside a step"})
     assert hook.headers[0]["idempotency-key"] == "k" * 48
     assert "idempotency-key" not in hook.headers[1]
+
+
+def test_a_slack_relay_on_an_internationalised_host_is_accepted_once_the_allow_list_names_it(world):
+    from django.core.exceptions import ValidationError
+
+    from circuits.automation.services.tenant_settings import SaveCredential
+
+    url = "https://bücher.example/hook/secret"
+    with pytest.raises(ValidationError):
+        SaveCredential(world.tenant, world.admin, name="relay", kind="slack_webhook", secret={"url": url}).execute()
+    world.tenant.outbound_allowlist = ["bücher.example"]  # stored, like the URL's host, in its IDNA form
+    world.tenant.save(update_fields=["outbound_allowlist"])
+    SaveCredential(world.tenant, world.admin, name="relay", kind="slack_webhook", secret={"url": url}).execute()
