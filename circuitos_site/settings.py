@@ -148,7 +148,10 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "circuitos_site.channel_layer.LoopSafeInMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Room enough that culling never evicts a live socket's presence mark (circuits/core/live.py).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 100_000}}}
+# Live events waiting to be sent, per process; past it the oldest are dropped (pages catch up from the database).
+LIVE_QUEUE_MAX = env_int("LIVE_QUEUE_MAX", 10_000, minimum=10)
 
 # Without Redis the broker is Celery's in-memory transport: `manage.py serve` then runs a
 # real Celery worker and beat inside the web process (same interface, no server needed).

@@ -5,6 +5,16 @@ dashboards). Messages are handed to one background thread with its own event loo
 sends them in order: the engine never waits for the channel layer, and a Redis layer keeps
 one connection pool instead of one per message. A failure to publish never fails an
 execution: the database is the truth and pages catch up from it when they (re)connect.
+
+Only to groups someone listens to: a socket marks its groups in the cache (`mark_listening`,
+refreshed while it is open) before it joins them and reads its snapshot, and the publisher
+looks the marks up once per batch — so a run nobody watches costs one cache read per batch,
+not a channel-layer round trip per event, and a socket that joins misses nothing its snapshot
+does not hold. Events waiting together for the same group go out as one message
+(`circuit.events`, at most BATCH_MAX events; the consumer sends them one frame each, in
+order). The queue is bounded (LIVE_QUEUE_MAX): when the publisher falls behind, the oldest
+events are dropped (counted in `dropped`) — never a close message or a flush marker — and
+pages catch up from the database.
 """
 
 from __future__ import annotations
@@ -15,9 +25,12 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -36,41 +49,82 @@ def member_group(tenant_id: int, user_id: int) -> str:
     return f"member.{tenant_id}.{user_id}"
 
 
+EVENT_GROUPS = ("execution.", "tenant.")  # groups that carry events (the others carry close messages)
+PRESENCE_TTL = 150  # seconds a socket's mark lasts without a refresh …
+PRESENCE_REFRESH = 60  # … which an open socket renews this often
+BATCH_MAX = 100  # events in one coalesced message
+
+
+def presence_key(group: str) -> str:
+    return f"live:listen:{group}"
+
+
+def mark_listening(groups: list[str]) -> None:
+    """Say that a socket listens to `groups` (before it joins them and reads its snapshot)."""
+    cache.set_many({presence_key(g): 1 for g in groups if g.startswith(EVENT_GROUPS)}, timeout=PRESENCE_TTL)
+
+
+async def amark_listening(groups: list[str]) -> None:
+    await cache.aset_many({presence_key(g): 1 for g in groups if g.startswith(EVENT_GROUPS)}, timeout=PRESENCE_TTL)
+
+
+def _is_event(item: Any) -> bool:
+    return isinstance(item, tuple) and item[1].get("type") == "circuit.event"
+
+
 class _Publisher:
-    def __init__(self) -> None:
+    def __init__(self, maxsize: int | None = None) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.queue: asyncio.Queue | None = None
+        self.wakeup: asyncio.Event | None = None
+        self.items: deque = deque()
+        self.maxsize = maxsize
         self.lock = threading.Lock()
         self.pid = 0  # a forked child (Celery prefork) inherits the loop but not its thread
+        self.sent = self.skipped = self.dropped = 0  # events sent, left unsent (nobody listened), dropped (queue full)
 
     def submit(self, groups: list[str], message: dict) -> None:
-        loop, queue = self._ensure_loop()
-        loop.call_soon_threadsafe(queue.put_nowait, (groups, message))
+        loop, _ = self._ensure_loop()
+        loop.call_soon_threadsafe(self.put, (groups, message))
+
+    def put(self, item: Any) -> None:
+        """Queue `item` (in the publisher's loop); a full queue drops its oldest event."""
+        limit = self.maxsize if self.maxsize is not None else settings.LIVE_QUEUE_MAX
+        if len(self.items) >= limit and _is_event(item):
+            oldest = next((i for i, queued in enumerate(self.items) if _is_event(queued)), None)
+            if oldest is None:
+                self.dropped += 1  # only close messages and markers are waiting: they go first
+                return
+            del self.items[oldest]
+            self.dropped += 1
+        self.items.append(item)
+        if self.wakeup is not None:
+            self.wakeup.set()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far was sent (tests, process exit)."""
         if not self._alive():
             return True
         done = threading.Event()
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, done)
+        self.loop.call_soon_threadsafe(self.put, done)
         return done.wait(timeout)
 
     def _alive(self) -> bool:
         return self.loop is not None and not self.loop.is_closed() and self.pid == os.getpid()
 
-    def _ensure_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+    def _ensure_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
         if not self._alive():
             with self.lock:
                 if not self._alive():
+                    self.items = deque()  # what a forked child inherited belongs to its parent
                     ready = threading.Event()
                     threading.Thread(target=self._run, args=(ready,), name="live-publisher", daemon=True).start()
                     ready.wait()
-        return self.loop, self.queue
+        return self.loop, self.wakeup
 
     def _run(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        self.queue = asyncio.Queue()
+        self.wakeup = asyncio.Event()
         self.loop = loop
         self.pid = os.getpid()
         ready.set()
@@ -78,19 +132,53 @@ class _Publisher:
 
     async def _drain(self) -> None:
         while True:
-            item = await self.queue.get()
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            batch, self.items = list(self.items), deque()
+            try:
+                await self.send(batch)
+            except Exception:  # best-effort: the database has the state
+                log.warning("could not publish %d live messages", len(batch), exc_info=True)
+            for item in batch:
+                if isinstance(item, threading.Event):
+                    item.set()
+
+    async def send(self, batch: list) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        events: dict[str, list[dict]] = {}
+        controls: list[tuple[str, dict]] = []
+        for item in batch:
             if isinstance(item, threading.Event):
-                item.set()
                 continue
             groups, message = item
-            layer = get_channel_layer()
-            if layer is None:
-                continue
             for group in groups:
-                try:
-                    await layer.group_send(group, message)
-                except Exception:  # best-effort: the database has the state
-                    log.warning("could not publish live event %s", message.get("event", {}).get("kind", message["type"]), exc_info=True)
+                if _is_event(item):
+                    events.setdefault(group, []).append(message["event"])
+                else:
+                    controls.append((group, message))
+        marks = cache.get_many([presence_key(g) for g in events]) if events else {}
+        outgoing: dict[str, list[dict]] = {}
+        for group, message in controls:
+            outgoing.setdefault(group, []).append(message)
+        for group, group_events in events.items():
+            if presence_key(group) not in marks:
+                self.skipped += len(group_events)
+                continue
+            self.sent += len(group_events)
+            for start in range(0, len(group_events), BATCH_MAX):
+                part = group_events[start : start + BATCH_MAX]
+                message = {"type": "circuit.event", "event": part[0]} if len(part) == 1 else {"type": "circuit.events", "events": part}
+                outgoing.setdefault(group, []).append(message)
+
+        async def to_group(group: str, messages: list[dict]) -> None:
+            for message in messages:  # in order within a group; the groups in parallel
+                await layer.group_send(group, message)
+
+        for outcome in await asyncio.gather(*(to_group(g, m) for g, m in outgoing.items()), return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.warning("could not publish a live message: %s", outcome)
 
 
 _publisher = _Publisher()

@@ -12,6 +12,9 @@ handshake instead (HTTP 403, or 500 for an unmatched path), and a browser sees o
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.conf import settings
@@ -21,10 +24,21 @@ from django.dispatch import receiver
 
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
-from circuits.core.live import close_member_sockets_on_commit, close_session_sockets, execution_group, member_group, session_group, tenant_group
+from circuits.core.live import (
+    PRESENCE_REFRESH,
+    amark_listening,
+    close_member_sockets_on_commit,
+    close_session_sockets,
+    execution_group,
+    member_group,
+    session_group,
+    tenant_group,
+)
 from circuits.tenancy.models.tenants import Membership, Tenant
 from circuits.tenancy.permissions import has_perm
 from circuits.tenancy.resolve import TenantNotFound, member_tenant
+
+log = logging.getLogger(__name__)
 
 FORBIDDEN = 4403
 NOT_FOUND = 4404
@@ -123,19 +137,39 @@ class _Base(AsyncJsonWebsocketConsumer):
         if key:
             groups = (*groups, session_group(key))
         self.groups_joined = list(groups)
+        # Marked before joining (and before the snapshot is read): the publisher skips groups
+        # nobody marked, and whatever it skipped before this is in the snapshot.
+        await amark_listening(self.groups_joined)
+        self._presence = asyncio.ensure_future(self._keep_presence())
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
+
+    async def _keep_presence(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_REFRESH)
+            try:
+                await amark_listening(self.groups_joined)
+            except Exception:  # a cache outage: events may be skipped; the page catches up when it reconnects
+                log.warning("could not renew a live socket's presence", exc_info=True)
 
     async def refuse(self, code: int) -> None:
         await self.accept()
         await self.close(code=code)
 
     async def disconnect(self, code):
+        presence = getattr(self, "_presence", None)
+        if presence is not None:
+            presence.cancel()
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def circuit_event(self, message):
         await self.send_json(message["event"])
+
+    async def circuit_events(self, message):
+        # Events that waited together for this group, coalesced by the publisher: one frame each, in order.
+        for event in message["events"]:
+            await self.send_json(event)
 
     async def member_left(self, message):
         # The membership this socket was let in by has ended: nothing more of the tenant goes out on it.

@@ -49,6 +49,7 @@ def listening(execution_id: int) -> Iterator[Callable[[], list[dict]]]:
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     group = live.execution_group(execution_id)
+    live.mark_listening([group])  # as a socket does: the publisher skips groups nobody marked
     async_to_sync(layer.group_add)(group, channel)
 
     def received(quiet: float = 0.5) -> list[dict]:
@@ -61,7 +62,7 @@ def listening(execution_id: int) -> Iterator[Callable[[], list[dict]]]:
                     message = await asyncio.wait_for(layer.receive(channel), quiet)
                 except TimeoutError:
                     return
-                events.append(message["event"])
+                events.extend(message["events"] if message["type"] == "circuit.events" else [message["event"]])
 
         async_to_sync(drain)()
         return events
