@@ -319,7 +319,15 @@ ENGINE_PLATFORM_MAX_SUBCIRCUIT_DEPTH = env_int("ENGINE_PLATFORM_MAX_SUBCIRCUIT_D
 CELERY_BEAT_SCHEDULE = {
     "resume-due-executions": {"task": "circuits.automation.tasks.resume_due_executions", "schedule": float(env_int("ENGINE_RESUME_EVERY", 5, minimum=1))},
     "fire-due-schedules": {"task": "circuits.automation.tasks.fire_due_schedules", "schedule": float(env_int("ENGINE_SCHEDULE_EVERY", 15, minimum=1))},
+    "prune-executions": {"task": "circuits.automation.tasks.prune_executions", "schedule": float(env_int("EXECUTION_PRUNE_EVERY", 600, minimum=10))},
 }
+# Execution history: finished executions are kept this many days by default (tenants may choose
+# from 1 to the maximum, and a count per circuit); a beat task prunes in small batches.
+EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 30, minimum=1)
+EXECUTION_RETENTION_MAX_DAYS = env_int("EXECUTION_RETENTION_MAX_DAYS", 365, minimum=1)
+EXECUTION_RETENTION_MAX_PER_CIRCUIT = env_int("EXECUTION_RETENTION_MAX_PER_CIRCUIT", 1_000_000, minimum=1)
+if EXECUTION_RETENTION_DAYS > EXECUTION_RETENTION_MAX_DAYS:
+    raise ImproperlyConfigured(f"EXECUTION_RETENTION_DAYS ({EXECUTION_RETENTION_DAYS}) must not exceed EXECUTION_RETENTION_MAX_DAYS.")
 
 # --- Expressions (templates in circuit configs; docs/expressions.md) -----------------------
 # Every render is bounded: a template past one of these limits fails with a clear error.

@@ -10,11 +10,13 @@ from django.conf import settings
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from circuits.automation import retention
 from circuits.automation.dispatch import claim, send_to_worker
 from circuits.automation.engine.runner import run_claimed
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.triggers.kinds.schedule import fire_due
 from circuits.tenancy.models.effects import AppliedWrite
+from circuits.tenancy.models.tenants import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +62,20 @@ def prune_applied_writes(batch: int = 200) -> int:
 @shared_task(ignore_result=True)
 def fire_due_schedules() -> int:
     return fire_due()
+
+
+@shared_task(ignore_result=True)
+def prune_executions(batch: int = 500) -> int:
+    """Delete finished executions past each tenant's retention (beat, every EXECUTION_PRUNE_EVERY s).
+
+    A tenant at a time, in batches (each its own short transaction); a tenant with more to
+    prune than one call takes gets the rest on the next run.
+    """
+    deleted = 0
+    for tenant_id in Tenant.objects.order_by("pk").values_list("pk", flat=True):
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is not None:
+            deleted += retention.prune_tenant(tenant, batch=batch)
+    if deleted:
+        log.info("pruned %d executions past their retention", deleted)
+    return deleted

@@ -140,4 +140,6 @@ class TestSettingsPagesAccess(TenantAccessSuite):
         ),
         Page("limits", lambda w: f"{_t(w)}/settings/limits/"),
         Page("limits-save", lambda w: f"{_t(w)}/settings/limits/", perm="manage_settings", method="post", data=lambda w: {"max_steps": "500"}),
+        Page("retention", lambda w: f"{_t(w)}/settings/retention/"),
+        Page("retention-save", lambda w: f"{_t(w)}/settings/retention/", perm="manage_settings", method="post", data=lambda w: {"days": "10"}),
     ]

@@ -236,6 +236,7 @@ class Execution(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="execution_recent_idx"),
             models.Index(fields=["tenant", "circuit", "status"], name="execution_circuit_idx"),
+            models.Index(fields=["circuit", "-created_at"], name="execution_circuit_recent_idx"),  # retention's count per circuit
         ]
 
     def __str__(self) -> str:

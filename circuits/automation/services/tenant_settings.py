@@ -1,4 +1,4 @@
-"""Tenant settings: credentials, outbound allow-list and governor limits."""
+"""Tenant settings: credentials, outbound allow-list, governor limits and execution retention."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.utils.text import slugify
 
 from actions.allowlist import entry_errors
 from actions.notify.slack import webhook_url_error
+from circuits.automation import retention
 from circuits.automation.engine import limits as governor
 from circuits.automation.models.trigger import CustomEventType
 from circuits.automation.triggers.catalogue import BUILTIN_EVENTS
@@ -61,9 +62,11 @@ class UpdateTenantSettings(Service):
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can change tenant settings."
 
-    def __init__(self, tenant, actor, *, outbound_allowlist: list[str] | None = None, limits: dict | None = None, name: str | None = None):
+    def __init__(
+        self, tenant, actor, *, outbound_allowlist: list[str] | None = None, limits: dict | None = None, name: str | None = None, retention: dict | None = None
+    ):
         super().__init__(tenant, actor)
-        self.allowlist, self.limits, self.name = outbound_allowlist, limits, name
+        self.allowlist, self.limits, self.name, self.retention = outbound_allowlist, limits, name, retention
 
     def validate(self) -> None:
         errors: dict[str, list[str]] = {}
@@ -92,6 +95,11 @@ class UpdateTenantSettings(Service):
                 errors["limits"] = problems
         if self.name is not None and not self.name.strip():
             errors["name"] = ["The tenant needs a name."]
+        if self.retention is not None:
+            try:
+                self.cleaned_retention = retention.validate(self.retention)
+            except ValueError as exc:
+                errors["retention"] = [str(exc)]
         if errors:
             raise ValidationError(errors)
 
@@ -102,6 +110,8 @@ class UpdateTenantSettings(Service):
             self.tenant.limits = self.cleaned_limits
         if self.name is not None:
             self.tenant.name = self.name.strip()
+        if self.retention is not None:
+            self.tenant.retention = self.cleaned_retention
         self.tenant.save()
         return self.tenant
 

@@ -28,6 +28,8 @@ class Tenant(models.Model):
     limits = models.JSONField(default=dict, blank=True)
     # Metrics count executions created after this moment ("reset metrics").
     metrics_since = models.DateTimeField(null=True, blank=True)
+    # How long finished executions are kept: {"days": N, "per_circuit": M} (circuits.automation.retention.py).
+    retention = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]

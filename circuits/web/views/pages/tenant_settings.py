@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
+from circuits.automation import retention
 from circuits.automation.engine import limits as governor
 from circuits.automation.services.tenant_settings import DeleteCredential, SaveCredential, UpdateTenantSettings
 from circuits.tenancy.credentials import SECRET_FIELDS
@@ -292,3 +294,33 @@ class LimitsView(TenantView):
             return self._render(request, posted, error_dict(exc), status=400)
         messages.success(request, "Limits saved.")
         return redirect("settings_limits", tenant_slug=self.tenant.slug)
+
+
+class RetentionView(TenantView):
+    """How long finished executions are kept (days, and optionally a count per circuit)."""
+
+    def _render(self, request, posted: dict | None = None, errors: dict | None = None, status: int = 200):
+        stored = self.tenant.retention or {}
+        values = posted if posted is not None else {name: stored.get(name, "") for name in retention.FIELDS}
+        context = {
+            **settings_context(self, "retention"),
+            "values": values,
+            "errors": errors or {},
+            "default_days": retention.platform_days(),
+            "max_days": settings.EXECUTION_RETENTION_MAX_DAYS,
+            "max_per_circuit": settings.EXECUTION_RETENTION_MAX_PER_CIRCUIT,
+        }
+        return render_page(request, "pages/settings/retention.html", context, status=status)
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        self.require("manage_settings")
+        posted = {name: (request.POST.get(name) or "").strip() for name in retention.FIELDS}
+        try:
+            UpdateTenantSettings(self.tenant, request.user, retention={k: v for k, v in posted.items() if v}).execute()
+        except ValidationError as exc:
+            return self._render(request, posted, error_dict(exc), status=400)
+        messages.success(request, "Execution history retention saved.")
+        return redirect("settings_retention", tenant_slug=self.tenant.slug)
