@@ -45,9 +45,7 @@ def make_pipeline(family: str, params: dict, seed: int = 0) -> Pipeline:
             [
                 (
                     "model",
-                    HistGradientBoostingClassifier(
-                        **{"max_iter": 150, "min_samples_leaf": 40, "l2_regularization": 1.0, "early_stopping": False, "random_state": seed, **params}
-                    ),
+                    HistGradientBoostingClassifier(**{"max_iter": 150, "l2_regularization": 1.0, "early_stopping": False, "random_state": seed, **params}),
                 )
             ]
         )
@@ -127,8 +125,13 @@ def calibrated(family: str, params: dict, X: np.ndarray, y: np.ndarray, folds: i
     # Sigmoid keeps a linear model linear in log-odds (exact explanations); isotonic needs
     # more rows than a small tenant has.
     method = "isotonic" if family != "logistic_regression" and len(y) >= 1000 else "sigmoid"
-    model = CalibratedClassifierCV(make_pipeline(family, params), method=method, cv=min(folds, 3), ensemble=False)
-    return model.fit(X, y)
+    model = CalibratedClassifierCV(make_pipeline(family, params), method=method, cv=min(folds, 3), ensemble=False).fit(X, y)
+    calibrator = model.calibrated_classifiers_[0].calibrators[0]
+    if method == "sigmoid" and calibrator.a_ >= 0 and family != "logistic_regression":
+        # A sigmoid fitted on a few noisy out-of-fold scores can come out decreasing, which
+        # would turn the ranking upside down; isotonic regression is increasing by construction.
+        model = CalibratedClassifierCV(make_pipeline(family, params), method="isotonic", cv=min(folds, 3), ensemble=False).fit(X, y)
+    return model
 
 
 def best_threshold(y: np.ndarray, scores: np.ndarray) -> float:
