@@ -29,7 +29,7 @@ def run(tenant, name: str, config: dict):
 
 
 def test_predict_lead_score_scores_a_lead_with_the_active_version_and_explains_it(world, trained):
-    definition, version = trained
+    _, version = trained
     [lead] = make_leads(world.tenant, 1, seed=5, labelled=False, start=700)
     out = run(world.tenant, "ml.predict_lead_score", {"record_id": str(lead.pk)})
     assert set(out) == OUTPUT_KEYS and out["version"] == version.number and out["cold_start"] is False
@@ -55,7 +55,7 @@ def test_predict_churn_uses_the_tenants_churn_model(world):
 
 
 def test_predict_names_any_model_and_record_outcome_feeds_it_a_label(world, trained):
-    definition, _ = trained
+    _ = trained
     [lead] = make_leads(world.tenant, 1, seed=6, labelled=False, start=800)
     out = run(world.tenant, "ml.predict", {"model": "lead-score", "record_id": lead.pk})
     assert out["model"] == "lead-score" and not out["cold_start"]
