@@ -259,6 +259,10 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "circuits.automation.models.execution.StepStatus",
         "VersionStatusEnum": "circuits.automation.models.version.VersionStatus",
         "RoleEnum": "circuits.tenancy.roles.Role",
+        "KindEnum": "circuits.tenancy.models.access.CredentialKind",  # the credentials kind keeps its name next to ModelKindEnum
+        "ModelKindEnum": "intelligence.ml.models.ModelKind",
+        "ModelSplitEnum": "intelligence.ml.models.SplitMode",
+        "ModelVersionStatusEnum": "intelligence.ml.models.VersionStatus",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

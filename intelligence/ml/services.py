@@ -113,6 +113,20 @@ class UpdateDefinition(_MlService):
         return self.definition
 
 
+class DeleteDefinition(_MlService):
+    """Delete a model with its versions and predictions (the records and their outcomes stay)."""
+
+    def __init__(self, tenant, actor, definition: ModelDefinition) -> None:
+        super().__init__(tenant, actor)
+        self.definition = definition
+
+    def validate(self) -> None:
+        _scoped(self.tenant, self.definition)
+
+    def perform(self) -> None:
+        self.definition.delete()
+
+
 class RequestTraining(_MlService):
     """Queue a training run (trained on a worker once this commits); refused while one is pending."""
 
