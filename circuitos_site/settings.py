@@ -349,5 +349,6 @@ ML_GRIDS: dict | None = None  # None: intelligence.ml.automl.DEFAULT_GRIDS
 ML_BOOTSTRAP_DRAWS = env_int("ML_BOOTSTRAP_DRAWS", 1000, minimum=50)
 ML_IMPORTANCE_REPEATS = env_int("ML_IMPORTANCE_REPEATS", 3, minimum=1)
 ML_TIME_SPLIT_MIN_DAYS = env_int("ML_TIME_SPLIT_MIN_DAYS", 1, minimum=0)  # records spread over fewer days split at random
+ML_TRAIN_STALE_SECONDS = env_int("ML_TRAIN_STALE_SECONDS", 3600, minimum=60)  # a run queued or training longer is lost
 ML_RETRAIN_CHECK_EVERY = env_int("ML_RETRAIN_CHECK_EVERY", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE["ml-retrain-due"] = {"task": "intelligence.ml.tasks.retrain_due", "schedule": float(ML_RETRAIN_CHECK_EVERY)}

@@ -57,7 +57,7 @@ def make_pipeline(family: str, params: dict, seed: int = 0) -> Pipeline:
     raise ValueError(f"unknown model family {family!r}")
 
 
-def grids() -> dict[str, dict[str, list]]:
+def grids() -> dict[str, dict[str, list]]:  # settings.ML_GRIDS, else the defaults
     return getattr(settings, "ML_GRIDS", None) or DEFAULT_GRIDS
 
 
@@ -77,13 +77,13 @@ class Result:
     oof: np.ndarray = field(repr=False, default=None)
 
 
-def search(X: np.ndarray, y: np.ndarray, progress: Callable[[float, str], None] | None = None, budget: float | None = None) -> Result:
+def search(X: np.ndarray, y: np.ndarray, progress: Callable[[float, str], None] | None = None, budget: float | None = None, grid: dict | None = None) -> Result:
     """Compare every candidate by stratified CV on (X, y); refit the best and calibrate it."""
     budget = settings.ML_TIME_BUDGET if budget is None else budget
     folds = max(2, min(settings.ML_CV_FOLDS, int(y.sum()), int(len(y) - y.sum())))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     splits = list(cv.split(X, y))
-    plan = [(family, dict(zip(grid, values, strict=True))) for family, grid in grids().items() for values in itertools.product(*grid.values())]
+    plan = [(family, dict(zip(g, values, strict=True))) for family, g in (grid or grids()).items() for values in itertools.product(*g.values())]
     started = time.monotonic()
     candidates: list[dict] = []
     best: tuple[float, str, dict, np.ndarray] | None = None

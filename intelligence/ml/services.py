@@ -136,7 +136,7 @@ class RequestTraining(_MlService):
 
     def validate(self) -> None:
         _scoped(self.tenant, self.definition)
-        if self.definition.versions.filter(status__in=[VersionStatus.QUEUED, VersionStatus.TRAINING]).exists():
+        if training.busy(self.definition):
             raise ValidationError({"definition": f"{self.definition.name} is already training; wait for that run to finish."})
         labelled, positives = training.label_counts(self.tenant, self.definition)
         if not training.enough_labels(self.definition, labelled, positives):

@@ -54,6 +54,16 @@ def enough_labels(definition: ModelDefinition, labelled: int, positives: int) ->
     return labelled >= definition.min_labels and positives >= definition.min_positives and labelled - positives >= definition.min_positives
 
 
+def busy(definition: ModelDefinition) -> bool:
+    """Whether a run of the definition is queued or training. A run silent for longer than
+    ML_TRAIN_STALE_SECONDS lost its worker (or its task): it is marked failed, so it no longer
+    blocks new runs."""
+    pending = ModelVersion.objects.filter(definition=definition, status__in=[VersionStatus.QUEUED, VersionStatus.TRAINING])
+    cutoff = timezone.now() - timedelta(seconds=settings.ML_TRAIN_STALE_SECONDS)
+    pending.filter(created_at__lt=cutoff).update(status=VersionStatus.FAILED, message="failed: no worker finished this run in time", progress=1.0)
+    return pending.exists()
+
+
 def new_version(definition: ModelDefinition, actor=None) -> ModelVersion:
     """A queued version (the caller enqueues its training once the transaction commits)."""
     with transaction.atomic():
@@ -134,7 +144,7 @@ def _claim(tenant, version_id: int) -> ModelVersion | None:
     return version
 
 
-def train(tenant_id: int, version_id: int) -> ModelVersion | None:
+def train(tenant_id: int, version_id: int, grid: dict | None = None) -> ModelVersion | None:
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         return None
@@ -143,7 +153,7 @@ def train(tenant_id: int, version_id: int) -> ModelVersion | None:
         return None
     version = ModelVersion.objects.for_tenant(tenant).select_related("definition").get(pk=claimed.pk)
     try:
-        run(tenant, version)
+        run(tenant, version, grid)
     except Exception as exc:
         if not isinstance(exc, NotEnoughLabels):
             logger.exception("training %s failed", version)
@@ -159,14 +169,14 @@ def _progress(version: ModelVersion) -> Callable[[float, str], None]:
     return report
 
 
-def run(tenant, version: ModelVersion) -> None:
+def run(tenant, version: ModelVersion, grid: dict | None = None) -> None:
     # OpenMP threads spinning against other work on a small machine make HistGradientBoosting
     # ten times slower; ML_THREADS (1 by default) bounds them for the whole run.
     with threadpool_limits(settings.ML_THREADS):
-        _run(tenant, version)
+        _run(tenant, version, grid)
 
 
-def _run(tenant, version: ModelVersion) -> None:
+def _run(tenant, version: ModelVersion, grid: dict | None) -> None:
     started = time.monotonic()
     definition = version.definition
     report = _progress(version)
@@ -189,7 +199,7 @@ def _run(tenant, version: ModelVersion) -> None:
         raise NotEnoughLabels("the fields give no columns that vary across the training records")
     X_test = encode(encoder, [dataset.rows[i] for i in test_idx], [dataset.created[i] for i in test_idx])
     y_train, y_test = dataset.y[train_idx], dataset.y[test_idx]
-    result = automl.search(X_train, y_train, progress=report)
+    result = automl.search(X_train, y_train, progress=report, grid=grid)
     encoder["family"] = result.family
     test_scores = result.estimator.predict_proba(X_test)[:, 1]
     metrics = automl.metrics(y_test, test_scores, result.threshold)
@@ -224,8 +234,9 @@ def due_definitions() -> list[ModelDefinition]:
     """Definitions whose scheduled retraining is due and have no run queued or training."""
     now = timezone.now()
     due = []
-    busy = set(ModelVersion.objects.filter(status__in=[VersionStatus.QUEUED, VersionStatus.TRAINING]).values_list("definition_id", flat=True))
-    for definition in ModelDefinition.objects.exclude(retrain_every_hours=0).exclude(pk__in=busy).select_related("tenant"):
+    for definition in ModelDefinition.objects.exclude(retrain_every_hours=0).select_related("tenant"):
+        if busy(definition):
+            continue
         if definition.last_trained_at is None or definition.last_trained_at <= now - timedelta(hours=definition.retrain_every_hours):
             due.append(definition)
     return due
