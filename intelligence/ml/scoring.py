@@ -7,10 +7,9 @@ from collections import OrderedDict
 from datetime import datetime
 
 import numpy as np
-from django.conf import settings
-from threadpoolctl import threadpool_limits
 
 from intelligence.ml import artifacts
+from intelligence.ml.automl import limited_threads
 from intelligence.ml.dataset import encode
 from intelligence.ml.explain import explain
 from intelligence.ml.models import ModelVersion
@@ -45,14 +44,14 @@ def family(version: ModelVersion) -> str:
 
 def scores(version: ModelVersion, rows: list[dict], created: list[datetime | None] | None = None) -> np.ndarray:
     loaded = bundle(version)
-    with threadpool_limits(settings.ML_THREADS):
+    with limited_threads():
         return loaded["model"].predict_proba(encode(version.encoder, rows, created))[:, 1]
 
 
 def score_one(version: ModelVersion, data: dict, created: datetime | None = None, with_explanation: bool = True) -> tuple[float, dict | None]:
     loaded = bundle(version)
     x = encode(version.encoder, [data], [created])
-    with threadpool_limits(settings.ML_THREADS):
+    with limited_threads():
         if not with_explanation:
             return float(loaded["model"].predict_proba(x)[0, 1]), None
         explanation = explain(loaded["model"], family(version), version.encoder, x[0], loaded.get("background"))

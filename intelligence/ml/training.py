@@ -20,7 +20,6 @@ from django.db.models import Max
 from django.utils import timezone
 from sklearn.inspection import permutation_importance
 from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
 
 from circuits.records.models import Record
 from circuits.records.types import get_type
@@ -172,7 +171,7 @@ def _progress(version: ModelVersion) -> Callable[[float, str], None]:
 def run(tenant, version: ModelVersion, grid: dict | None = None) -> None:
     # OpenMP threads spinning against other work on a small machine make HistGradientBoosting
     # ten times slower; ML_THREADS (1 by default) bounds them for the whole run.
-    with threadpool_limits(settings.ML_THREADS):
+    with automl.limited_threads():
         _run(tenant, version, grid)
 
 

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from circuits.records.models import Record
 from circuits.tenancy.models.tenants import Tenant
 from intelligence.ml import automl, csvload, scoring, training
-from intelligence.ml.dataset import encode
+from intelligence.ml.dataset import encode, label_of
 from intelligence.ml.models import ModelVersion, SplitMode, VersionStatus
 from intelligence.ml.services import CreateDefinition
 
@@ -35,8 +35,6 @@ def _family_test_aucs(version: ModelVersion, tenant) -> dict[str, float]:
     """Each family's best CV candidate refitted on the training rows, scored on the held-out rows."""
     holdout = set(version.holdout)
     records = list(Record.objects.for_tenant(tenant).filter(object_type=version.definition.object_type).values_list("pk", "data", "created_at"))
-    from intelligence.ml.dataset import label_of
-
     labelled = [(pk, d, c, label_of(version.definition, d)) for pk, d, c in records]
     labelled = [r for r in labelled if r[3] is not None]
     train = [r for r in labelled if r[0] not in holdout]
@@ -66,7 +64,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 
     def handle(self, *args, **options):
-        path: Path = options["csv"]
+        path = Path(options["csv"])
         if not path.is_file():
             raise CommandError(f"{path} is not a file")
         tenant = Tenant.objects.create(name="ml_eval (throwaway)", slug=f"ml-eval-{uuid.uuid4().hex[:12]}")
