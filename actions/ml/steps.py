@@ -167,7 +167,7 @@ class RecordOutcomeAction(Action):
         if isinstance(outcome, str) and outcome.strip().lower() in ("true", "false"):
             outcome = outcome.strip().lower() == "true"
         try:
-            out = RecordOutcome(ctx.tenant, None, definition, record, outcome, execution=ctx.execution).execute()
+            out = RecordOutcome(ctx.tenant, None, definition, record, outcome, execution=ctx.execution, idempotency_key=ctx.idempotency_key).execute()
         except ValidationError as exc:
             raise _error(exc) from None
         ctx.log(f"{definition.name}: record {record.pk} → {out['value']} ({'positive' if out['label'] else 'negative'})")

@@ -209,9 +209,12 @@ class RecordOutcome(_MlService):
     """Write a record's outcome into the definition's label field (history records when), and
     attach it to the record's predictions: the next training run learns from it."""
 
-    def __init__(self, tenant, actor, definition: ModelDefinition, record: Record, outcome: bool | str, execution=None) -> None:
+    def __init__(
+        self, tenant, actor, definition: ModelDefinition, record: Record, outcome: bool | str, execution=None, idempotency_key: str | None = None
+    ) -> None:
         super().__init__(tenant, actor)
         self.definition, self.record, self.outcome, self.execution = definition, record, outcome, execution
+        self.idempotency_key = idempotency_key  # a step's: its re-run after a lost worker writes nothing twice
 
     def validate(self) -> None:
         _scoped(self.tenant, self.definition)
@@ -240,7 +243,8 @@ class RecordOutcome(_MlService):
         value: Any = self.value
         if field is not None and field.type == "boolean":
             value = str(self.value).lower() == "true"
-        UpdateRecord(self.tenant, self.actor, self.record, {self.definition.label_field: value}, execution=self.execution).execute()
+        changes = {self.definition.label_field: value}
+        UpdateRecord(self.tenant, self.actor, self.record, changes, execution=self.execution, idempotency_key=self.idempotency_key).execute()
         updated = (
             Prediction.objects.for_tenant(self.tenant)
             .filter(definition=self.definition, record=self.record, outcome__isnull=True)

@@ -7,7 +7,7 @@ import pytest
 
 from actions.sdk import ActionError, registry
 from circuits.automation.engine.context import DirectContext
-from circuits.records.models import Record
+from circuits.records.models import Record, RecordChange
 from intelligence.ml.models import Prediction
 from intelligence.ml.tests.fixtures import lead_model, make_leads
 
@@ -99,3 +99,13 @@ def test_a_step_never_reaches_another_tenants_model_or_records(world, trained):
         run(world.other_tenant, "ml.predict_lead_score", {"fields": {"title": "VP"}})
     with pytest.raises(ActionError, match="not found"):
         run(world.other_tenant, "ml.record_outcome", {"model": "lead-score", "record_id": theirs.pk, "outcome": True})
+
+
+def test_record_outcome_rerun_with_the_same_idempotency_key_writes_once(world, trained):
+    [lead] = make_leads(world.tenant, 1, seed=12, labelled=False, start=1200)
+    cls = step("ml.record_outcome")
+    config = {"model": "lead-score", "record_id": lead.pk, "outcome": True}
+    for _ in range(2):  # the step re-run after its worker died
+        ctx = DirectContext(tenant=world.tenant, execution=None, node_key="n1", data={}, idempotency_key="exec-1:n1:1")
+        assert cls().run(ctx, config)["label"] is True
+    assert RecordChange.objects.filter(record=lead, operation="updated").count() == 1
