@@ -44,7 +44,7 @@ class ModelDefinitionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelDefinition
-        fields = ["name", "label", "kind", "object_type", "label_field", "positive_value", "negative_values", "features", "rules",
+        fields = ["name", "label", "kind", "object_type", "label_field", "positive_value", "negative_values", "label_from_history", "features", "rules",
                   "min_labels", "min_positives", "split", "retrain_every_hours", "last_trained_at", "created_at", "active_version", "labels"]  # fmt: skip
 
     def get_active_version(self, definition: ModelDefinition) -> dict | None:
@@ -66,6 +66,7 @@ class DefinitionWriteSerializer(StrictSerializer):
     label_field = serializers.CharField(max_length=63)
     positive_value = serializers.CharField(max_length=200)
     negative_values = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=50)
+    label_from_history = serializers.BooleanField(required=False, help_text="Positive once the history shows the positive value, even if it changed since.")
     features = serializers.ListField(child=serializers.CharField(max_length=63), required=False, max_length=200)
     rules = serializers.DictField(required=False)
     min_labels = serializers.IntegerField(min_value=2, max_value=1_000_000, required=False)
@@ -78,6 +79,7 @@ class DefinitionPatchSerializer(StrictSerializer):
     label = serializers.CharField(max_length=100, required=False, allow_blank=True)
     positive_value = serializers.CharField(max_length=200, required=False)
     negative_values = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=50)
+    label_from_history = serializers.BooleanField(required=False, help_text="Positive once the history shows the positive value, even if it changed since.")
     features = serializers.ListField(child=serializers.CharField(max_length=63), required=False, max_length=200)
     rules = serializers.DictField(required=False)
     min_labels = serializers.IntegerField(min_value=2, max_value=1_000_000, required=False)

@@ -59,6 +59,35 @@ def label_of(definition: ModelDefinition, data: dict) -> bool | None:
     return False
 
 
+def history_positives(tenant, definition: ModelDefinition, ids: list[int] | None = None) -> dict[int, datetime]:
+    """Records whose history shows the label field taking the positive value, with the first time."""
+    changes = RecordChange.objects.filter(tenant=tenant, object_type=definition.object_type, changes__has_key=definition.label_field)
+    if ids is not None:
+        changes = changes.filter(record_id__in=ids)
+    first: dict[int, datetime] = {}
+    for record_id, diff, at in changes.order_by("created_at", "pk").values_list("record_id", "changes", "created_at").iterator(chunk_size=2000):
+        new = (diff.get(definition.label_field) or [None, None])[-1]
+        value = str(new).lower() if isinstance(new, bool) else str(new)
+        if record_id is not None and value == str(definition.positive_value) and record_id not in first:
+            first[record_id] = at
+    return first
+
+
+def labelled(tenant, definition: ModelDefinition) -> list[tuple[int, dict, datetime, bool]]:
+    """(id, data, created_at, label) of the definition's labelled records in `tenant`, oldest first.
+
+    By the field's current value; with `label_from_history`, a record that ever had the positive
+    value is positive even if the field moved on since (a churned account that came back)."""
+    records = Record.objects.for_tenant(tenant).filter(object_type=definition.object_type).order_by("created_at", "pk")
+    ever = history_positives(tenant, definition) if definition.label_from_history else {}
+    out = []
+    for pk, data, created_at in records.values_list("pk", "data", "created_at").iterator(chunk_size=2000):
+        label = True if pk in ever else label_of(definition, data)
+        if label is not None:
+            out.append((pk, data, created_at, label))
+    return out
+
+
 def feature_fields(definition: ModelDefinition, type_def: ObjectTypeDef) -> list[str]:
     names = list(definition.features) or type_def.field_names
     return [n for n in names if n != definition.label_field and type_def.field(n) is not None]
@@ -95,12 +124,8 @@ def _outcome_times(tenant, definition: ModelDefinition, ids: list[int]) -> tuple
 
 def load(tenant, definition: ModelDefinition, type_def: ObjectTypeDef, limit: int | None = None) -> Dataset:
     """The labelled records of the definition's type in `tenant`, oldest first."""
-    records = Record.objects.for_tenant(tenant).filter(object_type=definition.object_type).order_by("created_at", "pk")
     ids, rows, labels, created = [], [], [], []
-    for pk, data, created_at in records.values_list("pk", "data", "created_at").iterator(chunk_size=2000):
-        label = label_of(definition, data)
-        if label is None:
-            continue
+    for pk, data, created_at, label in labelled(tenant, definition):
         ids.append(pk)
         rows.append(data)
         labels.append(label)

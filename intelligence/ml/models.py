@@ -36,6 +36,9 @@ class ModelDefinition(TenantOwned):
     label_field = models.CharField(max_length=63)
     positive_value = models.CharField(max_length=200)
     negative_values = models.JSONField(default=list, blank=True, help_text="Values that count as negative; empty: every other value.")
+    label_from_history = models.BooleanField(
+        default=False, help_text="Positive when the record history shows the label field ever had the positive value (churned once, churned)."
+    )
     features = models.JSONField(default=list, blank=True, help_text="Field names to learn from; empty: every field but the label.")
     rules = models.JSONField(default=dict, blank=True, help_text="Cold-start score: {base, rules: [{field, op, value, weight}]}.")
     min_labels = models.PositiveIntegerField(default=200)

@@ -19,7 +19,18 @@ from intelligence.ml import coldstart, predict, tasks, training
 from intelligence.ml.dataset import label_of
 from intelligence.ml.models import ModelDefinition, ModelKind, ModelVersion, Prediction, SplitMode, VersionStatus
 
-EDITABLE = ("label", "features", "rules", "min_labels", "min_positives", "split", "retrain_every_hours", "negative_values", "positive_value")
+EDITABLE = (
+    "label",
+    "features",
+    "rules",
+    "min_labels",
+    "min_positives",
+    "split",
+    "retrain_every_hours",
+    "negative_values",
+    "positive_value",
+    "label_from_history",
+)
 
 
 class _MlService(Service):

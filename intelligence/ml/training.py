@@ -21,11 +21,10 @@ from django.utils import timezone
 from sklearn.inspection import permutation_importance
 from sklearn.model_selection import train_test_split
 
-from circuits.records.models import Record
 from circuits.records.types import get_type
 from circuits.tenancy.models.tenants import Tenant
 from intelligence.ml import artifacts, automl, scoring
-from intelligence.ml.dataset import Dataset, encode, fit_encoder, label_of, load, prune
+from intelligence.ml.dataset import Dataset, encode, fit_encoder, labelled, load, prune
 from intelligence.ml.models import ModelDefinition, ModelVersion, SplitMode, VersionStatus
 
 logger = logging.getLogger(__name__)
@@ -40,13 +39,8 @@ class NotEnoughLabels(Exception):
 
 def label_counts(tenant, definition: ModelDefinition) -> tuple[int, int]:
     """(labelled records, positives) of the definition now."""
-    labelled = positives = 0
-    for data in Record.objects.for_tenant(tenant).filter(object_type=definition.object_type).values_list("data", flat=True).iterator(chunk_size=2000):
-        label = label_of(definition, data)
-        if label is not None:
-            labelled += 1
-            positives += int(label)
-    return labelled, positives
+    rows = labelled(tenant, definition)
+    return len(rows), sum(1 for row in rows if row[3])
 
 
 def enough_labels(definition: ModelDefinition, labelled: int, positives: int) -> bool:

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from circuits.records.models import Record
 from circuits.tenancy.models.tenants import Tenant
 from intelligence.ml import automl, csvload, scoring, training
-from intelligence.ml.dataset import encode, label_of
+from intelligence.ml.dataset import encode, labelled
 from intelligence.ml.models import ModelVersion, SplitMode, VersionStatus
 from intelligence.ml.services import CreateDefinition
 
@@ -34,11 +34,9 @@ TARGETS = {"train_seconds": 60.0, "predict_ms": 20.0, "ece": 0.05, "gap_to_best_
 def _family_test_aucs(version: ModelVersion, tenant) -> dict[str, float]:
     """Each family's best CV candidate refitted on the training rows, scored on the held-out rows."""
     holdout = set(version.holdout)
-    records = list(Record.objects.for_tenant(tenant).filter(object_type=version.definition.object_type).values_list("pk", "data", "created_at"))
-    labelled = [(pk, d, c, label_of(version.definition, d)) for pk, d, c in records]
-    labelled = [r for r in labelled if r[3] is not None]
-    train = [r for r in labelled if r[0] not in holdout]
-    test = [r for r in labelled if r[0] in holdout]
+    rows = labelled(tenant, version.definition)
+    train = [r for r in rows if r[0] not in holdout]
+    test = [r for r in rows if r[0] in holdout]
     X_train = encode(version.encoder, [r[1] for r in train], [r[2] for r in train])
     X_test = encode(version.encoder, [r[1] for r in test], [r[2] for r in test])
     y_train = np.array([int(r[3]) for r in train])

@@ -12,10 +12,11 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from circuits.records.models import Record, RecordChange
+from circuits.records.service import CreateRecord, UpdateRecord
 from circuits.records.types import get_type
 from intelligence.ml import artifacts, dataset, tasks, training
 from intelligence.ml.models import ModelDefinition, ModelVersion, Prediction, VersionStatus
-from intelligence.ml.services import PromoteVersion, RecordOutcome, RequestTraining, Rollback, UpdateDefinition, run_prediction
+from intelligence.ml.services import CreateDefinition, PromoteVersion, RecordOutcome, RequestTraining, Rollback, UpdateDefinition, run_prediction
 from intelligence.ml.tests.fixtures import LINEAR_ONLY, lead_model, make_leads
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +194,19 @@ def test_another_tenants_model_and_records_are_out_of_reach(world, trained):
         Rollback(world.other_tenant, world.outsider, definition).execute()
     with pytest.raises(ModelDefinition.DoesNotExist):
         RecordOutcome(world.other_tenant, world.outsider, definition, theirs, True).execute()
+
+
+def test_an_outcome_recorded_by_the_history_labels_a_record_even_after_the_field_moved_on(world):
+    definition = CreateDefinition(
+        world.tenant, None, name="churn", kind="churn", object_type="account", label_field="tier", positive_value="churned",
+        negative_values=["active"], label_from_history=True,
+    ).execute()  # fmt: skip
+    came_back = CreateRecord(world.tenant, world.editor, "account", {"name": "Back", "tier": "active"}).execute()
+    UpdateRecord(world.tenant, world.editor, came_back, {"tier": "churned"}).execute()
+    UpdateRecord(world.tenant, world.editor, came_back, {"tier": "active"}).execute()
+    stayed = CreateRecord(world.tenant, world.editor, "account", {"name": "Stayed", "tier": "active"}).execute()
+    CreateRecord(world.tenant, world.editor, "account", {"name": "Unknown"}).execute()
+    rows = {pk: label for pk, _, _, label in dataset.labelled(world.tenant, definition)}
+    assert rows == {came_back.pk: True, stayed.pk: False}
+    definition.label_from_history = False
+    assert {pk: label for pk, _, _, label in dataset.labelled(world.tenant, definition)} == {came_back.pk: False, stayed.pk: False}
