@@ -48,7 +48,8 @@ def _lead(rng: random.Random, i: int) -> tuple[dict, bool | None, int]:
     z += 0.6 if seniority >= 1.5 and source in ("referral", "event") else 0.0
     converted = rng.random() < 1 / (1 + math.exp(-z))
     outcome = None if rng.random() < 0.15 else converted  # some are still being worked
-    return data, outcome, rng.randrange(365)
+    # Leads still being worked are the recent ones; a decided lead is older than its outcome.
+    return data, outcome, rng.randrange(30) if outcome is None else rng.randrange(45, 400)
 
 
 def load_demo_leads(tenant, n: int = 400) -> int:
