@@ -281,6 +281,10 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "circuits.automation.models.execution.StepStatus",
         "VersionStatusEnum": "circuits.automation.models.version.VersionStatus",
         "RoleEnum": "circuits.tenancy.roles.Role",
+        "KindEnum": "circuits.tenancy.models.access.CredentialKind",  # the credentials kind keeps its name next to ModelKindEnum
+        "ModelKindEnum": "intelligence.ml.models.ModelKind",
+        "ModelSplitEnum": "intelligence.ml.models.SplitMode",
+        "ModelVersionStatusEnum": "intelligence.ml.models.VersionStatus",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -366,3 +370,18 @@ if RAG_HNSW_EF_SEARCH > 1000:
     raise ImproperlyConfigured("RAG_HNSW_EF_SEARCH must be at most 1000 (pgvector's limit).")
 RAG_REEMBED_EVERY = env_int("RAG_REEMBED_EVERY", 60, minimum=5)
 CELERY_BEAT_SCHEDULE["rag-reembed-stale"] = {"task": "intelligence.rag.tasks.reembed_stale", "schedule": float(RAG_REEMBED_EVERY)}
+
+# --- Models on records (intelligence.ml) ----------------------------------------------------
+ML_TRAIN_INLINE = env_bool("ML_TRAIN_INLINE", False)  # train in the requesting process (no worker)
+ML_CV_FOLDS = env_int("ML_CV_FOLDS", 5, minimum=2)
+ML_TIME_BUDGET = float(env_int("ML_TIME_BUDGET", 30, minimum=1))  # seconds of cross-validation before the time box
+ML_FOREST_TREES = env_int("ML_FOREST_TREES", 150, minimum=10)
+ML_JOBS = env_int("ML_JOBS", 1, minimum=1)  # random forest processes
+ML_THREADS = env_int("ML_THREADS", 1, minimum=1)  # OpenMP/BLAS threads while training or scoring
+ML_GRIDS: dict | None = None  # None: intelligence.ml.automl.DEFAULT_GRIDS
+ML_BOOTSTRAP_DRAWS = env_int("ML_BOOTSTRAP_DRAWS", 1000, minimum=50)
+ML_IMPORTANCE_REPEATS = env_int("ML_IMPORTANCE_REPEATS", 3, minimum=1)
+ML_TIME_SPLIT_MIN_DAYS = env_int("ML_TIME_SPLIT_MIN_DAYS", 1, minimum=0)  # records spread over fewer days split at random
+ML_TRAIN_STALE_SECONDS = env_int("ML_TRAIN_STALE_SECONDS", 3600, minimum=60)  # a run queued or training longer is lost
+ML_RETRAIN_CHECK_EVERY = env_int("ML_RETRAIN_CHECK_EVERY", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["ml-retrain-due"] = {"task": "intelligence.ml.tasks.retrain_due", "schedule": float(ML_RETRAIN_CHECK_EVERY)}

@@ -29,3 +29,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # share it through WAL with a busy timeout instead of failing on shared-cache table locks.
     # One file per test process, so two suites running at once never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-circuitos-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# Models (intelligence.ml): tiny grids and forests, fewer folds and draws, so a training run in
+# a test takes well under a second; training runs in process unless a test starts a worker.
+ML_GRIDS = {"logistic_regression": {"C": [1.0]}, "hist_gradient_boosting": {"max_iter": [40]}, "random_forest": {"min_samples_leaf": [3]}}
+ML_FOREST_TREES = 20
+ML_CV_FOLDS = 3
+ML_BOOTSTRAP_DRAWS = 200
+ML_IMPORTANCE_REPEATS = 1
+ML_JOBS = 1
+ML_TRAIN_INLINE = True

@@ -18,6 +18,7 @@ from circuits.web.api.pagination import PagePagination
 from circuits.web.api.parsers import LimitedJSONParser
 from circuits.web.api.serializers.common import StrictSerializer
 from circuits.web.api.views.base import ApiView, id_param
+from intelligence.ml_api import urlpatterns as ml_urlpatterns
 from intelligence.rag.ingest import DeleteDocument, IngestDocument, RecordFeedback, UpdateDocument
 from intelligence.rag.models import Document
 from intelligence.rag.search import FUSIONS, MAX_K, MODES, search
@@ -280,4 +281,5 @@ urlpatterns = [
     path("documents/<rag_id:id>/chunks", DocumentChunksView.as_view(), name="document-chunks"),
     path("search", SearchView.as_view(), name="search"),
     path("feedback", FeedbackView.as_view(), name="feedback"),
+    *ml_urlpatterns,  # /api/v1/models… (intelligence/ml_api.py)
 ]

@@ -12,6 +12,7 @@ from django.urls import path
 from circuits.tenancy.permissions import has_perm
 from circuits.web.views.base import TenantView, render_page
 from circuits.web.views.form_errors import error_messages
+from intelligence.ml_views import urlpatterns as ml_urlpatterns
 from intelligence.rag.ingest import DeleteDocument, IngestDocument, RecordFeedback
 from intelligence.rag.models import Document
 from intelligence.rag.search import MODES, search
@@ -130,4 +131,5 @@ urlpatterns = [
     path("documents/<int:pk>/delete", DocumentDeleteView.as_view(), name="rag_document_delete"),
     path("search/", SearchView.as_view(), name="rag_search"),
     path("search/feedback", FeedbackView.as_view(), name="rag_feedback"),
+    *ml_urlpatterns,  # models pages (intelligence/ml_views.py)
 ]

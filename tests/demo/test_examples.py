@@ -108,3 +108,20 @@ def test_the_demo_slack_inbox_passes_the_check_made_when_a_slack_credential_is_s
     owner = Membership.objects.filter(tenant=demo, role="owner").first().user
     url = inbox_url(demo, "sales", live_server.url)
     SaveCredential(demo, owner, name="demo-slack", kind="slack_webhook", secret={"url": url}).execute()  # as the settings page would
+
+
+def test_load_demo_trains_a_lead_score_model_whose_first_scores_are_real_and_explained(demo, live_server):
+    from actions.sdk import registry
+    from circuits.automation.engine.context import DirectContext
+    from intelligence.ml.models import ModelDefinition
+
+    definition = ModelDefinition.objects.for_tenant(demo).get(name="lead-score")
+    active = definition.active_version
+    assert active is not None and active.split == "time" and active.metrics["roc_auc"] > 0.6, active and active.message
+    call_command("load_demo", base_url=live_server.url, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert definition.versions.count() == 1  # trained once
+    lead = CreateRecord(demo, None, "lead", {"email": "new@initech.example", "title": "VP of Sales", "source": "referral", "company": "Initech"}).execute()
+    context = DirectContext(tenant=demo, execution=None, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}})
+    out = registry.get("ml.predict_lead_score")().run(context, {"record_id": lead.pk})
+    assert out["cold_start"] is False and out["version"] == active.number and 0 < out["score"] < 1
+    assert out["explanation"]["top"] and any(t.startswith(("title", "source")) for t in out["explanation"]["top"])

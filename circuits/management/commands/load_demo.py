@@ -17,6 +17,7 @@ from django.db import transaction
 from circuits.tenancy.models.tenants import Membership, Tenant
 from circuits.tenancy.roles import Role
 from circuits.web.demo.examples import load_examples
+from intelligence.ml.demo import load_demo_model
 
 DEMO_USERS = [("owner", Role.OWNER), ("editor", Role.EDITOR), ("viewer", Role.VIEWER)]
 
@@ -45,9 +46,15 @@ class Command(BaseCommand):
                 Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
             owner = User.objects.get(username="owner@acme.test")
             load_examples(tenant, owner, options["base_url"] or settings.DEMO_BASE_URL)
+            model = load_demo_model(tenant)  # leads with outcomes, and a lead-score model trained on them
         logins_file.parent.mkdir(parents=True, exist_ok=True)
         logins_file.write_text(json.dumps(logins, indent=2))
         logins_file.chmod(0o600)
+        active = model.active_version
+        if active is not None:
+            self.stdout.write(
+                f"Lead-score model v{active.number}: {active.chosen}, held-out ROC AUC {active.metrics.get('roc_auc')} on {active.test_rows} leads."
+            )
         self.stdout.write(self.style.SUCCESS("Demo tenant 'acme' ready. Sign in with:"))
         for name, role in DEMO_USERS:
             username = f"{name}@acme.test"

@@ -1,0 +1,42 @@
+"""Celery tasks of the models: train one version (ids in, re-loaded inside the tenant), and the
+beat job that queues scheduled retraining. `enqueue_training` is the one way a version gets
+trained: on a worker once the transaction commits, or in process when ML_TRAIN_INLINE is on."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from intelligence.ml import training
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def train_model(tenant_id: int, version_id: int) -> str:
+    version = training.train(tenant_id, version_id)
+    return version.status if version is not None else "skipped"
+
+
+def enqueue_training(tenant_id: int, version_id: int) -> None:
+    def send() -> None:
+        if settings.ML_TRAIN_INLINE:
+            training.train(tenant_id, version_id)
+        else:
+            train_model.apply_async((tenant_id, version_id), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+    transaction.on_commit(send)
+
+
+@shared_task(ignore_result=True)
+def retrain_due() -> int:
+    """Queue a training run for every definition whose schedule is due and that has enough labels."""
+    queued = 0
+    for definition in training.due_definitions():
+        labelled, positives = training.label_counts(definition.tenant, definition)
+        if not training.enough_labels(definition, labelled, positives):
+            continue
+        with transaction.atomic():
+            version = training.new_version(definition)
+            enqueue_training(definition.tenant_id, version.pk)
+        queued += 1
+    return queued

@@ -1,0 +1,1 @@
+from intelligence.ml.tests.fixtures import trained  # noqa: F401  (fixture)
