@@ -58,6 +58,9 @@
     clearTimeout(flashTimer);
     flashTimer = setTimeout(() => { box.hidden = true; }, kind === 'bad' ? 9000 : 4000);
   }
+  function setBadge(version) {
+    $('#version-badge').textContent = version ? `v${version.number} · ${version.status}` : 'new';
+  }
   function setSaveState(text, kind) {
     const el = $('#save-state');
     el.textContent = text;
@@ -317,7 +320,7 @@
           for (const [k, v] of stale) ports[k] = v;
           render(JSON.parse(snap), triggerPos());
         }
-        $('#version-badge').textContent = `v${res.json.version} · draft`;
+        setBadge({ number: res.json.version, status: 'draft' });
         showProblems(res.json.errors || []);
         return true;
       } catch (err) {
@@ -876,11 +879,33 @@
     const btn = event.target.closest('[data-rollback]');
     if (!btn) return;
     if (!window.confirm(`Publish version ${btn.dataset.rollback} again? Executions from now on use it.`)) return;
+    await flushAll(); // edits not saved yet land in the draft first, which the roll back keeps
     const res = await request('POST', URLS.rollback, { number: btn.dataset.rollback }, true);
     if (!res.ok) { flash(errorText(res.json, `Roll back failed (${res.status}).`), 'bad'); return; }
-    flash(`Version ${res.json.version} is published again.`, 'ok');
+    adopt(res.json.current);
+    const current = res.json.current.version;
+    flash(current && current.status === 'draft'
+      ? `Version ${res.json.version} is published again. Your draft v${current.number} is kept: publishing it replaces v${res.json.version}.`
+      : `Version ${res.json.version} is published again.`, 'ok');
     loadVersions();
   });
+
+  // Show what the server holds now (after a roll back): its graph on the canvas, its revision
+  // for the next save, and a fresh undo history, so no edit is made on top of a stale graph.
+  function adopt(state) {
+    const doc = { nodes: state.document.nodes.map((n) => ({ ...n, ports: state.ports[n.key] })), edges: state.document.edges };
+    clearTimeout(saveTimer);
+    render(doc, triggerPos());
+    revision = state.revision;
+    history.length = 0;
+    future.length = 0;
+    history.push(snapshot());
+    lastSaved = history[0];
+    updateHistoryButtons();
+    setBadge(state.version);
+    setSaveState('All changes saved', 'ok');
+    reselect();
+  }
 
   function openDialog(id) {
     const dialog = $(id);
@@ -913,7 +938,7 @@
         $('#publish-dialog').close();
         $('#publish-note').value = '';
         revision = 0; // the draft became the published version; the next change starts a new draft
-        $('#version-badge').textContent = `v${res.json.version} · published`;
+        setBadge({ number: res.json.version, status: 'published' });
         flash(`Published version ${res.json.version}.`, 'ok');
         if (!$('#panel-versions').hidden) loadVersions();
       } finally {

@@ -155,6 +155,19 @@ class BuilderBase(TenantView):
     def draft(self) -> CircuitVersion | None:
         return self.circuit.versions.filter(status=VersionStatus.DRAFT).first()
 
+    def current_state(self) -> dict:
+        """What the canvas shows: the draft if there is one, else the published version, with
+        the revision the next save must name (0: the next change starts a new draft)."""
+        version = current_version(self.circuit)
+        document = version_document(version) if version else {"nodes": [], "edges": []}
+        draft = self.draft()
+        return {
+            "document": document,
+            "ports": {n["key"]: node_ports(n["action"], n["config"]) for n in document["nodes"]},
+            "revision": draft.revision if draft else 0,
+            "version": {"number": version.number, "status": version.status} if version else None,
+        }
+
 
 # --- the page ---------------------------------------------------------------------------------
 
@@ -163,17 +176,13 @@ class BuilderPage(BuilderBase):
     def get(self, request, slug: str):
         circuit = self.setup_circuit(slug)
         version = current_version(circuit)
-        document = version_document(version) if version else {"nodes": [], "edges": []}
-        draft = self.draft()
+        state = self.current_state()
         published = circuit.versions.filter(status=VersionStatus.PUBLISHED).first()
         last_test = Execution.objects.for_tenant(self.tenant).filter(circuit=circuit, is_test=True).order_by("-pk").first()
         base = f"/t/{self.tenant.slug}/circuits/{circuit.slug}/edit/"
         data = {
             "circuit": {"name": circuit.name, "slug": circuit.slug, "enabled": circuit.enabled},
-            "document": document,
-            "ports": {n["key"]: node_ports(n["action"], n["config"]) for n in document["nodes"]},
-            "revision": draft.revision if draft else 0,
-            "version": {"number": version.number, "status": version.status} if version else None,
+            **state,
             "published": published.number if published else None,
             "triggers": [_trigger_dict(t) for t in circuit.triggers.order_by("pk")],
             "trigger_types": [{"value": v, "label": label} for v, label in trigger_registry.choices()],
@@ -280,7 +289,7 @@ class RollbackView(BuilderBase):
         except ValueError:
             raise ValidationError({"number": "Say which version number to publish again."}) from None
         version = Rollback(self.tenant, request.user, circuit, number).execute()
-        return JsonResponse({"version": version.number, "status": version.status})
+        return JsonResponse({"version": version.number, "status": version.status, "current": self.current_state()})
 
 
 class ExportView(BuilderBase):
