@@ -1158,18 +1158,51 @@
     showTab('run');
   });
 
+  // The test payload starts as the last one tested here, else a sample set on the trigger,
+  // else one of the shape the circuit's trigger sends (a webhook's {body, query, headers}).
   function samplePayload() {
     const stored = localStorage.getItem(`circuitos.payload.${DATA.circuit.slug}`);
     if (stored) return stored;
     const withSample = triggers.find((t) => t.config && t.config.sample_payload);
-    return pretty(withSample ? withSample.config.sample_payload : {});
+    if (withSample) return pretty(withSample.config.sample_payload);
+    const shaped = triggers.find((t) => t.sample);
+    return pretty(shaped ? shaped.sample : {});
+  }
+  async function api(path) {
+    const res = await fetch(URLS.api + path, { headers: { Accept: 'application/json', 'X-Tenant': DATA.tenant }, credentials: 'same-origin' });
+    return { ok: res.ok, status: res.status, json: res.ok ? await res.json() : null };
+  }
+  async function lastRealPayload() {
+    const list = await api(`executions?circuit=${encodeURIComponent(DATA.circuit.slug)}&is_test=false&page_size=1`);
+    if (!list.ok) return { error: `Could not read the executions (${list.status}).` };
+    const newest = list.json.results[0];
+    if (!newest) return { error: 'This circuit has no real execution yet: trigger it once (e.g. call its webhook URL), or type a payload.' };
+    const detail = await api(`executions/${newest.id}`);
+    if (!detail.ok) return { error: `Could not read execution ${newest.id} (${detail.status}).` };
+    return { id: newest.id, payload: detail.json.input };
   }
   if ($('#btn-test')) {
     $('#btn-test').addEventListener('click', () => {
       $('#test-errors').textContent = '';
       $('#test-payload').value = samplePayload();
+      const help = triggers.map((t) => t.payload_help).filter(Boolean);
+      $('#test-shape').textContent = help.join(' ');
+      $('#test-shape').hidden = !help.length;
       openDialog('#test-dialog');
       $('#test-payload').focus();
+    });
+    $('#test-last-real').addEventListener('click', async () => {
+      const button = $('#test-last-real');
+      button.disabled = true;
+      try {
+        const found = await lastRealPayload();
+        if (found.error) { $('#test-errors').textContent = found.error; return; }
+        $('#test-errors').textContent = '';
+        $('#test-payload').value = pretty(found.payload);
+        flash(`The payload of execution ${found.id} is filled in.`);
+      } finally {
+        button.disabled = false;
+      }
     });
     $('#test-form').addEventListener('submit', async (event) => {
       event.preventDefault();

@@ -121,7 +121,11 @@ def action_catalogue() -> list[dict]:
 
 
 def _trigger_dict(trigger: Trigger) -> dict:
+    kind = trigger_registry.get(trigger.type)
     data = {"id": trigger.pk, "type": trigger.type, "label": trigger_registry.label(trigger.type), "config": trigger.config, "enabled": trigger.enabled}
+    if kind is not None:
+        data["payload_help"] = kind.payload_help
+        data["sample"] = kind.sample_payload(trigger.config or {})
     if trigger.type == WebhookTrigger.type and trigger.webhook_token:
         data["webhook_url"] = reverse("inbound_webhook", args=[trigger.webhook_token])
     return data
@@ -182,6 +186,7 @@ class BuilderPage(BuilderBase):
         base = f"/t/{self.tenant.slug}/circuits/{circuit.slug}/edit/"
         data = {
             "circuit": {"name": circuit.name, "slug": circuit.slug, "enabled": circuit.enabled},
+            "tenant": self.tenant.slug,
             **state,
             "published": published.number if published else None,
             "triggers": [_trigger_dict(t) for t in circuit.triggers.order_by("pk")],
@@ -205,6 +210,7 @@ class BuilderPage(BuilderBase):
                 "ws": f"/ws/t/{self.tenant.slug}/executions/",
                 "execution_page": f"/t/{self.tenant.slug}/executions/",
                 "circuits": reverse("circuit_list", args=[self.tenant.slug]),
+                "api": "/api/v1/",
             },
         }
         return render(request, "builder/builder.html", {"circuit": circuit, "builder_data": data, "perms": data["perms"], "version": version})
@@ -474,6 +480,8 @@ class TriggerFormView(BuilderBase):
             "saved": saved,
             "readonly": not has_perm(request.user, self.tenant, "edit", self.circuit),
             "post_url": request.path,
+            "payload_help": kind.payload_help,
+            "sample_text": json.dumps(kind.sample_payload(config if isinstance(config, dict) else {}), indent=2) if kind.payload_help else "",
             "webhook_url": request.build_absolute_uri(reverse("inbound_webhook", args=[trigger.webhook_token])) if trigger and trigger.webhook_token else "",
         }
         return render(request, "builder/partials/trigger_form.html", context, status=status)
