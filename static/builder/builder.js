@@ -127,6 +127,21 @@
         out.dataset.port = name;
         out.title = `${name} port: drag to a step to connect`;
         out.classList.toggle('port-error', name === 'error');
+        if (CAN.edit && !$('.port-add', out)) {
+          // Inside the port, so it moves with it; Drawflow starts no connection drag from it
+          // (it only reacts to elements whose first class is "output").
+          const button = document.createElement('button');
+          button.type = 'button';
+          button.className = 'port-add';
+          button.textContent = '+';
+          out.appendChild(button);
+        }
+        const plus = $('.port-add', out);
+        if (plus) {
+          plus.dataset.addPort = name;
+          plus.title = `Add the step that follows on ${name}`;
+          plus.setAttribute('aria-label', `Add a step after the ${name} port`);
+        }
       }
     });
   }
@@ -190,6 +205,7 @@
       rendering = false;
     }
     $('#canvas-hint').hidden = doc.nodes.length > 0;
+    markConnectedPorts();
     showProblems(problems);
     if (selectedKey && !specs.has(selectedKey) && selectedKey !== TRIGGER) selectedKey = null;
     markSelected();
@@ -249,8 +265,18 @@
     if ($('#btn-undo')) $('#btn-undo').disabled = history.length < 2;
     if ($('#btn-redo')) $('#btn-redo').disabled = future.length === 0;
   }
+  // A port with a connection shows its "+" only while its step is hovered or selected.
+  function markConnectedPorts() {
+    for (const node of Object.values(editor.drawflow.drawflow.Home.data)) {
+      for (const [outputClass, output] of Object.entries(node.outputs)) {
+        const el = $(`#node-${node.id} .outputs .${outputClass}`);
+        if (el) el.classList.toggle('is-connected', output.connections.length > 0);
+      }
+    }
+  }
   function commit() {
     if (rendering) return;
+    markConnectedPorts();
     const snap = snapshot();
     if (history.length && history[history.length - 1] === snap) return;
     history.push(snap);
@@ -259,6 +285,12 @@
     updateHistoryButtons();
     $('#canvas-hint').hidden = order.length > 0;
     scheduleSave();
+  }
+  let commitQueued = false;
+  function commitSoon() {
+    if (commitQueued) return;
+    commitQueued = true;
+    queueMicrotask(() => { commitQueued = false; commit(); });
   }
   function undo() {
     if (!CAN.edit || history.length < 2) return;
@@ -284,7 +316,11 @@
 
   function scheduleSave() {
     if (!CAN.edit || conflict) return;
-    if (snapshot() === lastSaved) return;
+    if (snapshot() === lastSaved) { // e.g. undone back to what is saved: nothing to send
+      clearTimeout(saveTimer);
+      if (!saving) setSaveState('All changes saved', 'ok');
+      return;
+    }
     setSaveState('Unsaved changes…', 'dirty');
     clearTimeout(saveTimer);
     saveTimer = setTimeout(() => { save(); }, 800);
@@ -294,7 +330,7 @@
     if (!CAN.edit || conflict) return false;
     if (saving) { await saving; return save(); }
     const snap = snapshot();
-    if (snap === lastSaved) return true;
+    if (snap === lastSaved) { setSaveState('All changes saved', 'ok'); return true; }
     setSaveState('Saving…', 'saving');
     saving = (async () => {
       try {
@@ -399,8 +435,11 @@
 
   // --- selection and the side panel -------------------------------------------------------------
   function markSelected() {
-    $$('.drawflow-node.is-selected').forEach((el) => el.classList.remove('is-selected'));
-    if (selectedKey && idOf.has(selectedKey)) $(`#node-${idOf.get(selectedKey)}`).classList.add('is-selected');
+    // Drawflow marks the node it last saw clicked (.selected); keyboard focus and the panel select
+    // others: only the one selected step keeps either mark.
+    const current = selectedKey && idOf.has(selectedKey) ? $(`#node-${idOf.get(selectedKey)}`) : null;
+    $$('.drawflow-node.is-selected, .drawflow-node.selected').forEach((el) => { if (el !== current) el.classList.remove('is-selected', 'selected'); });
+    if (current) current.classList.add('is-selected');
   }
   function select(key, focus) {
     if (!key || (key !== TRIGGER && !specs.has(key))) return;
@@ -610,7 +649,9 @@
   });
   editor.on('connectionRemoved', () => {
     if (rendering) return;
-    commit();
+    // Deleting a node removes its connections first, each with this event: record the change
+    // once, after the node is gone too, so one undo brings back the node and its connections.
+    commitSoon();
     appendConnectionsIfOpen();
   });
   function appendConnectionsIfOpen() {
@@ -634,9 +675,24 @@
     while (specs.has(`${stem}_${n}`)) n += 1;
     return `${stem}_${n}`;
   }
-  function addAction(action, x, y, template) {
+  // Where a new step goes: (x, y) unless it would cover a step already there; then the first
+  // free place below it (steps are about 210 × 90 px; a gap of 20).
+  const NODE_W = 230;
+  const NODE_H = 110;
+  function freeSpot(x, y) {
+    const boxes = [...idOf.values()].map((id) => {
+      const el = $(`#node-${id}`);
+      return { x: el.offsetLeft, y: el.offsetTop, w: el.offsetWidth + 20, h: el.offsetHeight + 20 };
+    });
+    const hits = (px, py) => boxes.some((b) => px < b.x + b.w && px + NODE_W > b.x && py < b.y + b.h && py + NODE_H > b.y);
+    let py = y;
+    for (let tries = 0; tries < 200 && hits(x, py); tries += 1) py += 30;
+    return { x, y: py };
+  }
+  function addAction(action, x, y, template, connectFrom) {
     if (!CAN.edit) return null;
     const meta = actionMeta(action);
+    ({ x, y } = freeSpot(Math.round(x), Math.round(y)));
     const key = uniqueKey(template ? template.key : action.split('.')[1]);
     specs.set(key, {
       key, action, label: template ? template.label : '', config: template ? JSON.parse(JSON.stringify(template.config)) : {},
@@ -645,11 +701,51 @@
     ports[key] = template && template.ports ? template.ports : meta.ports;
     order.push(key);
     rendering = true;
-    try { addDfNode(key, Math.round(x), Math.round(y)); } finally { rendering = false; }
+    try {
+      addDfNode(key, x, y);
+      if (connectFrom) {
+        const index = (ports[connectFrom.key] || []).indexOf(connectFrom.port);
+        if (index >= 0 && idOf.has(connectFrom.key)) editor.addConnection(idOf.get(connectFrom.key), idOf.get(key), `output_${index + 1}`, 'input_1');
+      }
+    } finally { rendering = false; }
     commit();
     select(key, true);
     return key;
   }
+
+  // The "+" on an output port: choose the next step in the palette; it is placed to the right
+  // of this step and connected from that port.
+  let pendingConnect = null;
+  function startAddNext(key, port) {
+    pendingConnect = { key, port };
+    const banner = $('#add-next');
+    banner.hidden = false;
+    $('#add-next-text').textContent = `Choose the step that follows ${key} → ${port} (Esc cancels).`;
+    if (!$('#palette').classList.contains('is-open') || window.matchMedia('(max-width: 1100px)').matches) {
+      paletteToggle.setAttribute('aria-expanded', 'true');
+      $('#palette').classList.add('is-open');
+    }
+    $('#palette-search').focus();
+  }
+  function cancelAddNext() {
+    pendingConnect = null;
+    $('#add-next').hidden = true;
+  }
+  function addNext(action) {
+    const from = pendingConnect;
+    cancelAddNext();
+    const node = editor.getNodeFromId(String(idOf.get(from.key)));
+    const index = Math.max(0, (ports[from.key] || []).indexOf(from.port));
+    const key = addAction(action, node.pos_x + 290, node.pos_y + index * 40, null, from);
+    closePaletteIfOverlay();
+    return key;
+  }
+  container.addEventListener('click', (event) => {
+    const plus = event.target.closest('.port-add');
+    if (!plus || !CAN.edit) return;
+    event.stopPropagation();
+    startAddNext(plus.closest('.drawflow-node').dataset.key, plus.dataset.addPort);
+  }, true);
   function viewCenter() {
     const rect = container.getBoundingClientRect();
     const pre = editor.precanvas.getBoundingClientRect();
@@ -665,6 +761,12 @@
         <span class="cat-dot cat-${esc(cat)}" aria-hidden="true"></span><span class="pi-label">${esc(a.label)}</span><small>${esc(a.name)}</small></div>`).join('')}</section>`).join('');
   }
   buildPalette();
+  $('#palette-search').addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && pendingConnect) { cancelAddNext(); return; }
+    if (event.key !== 'Enter' || !pendingConnect) return;
+    const first = $$('.palette-item').find((i) => !i.hidden && !i.closest('.palette-group').hidden);
+    if (first) { event.preventDefault(); addNext(first.dataset.action); }
+  });
   $('#palette-search').addEventListener('input', (event) => {
     const q = event.target.value.trim().toLowerCase();
     $$('.palette-item').forEach((item) => { item.hidden = q && !q.split(/\s+/).every((w) => item.dataset.search.includes(w)); });
@@ -681,12 +783,14 @@
     const item = event.target.closest('.palette-item');
     if (!item || (event.key !== 'Enter' && event.key !== ' ')) return;
     event.preventDefault();
+    if (pendingConnect) { addNext(item.dataset.action); return; }
     const c = viewCenter();
     addAction(item.dataset.action, c.x + (order.length % 4) * 24, c.y + (order.length % 4) * 24);
   });
   $('#palette-list').addEventListener('click', (event) => {
     // A tap adds the action on touch screens, where HTML drag and drop is not available.
     const item = event.target.closest('.palette-item');
+    if (item && pendingConnect) { addNext(item.dataset.action); return; }
     if (!item || !window.matchMedia('(pointer: coarse)').matches) return;
     const c = viewCenter();
     addAction(item.dataset.action, c.x, c.y);
@@ -722,7 +826,10 @@
     editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${editor.zoom})`;
     editor.dispatch('zoom', editor.zoom);
   }
-  function fit() {
+  const READABLE_ZOOM = 0.85; // node text stays about 11 px or larger
+  // Fit the graph into the canvas. On open (`readable`) the zoom never drops below READABLE_ZOOM:
+  // a graph too large for the canvas then starts at its left (the trigger) and can be panned.
+  function fit(readable) {
     const els = $$('.drawflow-node', editor.precanvas);
     if (!els.length) return;
     let minX = Infinity; let minY = Infinity; let maxX = -Infinity; let maxY = -Infinity;
@@ -735,12 +842,14 @@
     const W = container.clientWidth;
     const H = container.clientHeight;
     const pad = 40;
-    const zoom = Math.max(editor.zoom_min, Math.min(1, (W - 2 * pad) / (maxX - minX), (H - 2 * pad) / (maxY - minY)));
+    const fitted = Math.min(1, (W - 2 * pad) / (maxX - minX), (H - 2 * pad) / (maxY - minY));
+    const zoom = Math.max(readable === true ? READABLE_ZOOM : editor.zoom_min, fitted);
     const pw = editor.precanvas.clientWidth;
     const ph = editor.precanvas.clientHeight;
-    // The canvas scales around its centre: place the bounding box's corner at the padding.
-    const offsetX = (W - (maxX - minX) * zoom) / 2;
-    const offsetY = (H - (maxY - minY) * zoom) / 2;
+    // The canvas scales around its centre: place the bounding box's corner at the padding
+    // (centred when it fits, else at the left / top).
+    const offsetX = Math.max(pad, (W - (maxX - minX) * zoom) / 2);
+    const offsetY = Math.max(pad, (H - (maxY - minY) * zoom) / 2);
     editor.zoom = zoom;
     editor.canvas_x = offsetX - minX * zoom - (pw / 2) * (1 - zoom);
     editor.canvas_y = offsetY - minY * zoom - (ph / 2) * (1 - zoom);
@@ -831,6 +940,7 @@
       if (CAN.edit) flushAll().then((ok) => { if (ok) flash('Saved.', 'ok'); });
       return;
     }
+    if (event.key === 'Escape' && pendingConnect) { cancelAddNext(); return; }
     if (isTyping(event.target) || $('dialog[open]')) return;
     if (mod && key === 'z' && !event.shiftKey) { event.preventDefault(); undo(); }
     else if (mod && (key === 'y' || (key === 'z' && event.shiftKey))) { event.preventDefault(); redo(); }
@@ -1237,10 +1347,11 @@
   on('#btn-redo', redo);
   on('#btn-zoom-in', () => editor.zoom_in());
   on('#btn-zoom-out', () => editor.zoom_out());
-  on('#btn-fit', fit);
+  on('#btn-fit', () => fit());
   on('#btn-layout', autoLayout);
   on('#btn-validate', validate);
   on('#btn-reload', () => { window.location.reload(); });
+  on('#add-next-cancel', cancelAddNext);
 
   // --- start ---------------------------------------------------------------------------------------
   const initial = { nodes: DATA.document.nodes.map((n) => ({ ...n, ports: DATA.ports[n.key] })), edges: DATA.document.edges };
@@ -1248,7 +1359,7 @@
   history.push(snapshot());
   lastSaved = history[0];
   updateHistoryButtons();
-  if (order.length) requestAnimationFrame(fit);
+  if (order.length) requestAnimationFrame(() => fit(true));
   if (run.id) loadRunDetail();
   window.circuitBuilder = { editor, currentDoc, save, select, fit, get revision() { return revision; }, get run() { return run; } };
 })();

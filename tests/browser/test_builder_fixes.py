@@ -76,3 +76,72 @@ def test_a_webhook_circuit_shows_its_payload_shape_and_tests_with_a_webhook_shap
     test_run = Execution.objects.get(circuit=circuit, is_test=True)
     assert test_run.input["body"] == {"name": "Ada"} and test_run.output == "Hello Ada"
     assert s.console_errors == [], s.console_errors
+
+
+def _wide_circuit(world, slug: str):
+    """Six steps in a row, 290 px apart: wider than the canvas at a readable zoom."""
+    keys = [f"s{i}" for i in range(1, 7)]
+    steps = [node(k, "util.log", {"message": k}, position={"x": 300 + i * 290, "y": 100}) for i, k in enumerate(keys)]
+    return build(world, slug, steps, chain(*keys), publish=False)
+
+
+def test_the_canvas_opens_at_a_readable_zoom_with_one_selected_step_and_one_undo_per_delete(world, browser_session):
+    circuit = _wide_circuit(world, "wide")
+    s = browser_session(world.editor)
+    page = s.page
+    s.goto("/t/acme/circuits/wide/edit")
+    expect(node_el(page, "s1")).to_be_visible()
+    page.wait_for_timeout(300)  # the fit runs on the next frame
+    assert page.evaluate("window.circuitBuilder.editor.zoom") >= 0.85
+    label_px = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector(`.drawflow-node[data-key='s1'] .node-label`)).fontSize) * window.circuitBuilder.editor.zoom"
+    )
+    assert label_px >= 11
+    expect(node_el(page, "trigger")).to_be_in_viewport()
+
+    # Click one step, then move to another with the keyboard: only that one looks selected.
+    node_el(page, "s1").click()
+    node_el(page, "s2").focus()
+    looks_selected = page.evaluate(
+        "[...document.querySelectorAll('.drawflow-node')].filter((el) => getComputedStyle(el).boxShadow.includes('201, 212, 255')).map((el) => el.dataset.key)"
+    )
+    assert looks_selected == ["s2"]
+
+    # Delete a step with connections on both sides; one undo brings it back with them.
+    page.keyboard.press("Delete")
+    expect(node_el(page, "s2")).to_have_count(0)
+    page.keyboard.press("Control+z")
+    expect(node_el(page, "s2")).to_be_visible()
+    edges = page.evaluate("window.circuitBuilder.currentDoc().edges.map((e) => e.source + '>' + e.target)")
+    assert "s1>s2" in edges and "s2>s3" in edges
+    wait_saved(page)
+    assert {(e["source"], e["target"]) for e in version_document(current_version(circuit))["edges"]} >= {("s1", "s2"), ("s2", "s3")}
+    assert s.console_errors == [], s.console_errors
+
+
+def test_dropped_steps_do_not_overlap_and_the_plus_on_a_port_adds_a_connected_next_step(world, browser_session):
+    from tests.browser.test_builder_journey import drop_action
+
+    circuit = build(world, "grow", [node("hello", "util.log", {"message": "hi"}, position={"x": 300, "y": 100})], chain("hello"), publish=False)
+    s = browser_session(world.editor)
+    page = s.page
+    s.goto("/t/acme/circuits/grow/edit")
+    expect(node_el(page, "hello")).to_be_visible()
+    drop_action(page, "util.wait", 300, 420)
+    drop_action(page, "util.wait", 300, 420)
+    first, second = node_el(page, "wait_1").bounding_box(), node_el(page, "wait_2").bounding_box()
+    overlap_x = min(first["x"] + first["width"], second["x"] + second["width"]) - max(first["x"], second["x"])
+    overlap_y = min(first["y"] + first["height"], second["y"] + second["height"]) - max(first["y"], second["y"])
+    assert overlap_x <= 0 or overlap_y <= 0, (first, second)
+
+    node_el(page, "hello").locator(".outputs .port-add[data-add-port='next']").click()
+    expect(page.locator("#add-next")).to_contain_text("hello → next")
+    expect(page.locator("#palette-search")).to_be_focused()
+    page.keyboard.type("transform")
+    page.keyboard.press("Enter")
+    expect(node_el(page, "transform_1")).to_be_visible()
+    expect(page.locator("#add-next")).to_be_hidden()
+    assert node_el(page, "transform_1").bounding_box()["x"] > node_el(page, "hello").bounding_box()["x"] + 150
+    wait_saved(page)
+    assert ("hello", "next", "transform_1") in {(e["source"], e["port"], e["target"]) for e in version_document(current_version(circuit))["edges"]}
+    assert s.console_errors == [], s.console_errors
