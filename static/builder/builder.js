@@ -1111,7 +1111,7 @@
 
   // --- test runs: start, watch live, re-run from a step ---------------------------------------------
   let run = { id: DATA.last_test_execution, status: null, steps: {}, detail: null, socket: null };
-  const RUN_CLASSES = ['run-running', 'run-succeeded', 'run-failed', 'run-skipped', 'run-waiting', 'run-pending'];
+  const RUN_CLASSES = ['run-running', 'run-succeeded', 'run-failed', 'run-skipped', 'run-waiting', 'run-pending', 'run-cancelled'];
 
   function setNodeRun(key, status) {
     const id = idOf.get(key);
@@ -1188,9 +1188,12 @@
     if (!res.ok) return;
     run.detail = res.json;
     run.status = res.json.status;
-    if (!Object.keys(run.steps).length) {
+    const over = ['succeeded', 'failed', 'cancelled'].includes(res.json.status);
+    // A finished run's stored steps are the last word: a cancel closes waiting steps without
+    // a step event, so only they say "cancelled".
+    if (over || !Object.keys(run.steps).length) {
       for (const s of res.json.steps) mergeStep(s);
-      if (['succeeded', 'failed', 'cancelled'].includes(res.json.status)) for (const key of order) if (!run.steps[key]) setNodeRun(key, 'skipped');
+      if (over) for (const key of order) if (!run.steps[key]) setNodeRun(key, 'skipped');
     }
     showNodeIO();
     renderRunPanel();

@@ -145,3 +145,32 @@ def test_dropped_steps_do_not_overlap_and_the_plus_on_a_port_adds_a_connected_ne
     wait_saved(page)
     assert ("hello", "next", "transform_1") in {(e["source"], e["port"], e["target"]) for e in version_document(current_version(circuit))["edges"]}
     assert s.console_errors == [], s.console_errors
+
+
+def test_a_cancelled_test_run_shows_its_closed_wait_as_cancelled(world, browser_session):
+    steps = [
+        node("nap", "util.wait", {"seconds": 3600}, position={"x": 300, "y": 100}),
+        node("after", "util.log", {"message": "late"}, position={"x": 600, "y": 100}),
+    ]
+    circuit = build(world, "napper", steps, chain("nap", "after"), publish=False)
+    s = browser_session(world.editor)
+    page = s.page
+    s.goto("/t/acme/circuits/napper/edit")
+    page.click("#btn-test")
+    page.fill("#test-payload", "{}")
+    page.click("#test-start")
+    expect(node_el(page, "nap")).to_have_class(re.compile("run-waiting"), timeout=15_000)
+    execution = Execution.objects.get(circuit=circuit, is_test=True)
+    status = page.evaluate(
+        """async (id) => {
+            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const r = await fetch(`/api/v1/executions/${id}/cancel`, {method: 'POST', headers: {'X-CSRFToken': token, 'X-Tenant': 'acme'}});
+            return r.status;
+        }""",
+        execution.pk,
+    )
+    assert status == 200
+    expect(node_el(page, "nap")).to_have_class(re.compile("run-cancelled"), timeout=10_000)
+    expect(node_el(page, "nap").locator(".node-status")).to_have_text("cancelled")
+    expect(node_el(page, "after")).to_have_class(re.compile("run-skipped"))
+    assert s.console_errors == [], s.console_errors
