@@ -18,9 +18,8 @@
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 
   // --- small helpers ------------------------------------------------------------------------
-  function esc(text) {
-    return String(text == null ? '' : text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-  }
+  const G = window.CircuitGraph; // static/builder/graph.js: what the execution page draws the same way
+  const esc = G.esc;
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     if (match) return decodeURIComponent(match[1]);
@@ -109,24 +108,17 @@
     return triggers.map((t) => t.label + (t.enabled ? '' : ' (off)')).join(', ');
   }
   function cardHtml(key) {
-    if (key === TRIGGER) {
-      return `<div class="node-card" data-key="trigger"><div class="node-top"><span class="cat cat-trigger">trigger</span><span class="node-status" aria-hidden="true"></span></div>
-        <div class="node-label">Trigger</div><div class="node-meta trigger-summary">${esc(triggerSummary())}</div></div>`;
-    }
+    if (key === TRIGGER) return G.triggerCard(triggerSummary());
     const spec = specs.get(key);
-    const meta = actionMeta(spec.action);
-    return `<div class="node-card" data-key="${esc(key)}"><div class="node-top"><span class="cat cat-${esc(meta.category)}">${esc(meta.category)}</span><span class="node-status" aria-hidden="true"></span></div>
-      <div class="node-label">${esc(spec.label || meta.label)}</div>
-      <div class="node-meta"><code>${esc(key)}</code> · ${esc(meta.label)}</div>
-      <div class="node-problem" hidden></div><div class="node-io" hidden></div></div>`;
+    return G.actionCard(key, spec.label, actionMeta(spec.action));
   }
   function labelPorts(id, names) {
+    const nodeEl = $(`#node-${id}`);
+    if (nodeEl) G.labelPorts(nodeEl, names);
     names.forEach((name, i) => {
       const out = $(`#node-${id} .outputs .output_${i + 1}`);
       if (out) {
-        out.dataset.port = name;
         out.title = `${name} port: drag to a step to connect`;
-        out.classList.toggle('port-error', name === 'error');
         if (CAN.edit && !$('.port-add', out)) {
           // Inside the port, so it moves with it; Drawflow starts no connection drag from it
           // (it only reacts to elements whose first class is "output").
@@ -166,14 +158,7 @@
     return id;
   }
 
-  function triggerPosition(doc) {
-    if (!doc.nodes.length) return { x: 60, y: 160 };
-    const xs = doc.nodes.map((n) => (n.position || {}).x || 0);
-    const first = doc.edges.find((e) => e.source === TRIGGER);
-    const target = first && doc.nodes.find((n) => n.key === first.target);
-    const y = target ? (target.position || {}).y || 0 : Math.min(...doc.nodes.map((n) => (n.position || {}).y || 0));
-    return { x: Math.min(...xs) - 260, y };
-  }
+  const triggerPosition = G.triggerPosition;
 
   function render(doc, keepTriggerAt) {
     rendering = true;
@@ -379,11 +364,7 @@
 
   // --- problems (validation) ------------------------------------------------------------------
   function connectionEl(edge) {
-    const from = idOf.get(edge.source);
-    const to = idOf.get(edge.target);
-    const index = (ports[edge.source] || []).indexOf(edge.port);
-    if (from == null || to == null || index < 0) return null;
-    return $(`.connection.node_out_node-${from}.node_in_node-${to}.output_${index + 1}`);
+    return G.connectionEl(container, idOf, ports, edge);
   }
   function showProblems(list) {
     problems = list || [];
@@ -821,39 +802,9 @@
   if (window.matchMedia('(max-width: 1100px)').matches) closePaletteIfOverlay();
 
   // --- view: zoom, fit, layout --------------------------------------------------------------------
-  function applyTransform() {
-    editor.zoom_last_value = editor.zoom;
-    editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${editor.zoom})`;
-    editor.dispatch('zoom', editor.zoom);
-  }
-  const READABLE_ZOOM = 0.85; // node text stays about 11 px or larger
-  // Fit the graph into the canvas. On open (`readable`) the zoom never drops below READABLE_ZOOM:
-  // a graph too large for the canvas then starts at its left (the trigger) and can be panned.
+  // Fit the graph into the canvas; on open (`readable`) at a zoom whose text can be read.
   function fit(readable) {
-    const els = $$('.drawflow-node', editor.precanvas);
-    if (!els.length) return;
-    let minX = Infinity; let minY = Infinity; let maxX = -Infinity; let maxY = -Infinity;
-    for (const el of els) {
-      minX = Math.min(minX, el.offsetLeft);
-      minY = Math.min(minY, el.offsetTop);
-      maxX = Math.max(maxX, el.offsetLeft + el.offsetWidth + 60); // room for port labels
-      maxY = Math.max(maxY, el.offsetTop + el.offsetHeight);
-    }
-    const W = container.clientWidth;
-    const H = container.clientHeight;
-    const pad = 40;
-    const fitted = Math.min(1, (W - 2 * pad) / (maxX - minX), (H - 2 * pad) / (maxY - minY));
-    const zoom = Math.max(readable === true ? READABLE_ZOOM : editor.zoom_min, fitted);
-    const pw = editor.precanvas.clientWidth;
-    const ph = editor.precanvas.clientHeight;
-    // The canvas scales around its centre: place the bounding box's corner at the padding
-    // (centred when it fits, else at the left / top).
-    const offsetX = Math.max(pad, (W - (maxX - minX) * zoom) / 2);
-    const offsetY = Math.max(pad, (H - (maxY - minY) * zoom) / 2);
-    editor.zoom = zoom;
-    editor.canvas_x = offsetX - minX * zoom - (pw / 2) * (1 - zoom);
-    editor.canvas_y = offsetY - minY * zoom - (ph / 2) * (1 - zoom);
-    applyTransform();
+    G.fit(editor, container, readable);
   }
   function autoLayout() {
     if (!CAN.edit) return;
@@ -1111,20 +1062,22 @@
 
   // --- test runs: start, watch live, re-run from a step ---------------------------------------------
   let run = { id: DATA.last_test_execution, status: null, steps: {}, detail: null, socket: null };
-  const RUN_CLASSES = ['run-running', 'run-succeeded', 'run-failed', 'run-skipped', 'run-waiting', 'run-pending', 'run-cancelled'];
 
   function setNodeRun(key, status) {
     const id = idOf.get(key);
-    if (id == null) return;
-    const el = $(`#node-${id}`);
-    RUN_CLASSES.forEach((c) => el.classList.remove(c));
-    if (status) el.classList.add(`run-${status}`);
-    const badge = $('.node-status', el);
-    if (badge) badge.textContent = status || '';
+    if (id != null) G.setRunState($(`#node-${id}`), status);
   }
   function reapplyRunState() {
     for (const [key, step] of Object.entries(run.steps)) setNodeRun(key, step.status);
     if (run.detail) showNodeIO();
+    showTaken();
+  }
+  // After a run, the connections it went along are highlighted (cleared when the next starts).
+  function showTaken() {
+    const over = run.detail && G.FINISHED.includes(run.detail.status);
+    const edges = currentDoc().edges;
+    const taken = over ? G.takenEdges(edges, run.detail.steps, (key) => specs.has(key) && actionMeta(specs.get(key).action).container) : edges.map(() => false);
+    G.markTaken(container, idOf, ports, edges, taken);
   }
   function mergeStep(step) {
     // A node that ran in several loop iterations shows its worst/latest state.
@@ -1136,6 +1089,7 @@
   function watch(executionId, wsPath) {
     if (run.socket) { run.socket.onclose = null; run.socket.close(); }
     run = { id: executionId, status: 'queued', steps: {}, detail: null, socket: null, tries: 0 };
+    showTaken();
     for (const key of order) setNodeRun(key, 'pending');
     setNodeRun(TRIGGER, 'succeeded');
     $$('.node-io').forEach((el) => { el.hidden = true; el.textContent = ''; });
@@ -1196,6 +1150,7 @@
       if (over) for (const key of order) if (!run.steps[key]) setNodeRun(key, 'skipped');
     }
     showNodeIO();
+    showTaken();
     renderRunPanel();
   }
   function stepsOf(key) {

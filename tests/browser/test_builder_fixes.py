@@ -174,3 +174,29 @@ def test_a_cancelled_test_run_shows_its_closed_wait_as_cancelled(world, browser_
     expect(node_el(page, "nap").locator(".node-status")).to_have_text("cancelled")
     expect(node_el(page, "after")).to_have_class(re.compile("run-skipped"))
     assert s.console_errors == [], s.console_errors
+
+
+def test_after_a_test_run_the_builder_highlights_the_path_it_took(world, browser_session):
+    steps = [
+        node("check", "control.if", {"condition": "{{ trigger.n > 1 }}"}, position={"x": 300, "y": 100}),
+        node("big", "util.transform", {"template": "big"}, position={"x": 600, "y": 40}),
+        node("small", "util.transform", {"template": "small"}, position={"x": 600, "y": 220}),
+    ]
+    edges = [
+        {"source": "trigger", "port": "next", "target": "check"},
+        {"source": "check", "port": "true", "target": "big"},
+        {"source": "check", "port": "false", "target": "small"},
+    ]
+    build(world, "paths", steps, edges, publish=False)
+    s = browser_session(world.editor)
+    page = s.page
+    s.goto("/t/acme/circuits/paths/edit")
+    page.click("#btn-test")
+    page.fill("#test-payload", '{"n": 0}')
+    page.click("#test-start")
+    expect(node_el(page, "small")).to_have_class(re.compile("run-succeeded"), timeout=15_000)
+    expect(page.locator("#drawflow .connection.is-taken")).to_have_count(2)
+    small = node_el(page, "small").get_attribute("id").removeprefix("node-")
+    expect(page.locator(f"#drawflow .connection.is-taken.node_in_node-{small}")).to_have_count(1)
+    expect(node_el(page, "big")).to_have_class(re.compile("run-skipped"))
+    assert s.console_errors == [], s.console_errors

@@ -4,6 +4,7 @@ list, and counts that follow what really happened."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
@@ -79,4 +80,34 @@ def test_needs_attention_drops_a_failure_whose_retry_succeeded_recent_failures_l
         execution_id = json.loads(response.read())["execution_id"]
     expect(page.locator(f"#exec-{execution_id}")).to_be_visible(timeout=10_000)
     expect(count).to_have_text(f"{before + 1} executions.")
+    assert s.console_errors == [], s.console_errors
+
+
+def test_the_execution_page_draws_the_graph_with_each_steps_status_and_the_path_taken(world, browser_session):
+    steps = [
+        node("check", "control.if", {"condition": "{{ trigger.n > 1 }}"}, position={"x": 300, "y": 100}),
+        node("big", "util.transform", {"template": "big"}, position={"x": 600, "y": 40}),
+        node("small", "util.transform", {"template": "small"}, position={"x": 600, "y": 200}),
+    ]
+    edges = [
+        {"source": "trigger", "port": "next", "target": "check"},
+        {"source": "check", "port": "true", "target": "big"},
+        {"source": "check", "port": "false", "target": "small"},
+    ]
+    circuit = build(world, "branchy", steps, edges)
+    execution = run(circuit, {"n": 5})
+    assert execution.status == ExecutionStatus.SUCCEEDED
+    s = browser_session(world.viewer)
+    page = s.page
+    s.goto(f"/t/acme/executions/{execution.pk}/")
+    graph = page.locator("#execution-graph")
+    for key, state in (("check", "run-succeeded"), ("big", "run-succeeded"), ("small", "run-skipped")):
+        expect(graph.locator(f".drawflow-node[data-key='{key}']")).to_have_class(re.compile(state))
+    expect(graph.locator(".connection.is-taken")).to_have_count(2)  # trigger → check → big
+    big = graph.locator(".drawflow-node[data-key='big']").get_attribute("id").removeprefix("node-")
+    expect(graph.locator(f".connection.is-taken.node_in_node-{big}")).to_have_count(1)
+    graph.scroll_into_view_if_needed()
+    s.screenshot("execution-graph")
+    graph.locator(".drawflow-node[data-key='big']").click()
+    expect(page.locator("#node-big").locator("xpath=ancestor::tr").locator("details pre").first).to_be_visible()
     assert s.console_errors == [], s.console_errors
