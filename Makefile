@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where the demo's circuits reach this app (allow-list entry, demo Slack credential, feed and
+# site): the port `make run` listens on; a wildcard host is reached over the loopback.
+DEMO_URL = http://$(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 
 .PHONY: run test lint format bench venv deps dev-deps system-deps npm-deps clean
 
@@ -41,7 +44,7 @@ system-deps:
 run: deps npm-deps
 	@mkdir -p var
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput -v0
-	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo --base-url "$${DEMO_BASE_URL:-$(DEMO_URL)}"
 	@DEBUG=$${DEBUG:-1} bash scripts/run.sh $(HOST) $(PORT)
 
 test: dev-deps npm-deps system-deps

@@ -18,9 +18,8 @@
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 
   // --- small helpers ------------------------------------------------------------------------
-  function esc(text) {
-    return String(text == null ? '' : text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-  }
+  const G = window.CircuitGraph; // static/builder/graph.js: what the execution page draws the same way
+  const esc = G.esc;
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     if (match) return decodeURIComponent(match[1]);
@@ -57,6 +56,9 @@
     box.hidden = false;
     clearTimeout(flashTimer);
     flashTimer = setTimeout(() => { box.hidden = true; }, kind === 'bad' ? 9000 : 4000);
+  }
+  function setBadge(version) {
+    $('#version-badge').textContent = version ? `v${version.number} · ${version.status}` : 'new';
   }
   function setSaveState(text, kind) {
     const el = $('#save-state');
@@ -106,24 +108,32 @@
     return triggers.map((t) => t.label + (t.enabled ? '' : ' (off)')).join(', ');
   }
   function cardHtml(key) {
-    if (key === TRIGGER) {
-      return `<div class="node-card" data-key="trigger"><div class="node-top"><span class="cat cat-trigger">trigger</span><span class="node-status" aria-hidden="true"></span></div>
-        <div class="node-label">Trigger</div><div class="node-meta trigger-summary">${esc(triggerSummary())}</div></div>`;
-    }
+    if (key === TRIGGER) return G.triggerCard(triggerSummary());
     const spec = specs.get(key);
-    const meta = actionMeta(spec.action);
-    return `<div class="node-card" data-key="${esc(key)}"><div class="node-top"><span class="cat cat-${esc(meta.category)}">${esc(meta.category)}</span><span class="node-status" aria-hidden="true"></span></div>
-      <div class="node-label">${esc(spec.label || meta.label)}</div>
-      <div class="node-meta"><code>${esc(key)}</code> · ${esc(meta.label)}</div>
-      <div class="node-problem" hidden></div><div class="node-io" hidden></div></div>`;
+    return G.actionCard(key, spec.label, actionMeta(spec.action));
   }
   function labelPorts(id, names) {
+    const nodeEl = $(`#node-${id}`);
+    if (nodeEl) G.labelPorts(nodeEl, names);
     names.forEach((name, i) => {
       const out = $(`#node-${id} .outputs .output_${i + 1}`);
       if (out) {
-        out.dataset.port = name;
         out.title = `${name} port: drag to a step to connect`;
-        out.classList.toggle('port-error', name === 'error');
+        if (CAN.edit && !$('.port-add', out)) {
+          // Inside the port, so it moves with it; Drawflow starts no connection drag from it
+          // (it only reacts to elements whose first class is "output").
+          const button = document.createElement('button');
+          button.type = 'button';
+          button.className = 'port-add';
+          button.textContent = '+';
+          out.appendChild(button);
+        }
+        const plus = $('.port-add', out);
+        if (plus) {
+          plus.dataset.addPort = name;
+          plus.title = `Add the step that follows on ${name}`;
+          plus.setAttribute('aria-label', `Add a step after the ${name} port`);
+        }
       }
     });
   }
@@ -148,14 +158,7 @@
     return id;
   }
 
-  function triggerPosition(doc) {
-    if (!doc.nodes.length) return { x: 60, y: 160 };
-    const xs = doc.nodes.map((n) => (n.position || {}).x || 0);
-    const first = doc.edges.find((e) => e.source === TRIGGER);
-    const target = first && doc.nodes.find((n) => n.key === first.target);
-    const y = target ? (target.position || {}).y || 0 : Math.min(...doc.nodes.map((n) => (n.position || {}).y || 0));
-    return { x: Math.min(...xs) - 260, y };
-  }
+  const triggerPosition = G.triggerPosition;
 
   function render(doc, keepTriggerAt) {
     rendering = true;
@@ -187,6 +190,7 @@
       rendering = false;
     }
     $('#canvas-hint').hidden = doc.nodes.length > 0;
+    markConnectedPorts();
     showProblems(problems);
     if (selectedKey && !specs.has(selectedKey) && selectedKey !== TRIGGER) selectedKey = null;
     markSelected();
@@ -246,8 +250,18 @@
     if ($('#btn-undo')) $('#btn-undo').disabled = history.length < 2;
     if ($('#btn-redo')) $('#btn-redo').disabled = future.length === 0;
   }
+  // A port with a connection shows its "+" only while its step is hovered or selected.
+  function markConnectedPorts() {
+    for (const node of Object.values(editor.drawflow.drawflow.Home.data)) {
+      for (const [outputClass, output] of Object.entries(node.outputs)) {
+        const el = $(`#node-${node.id} .outputs .${outputClass}`);
+        if (el) el.classList.toggle('is-connected', output.connections.length > 0);
+      }
+    }
+  }
   function commit() {
     if (rendering) return;
+    markConnectedPorts();
     const snap = snapshot();
     if (history.length && history[history.length - 1] === snap) return;
     history.push(snap);
@@ -256,6 +270,12 @@
     updateHistoryButtons();
     $('#canvas-hint').hidden = order.length > 0;
     scheduleSave();
+  }
+  let commitQueued = false;
+  function commitSoon() {
+    if (commitQueued) return;
+    commitQueued = true;
+    queueMicrotask(() => { commitQueued = false; commit(); });
   }
   function undo() {
     if (!CAN.edit || history.length < 2) return;
@@ -281,7 +301,11 @@
 
   function scheduleSave() {
     if (!CAN.edit || conflict) return;
-    if (snapshot() === lastSaved) return;
+    if (snapshot() === lastSaved) { // e.g. undone back to what is saved: nothing to send
+      clearTimeout(saveTimer);
+      if (!saving) setSaveState('All changes saved', 'ok');
+      return;
+    }
     setSaveState('Unsaved changes…', 'dirty');
     clearTimeout(saveTimer);
     saveTimer = setTimeout(() => { save(); }, 800);
@@ -291,7 +315,7 @@
     if (!CAN.edit || conflict) return false;
     if (saving) { await saving; return save(); }
     const snap = snapshot();
-    if (snap === lastSaved) return true;
+    if (snap === lastSaved) { setSaveState('All changes saved', 'ok'); return true; }
     setSaveState('Saving…', 'saving');
     saving = (async () => {
       try {
@@ -317,7 +341,7 @@
           for (const [k, v] of stale) ports[k] = v;
           render(JSON.parse(snap), triggerPos());
         }
-        $('#version-badge').textContent = `v${res.json.version} · draft`;
+        setBadge({ number: res.json.version, status: 'draft' });
         showProblems(res.json.errors || []);
         return true;
       } catch (err) {
@@ -340,11 +364,7 @@
 
   // --- problems (validation) ------------------------------------------------------------------
   function connectionEl(edge) {
-    const from = idOf.get(edge.source);
-    const to = idOf.get(edge.target);
-    const index = (ports[edge.source] || []).indexOf(edge.port);
-    if (from == null || to == null || index < 0) return null;
-    return $(`.connection.node_out_node-${from}.node_in_node-${to}.output_${index + 1}`);
+    return G.connectionEl(container, idOf, ports, edge);
   }
   function showProblems(list) {
     problems = list || [];
@@ -396,8 +416,11 @@
 
   // --- selection and the side panel -------------------------------------------------------------
   function markSelected() {
-    $$('.drawflow-node.is-selected').forEach((el) => el.classList.remove('is-selected'));
-    if (selectedKey && idOf.has(selectedKey)) $(`#node-${idOf.get(selectedKey)}`).classList.add('is-selected');
+    // Drawflow marks the node it last saw clicked (.selected); keyboard focus and the panel select
+    // others: only the one selected step keeps either mark.
+    const current = selectedKey && idOf.has(selectedKey) ? $(`#node-${idOf.get(selectedKey)}`) : null;
+    $$('.drawflow-node.is-selected, .drawflow-node.selected').forEach((el) => { if (el !== current) el.classList.remove('is-selected', 'selected'); });
+    if (current) current.classList.add('is-selected');
   }
   function select(key, focus) {
     if (!key || (key !== TRIGGER && !specs.has(key))) return;
@@ -607,7 +630,9 @@
   });
   editor.on('connectionRemoved', () => {
     if (rendering) return;
-    commit();
+    // Deleting a node removes its connections first, each with this event: record the change
+    // once, after the node is gone too, so one undo brings back the node and its connections.
+    commitSoon();
     appendConnectionsIfOpen();
   });
   function appendConnectionsIfOpen() {
@@ -631,9 +656,24 @@
     while (specs.has(`${stem}_${n}`)) n += 1;
     return `${stem}_${n}`;
   }
-  function addAction(action, x, y, template) {
+  // Where a new step goes: (x, y) unless it would cover a step already there; then the first
+  // free place below it (steps are about 210 × 90 px; a gap of 20).
+  const NODE_W = 230;
+  const NODE_H = 110;
+  function freeSpot(x, y) {
+    const boxes = [...idOf.values()].map((id) => {
+      const el = $(`#node-${id}`);
+      return { x: el.offsetLeft, y: el.offsetTop, w: el.offsetWidth + 20, h: el.offsetHeight + 20 };
+    });
+    const hits = (px, py) => boxes.some((b) => px < b.x + b.w && px + NODE_W > b.x && py < b.y + b.h && py + NODE_H > b.y);
+    let py = y;
+    for (let tries = 0; tries < 200 && hits(x, py); tries += 1) py += 30;
+    return { x, y: py };
+  }
+  function addAction(action, x, y, template, connectFrom) {
     if (!CAN.edit) return null;
     const meta = actionMeta(action);
+    ({ x, y } = freeSpot(Math.round(x), Math.round(y)));
     const key = uniqueKey(template ? template.key : action.split('.')[1]);
     specs.set(key, {
       key, action, label: template ? template.label : '', config: template ? JSON.parse(JSON.stringify(template.config)) : {},
@@ -642,11 +682,51 @@
     ports[key] = template && template.ports ? template.ports : meta.ports;
     order.push(key);
     rendering = true;
-    try { addDfNode(key, Math.round(x), Math.round(y)); } finally { rendering = false; }
+    try {
+      addDfNode(key, x, y);
+      if (connectFrom) {
+        const index = (ports[connectFrom.key] || []).indexOf(connectFrom.port);
+        if (index >= 0 && idOf.has(connectFrom.key)) editor.addConnection(idOf.get(connectFrom.key), idOf.get(key), `output_${index + 1}`, 'input_1');
+      }
+    } finally { rendering = false; }
     commit();
     select(key, true);
     return key;
   }
+
+  // The "+" on an output port: choose the next step in the palette; it is placed to the right
+  // of this step and connected from that port.
+  let pendingConnect = null;
+  function startAddNext(key, port) {
+    pendingConnect = { key, port };
+    const banner = $('#add-next');
+    banner.hidden = false;
+    $('#add-next-text').textContent = `Choose the step that follows ${key} → ${port} (Esc cancels).`;
+    if (!$('#palette').classList.contains('is-open') || window.matchMedia('(max-width: 1100px)').matches) {
+      paletteToggle.setAttribute('aria-expanded', 'true');
+      $('#palette').classList.add('is-open');
+    }
+    $('#palette-search').focus();
+  }
+  function cancelAddNext() {
+    pendingConnect = null;
+    $('#add-next').hidden = true;
+  }
+  function addNext(action) {
+    const from = pendingConnect;
+    cancelAddNext();
+    const node = editor.getNodeFromId(String(idOf.get(from.key)));
+    const index = Math.max(0, (ports[from.key] || []).indexOf(from.port));
+    const key = addAction(action, node.pos_x + 290, node.pos_y + index * 40, null, from);
+    closePaletteIfOverlay();
+    return key;
+  }
+  container.addEventListener('click', (event) => {
+    const plus = event.target.closest('.port-add');
+    if (!plus || !CAN.edit) return;
+    event.stopPropagation();
+    startAddNext(plus.closest('.drawflow-node').dataset.key, plus.dataset.addPort);
+  }, true);
   function viewCenter() {
     const rect = container.getBoundingClientRect();
     const pre = editor.precanvas.getBoundingClientRect();
@@ -662,6 +742,12 @@
         <span class="cat-dot cat-${esc(cat)}" aria-hidden="true"></span><span class="pi-label">${esc(a.label)}</span><small>${esc(a.name)}</small></div>`).join('')}</section>`).join('');
   }
   buildPalette();
+  $('#palette-search').addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && pendingConnect) { cancelAddNext(); return; }
+    if (event.key !== 'Enter' || !pendingConnect) return;
+    const first = $$('.palette-item').find((i) => !i.hidden && !i.closest('.palette-group').hidden);
+    if (first) { event.preventDefault(); addNext(first.dataset.action); }
+  });
   $('#palette-search').addEventListener('input', (event) => {
     const q = event.target.value.trim().toLowerCase();
     $$('.palette-item').forEach((item) => { item.hidden = q && !q.split(/\s+/).every((w) => item.dataset.search.includes(w)); });
@@ -678,12 +764,14 @@
     const item = event.target.closest('.palette-item');
     if (!item || (event.key !== 'Enter' && event.key !== ' ')) return;
     event.preventDefault();
+    if (pendingConnect) { addNext(item.dataset.action); return; }
     const c = viewCenter();
     addAction(item.dataset.action, c.x + (order.length % 4) * 24, c.y + (order.length % 4) * 24);
   });
   $('#palette-list').addEventListener('click', (event) => {
     // A tap adds the action on touch screens, where HTML drag and drop is not available.
     const item = event.target.closest('.palette-item');
+    if (item && pendingConnect) { addNext(item.dataset.action); return; }
     if (!item || !window.matchMedia('(pointer: coarse)').matches) return;
     const c = viewCenter();
     addAction(item.dataset.action, c.x, c.y);
@@ -714,34 +802,9 @@
   if (window.matchMedia('(max-width: 1100px)').matches) closePaletteIfOverlay();
 
   // --- view: zoom, fit, layout --------------------------------------------------------------------
-  function applyTransform() {
-    editor.zoom_last_value = editor.zoom;
-    editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${editor.zoom})`;
-    editor.dispatch('zoom', editor.zoom);
-  }
-  function fit() {
-    const els = $$('.drawflow-node', editor.precanvas);
-    if (!els.length) return;
-    let minX = Infinity; let minY = Infinity; let maxX = -Infinity; let maxY = -Infinity;
-    for (const el of els) {
-      minX = Math.min(minX, el.offsetLeft);
-      minY = Math.min(minY, el.offsetTop);
-      maxX = Math.max(maxX, el.offsetLeft + el.offsetWidth + 60); // room for port labels
-      maxY = Math.max(maxY, el.offsetTop + el.offsetHeight);
-    }
-    const W = container.clientWidth;
-    const H = container.clientHeight;
-    const pad = 40;
-    const zoom = Math.max(editor.zoom_min, Math.min(1, (W - 2 * pad) / (maxX - minX), (H - 2 * pad) / (maxY - minY)));
-    const pw = editor.precanvas.clientWidth;
-    const ph = editor.precanvas.clientHeight;
-    // The canvas scales around its centre: place the bounding box's corner at the padding.
-    const offsetX = (W - (maxX - minX) * zoom) / 2;
-    const offsetY = (H - (maxY - minY) * zoom) / 2;
-    editor.zoom = zoom;
-    editor.canvas_x = offsetX - minX * zoom - (pw / 2) * (1 - zoom);
-    editor.canvas_y = offsetY - minY * zoom - (ph / 2) * (1 - zoom);
-    applyTransform();
+  // Fit the graph into the canvas; on open (`readable`) at a zoom whose text can be read.
+  function fit(readable) {
+    G.fit(editor, container, readable);
   }
   function autoLayout() {
     if (!CAN.edit) return;
@@ -828,6 +891,7 @@
       if (CAN.edit) flushAll().then((ok) => { if (ok) flash('Saved.', 'ok'); });
       return;
     }
+    if (event.key === 'Escape' && pendingConnect) { cancelAddNext(); return; }
     if (isTyping(event.target) || $('dialog[open]')) return;
     if (mod && key === 'z' && !event.shiftKey) { event.preventDefault(); undo(); }
     else if (mod && (key === 'y' || (key === 'z' && event.shiftKey))) { event.preventDefault(); redo(); }
@@ -876,11 +940,33 @@
     const btn = event.target.closest('[data-rollback]');
     if (!btn) return;
     if (!window.confirm(`Publish version ${btn.dataset.rollback} again? Executions from now on use it.`)) return;
+    await flushAll(); // edits not saved yet land in the draft first, which the roll back keeps
     const res = await request('POST', URLS.rollback, { number: btn.dataset.rollback }, true);
     if (!res.ok) { flash(errorText(res.json, `Roll back failed (${res.status}).`), 'bad'); return; }
-    flash(`Version ${res.json.version} is published again.`, 'ok');
+    adopt(res.json.current);
+    const current = res.json.current.version;
+    flash(current && current.status === 'draft'
+      ? `Version ${res.json.version} is published again. Your draft v${current.number} is kept: publishing it replaces v${res.json.version}.`
+      : `Version ${res.json.version} is published again.`, 'ok');
     loadVersions();
   });
+
+  // Show what the server holds now (after a roll back): its graph on the canvas, its revision
+  // for the next save, and a fresh undo history, so no edit is made on top of a stale graph.
+  function adopt(state) {
+    const doc = { nodes: state.document.nodes.map((n) => ({ ...n, ports: state.ports[n.key] })), edges: state.document.edges };
+    clearTimeout(saveTimer);
+    render(doc, triggerPos());
+    revision = state.revision;
+    history.length = 0;
+    future.length = 0;
+    history.push(snapshot());
+    lastSaved = history[0];
+    updateHistoryButtons();
+    setBadge(state.version);
+    setSaveState('All changes saved', 'ok');
+    reselect();
+  }
 
   function openDialog(id) {
     const dialog = $(id);
@@ -913,7 +999,7 @@
         $('#publish-dialog').close();
         $('#publish-note').value = '';
         revision = 0; // the draft became the published version; the next change starts a new draft
-        $('#version-badge').textContent = `v${res.json.version} · published`;
+        setBadge({ number: res.json.version, status: 'published' });
         flash(`Published version ${res.json.version}.`, 'ok');
         if (!$('#panel-versions').hidden) loadVersions();
       } finally {
@@ -976,20 +1062,22 @@
 
   // --- test runs: start, watch live, re-run from a step ---------------------------------------------
   let run = { id: DATA.last_test_execution, status: null, steps: {}, detail: null, socket: null };
-  const RUN_CLASSES = ['run-running', 'run-succeeded', 'run-failed', 'run-skipped', 'run-waiting', 'run-pending'];
 
   function setNodeRun(key, status) {
     const id = idOf.get(key);
-    if (id == null) return;
-    const el = $(`#node-${id}`);
-    RUN_CLASSES.forEach((c) => el.classList.remove(c));
-    if (status) el.classList.add(`run-${status}`);
-    const badge = $('.node-status', el);
-    if (badge) badge.textContent = status || '';
+    if (id != null) G.setRunState($(`#node-${id}`), status);
   }
   function reapplyRunState() {
     for (const [key, step] of Object.entries(run.steps)) setNodeRun(key, step.status);
     if (run.detail) showNodeIO();
+    showTaken();
+  }
+  // After a run, the connections it went along are highlighted (cleared when the next starts).
+  function showTaken() {
+    const over = run.detail && G.FINISHED.includes(run.detail.status);
+    const edges = currentDoc().edges;
+    const taken = over ? G.takenEdges(edges, run.detail.steps, (key) => specs.has(key) && actionMeta(specs.get(key).action).container) : edges.map(() => false);
+    G.markTaken(container, idOf, ports, edges, taken);
   }
   function mergeStep(step) {
     // A node that ran in several loop iterations shows its worst/latest state.
@@ -1001,6 +1089,7 @@
   function watch(executionId, wsPath) {
     if (run.socket) { run.socket.onclose = null; run.socket.close(); }
     run = { id: executionId, status: 'queued', steps: {}, detail: null, socket: null, tries: 0 };
+    showTaken();
     for (const key of order) setNodeRun(key, 'pending');
     setNodeRun(TRIGGER, 'succeeded');
     $$('.node-io').forEach((el) => { el.hidden = true; el.textContent = ''; });
@@ -1053,11 +1142,15 @@
     if (!res.ok) return;
     run.detail = res.json;
     run.status = res.json.status;
-    if (!Object.keys(run.steps).length) {
+    const over = ['succeeded', 'failed', 'cancelled'].includes(res.json.status);
+    // A finished run's stored steps are the last word: a cancel closes waiting steps without
+    // a step event, so only they say "cancelled".
+    if (over || !Object.keys(run.steps).length) {
       for (const s of res.json.steps) mergeStep(s);
-      if (['succeeded', 'failed', 'cancelled'].includes(res.json.status)) for (const key of order) if (!run.steps[key]) setNodeRun(key, 'skipped');
+      if (over) for (const key of order) if (!run.steps[key]) setNodeRun(key, 'skipped');
     }
     showNodeIO();
+    showTaken();
     renderRunPanel();
   }
   function stepsOf(key) {
@@ -1133,18 +1226,51 @@
     showTab('run');
   });
 
+  // The test payload starts as the last one tested here, else a sample set on the trigger,
+  // else one of the shape the circuit's trigger sends (a webhook's {body, query, headers}).
   function samplePayload() {
     const stored = localStorage.getItem(`circuitos.payload.${DATA.circuit.slug}`);
     if (stored) return stored;
     const withSample = triggers.find((t) => t.config && t.config.sample_payload);
-    return pretty(withSample ? withSample.config.sample_payload : {});
+    if (withSample) return pretty(withSample.config.sample_payload);
+    const shaped = triggers.find((t) => t.sample);
+    return pretty(shaped ? shaped.sample : {});
+  }
+  async function api(path) {
+    const res = await fetch(URLS.api + path, { headers: { Accept: 'application/json', 'X-Tenant': DATA.tenant }, credentials: 'same-origin' });
+    return { ok: res.ok, status: res.status, json: res.ok ? await res.json() : null };
+  }
+  async function lastRealPayload() {
+    const list = await api(`executions?circuit=${encodeURIComponent(DATA.circuit.slug)}&is_test=false&page_size=1`);
+    if (!list.ok) return { error: `Could not read the executions (${list.status}).` };
+    const newest = list.json.results[0];
+    if (!newest) return { error: 'This circuit has no real execution yet: trigger it once (e.g. call its webhook URL), or type a payload.' };
+    const detail = await api(`executions/${newest.id}`);
+    if (!detail.ok) return { error: `Could not read execution ${newest.id} (${detail.status}).` };
+    return { id: newest.id, payload: detail.json.input };
   }
   if ($('#btn-test')) {
     $('#btn-test').addEventListener('click', () => {
       $('#test-errors').textContent = '';
       $('#test-payload').value = samplePayload();
+      const help = triggers.map((t) => t.payload_help).filter(Boolean);
+      $('#test-shape').textContent = help.join(' ');
+      $('#test-shape').hidden = !help.length;
       openDialog('#test-dialog');
       $('#test-payload').focus();
+    });
+    $('#test-last-real').addEventListener('click', async () => {
+      const button = $('#test-last-real');
+      button.disabled = true;
+      try {
+        const found = await lastRealPayload();
+        if (found.error) { $('#test-errors').textContent = found.error; return; }
+        $('#test-errors').textContent = '';
+        $('#test-payload').value = pretty(found.payload);
+        flash(`The payload of execution ${found.id} is filled in.`);
+      } finally {
+        button.disabled = false;
+      }
     });
     $('#test-form').addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -1179,10 +1305,11 @@
   on('#btn-redo', redo);
   on('#btn-zoom-in', () => editor.zoom_in());
   on('#btn-zoom-out', () => editor.zoom_out());
-  on('#btn-fit', fit);
+  on('#btn-fit', () => fit());
   on('#btn-layout', autoLayout);
   on('#btn-validate', validate);
   on('#btn-reload', () => { window.location.reload(); });
+  on('#add-next-cancel', cancelAddNext);
 
   // --- start ---------------------------------------------------------------------------------------
   const initial = { nodes: DATA.document.nodes.map((n) => ({ ...n, ports: DATA.ports[n.key] })), edges: DATA.document.edges };
@@ -1190,7 +1317,7 @@
   history.push(snapshot());
   lastSaved = history[0];
   updateHistoryButtons();
-  if (order.length) requestAnimationFrame(fit);
+  if (order.length) requestAnimationFrame(() => fit(true));
   if (run.id) loadRunDetail();
   window.circuitBuilder = { editor, currentDoc, save, select, fit, get revision() { return revision; }, get run() { return run; } };
 })();

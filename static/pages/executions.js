@@ -54,6 +54,17 @@
     }
   }
 
+  // The "N executions" line follows the rows the stream adds (they match the page's filters:
+  // the server chose them).
+  function countAdded(added) {
+    var label = document.querySelector("[data-result-count]");
+    if (!label) return;
+    var n = Number(label.dataset.resultCount) + added;
+    label.dataset.resultCount = String(n);
+    var one = n === 1;
+    label.textContent = n + " execution" + (one ? "" : "s") + (label.hasAttribute("data-filtered") ? (one ? " matches" : " match") : "") + ".";
+  }
+
   function fetchRows() {
     timer = null;
     var box = results();
@@ -73,11 +84,14 @@
         template.innerHTML = html;
         var rows = Array.from(template.content.querySelectorAll("tr[data-execution]"));
         rows.sort(function (a, b) { return Number(a.dataset.execution) - Number(b.dataset.execution); });
+        var added = 0;
         rows.forEach(function (row) {
           if (document.getElementById(row.id)) return;
           tbody.insertBefore(row, tbody.firstChild);
           row.classList.add("flash");
+          added += 1;
         });
+        if (added) countAdded(added);
         var empty = tbody.querySelector("tr.empty");
         if (empty && rows.length) empty.remove();
         var all = tbody.querySelectorAll("tr[data-execution]");

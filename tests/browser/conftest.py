@@ -204,4 +204,7 @@ def browser_session(request, chromium, asgi_server, transactional_db):
     for i, session in enumerate(opened):
         if getattr(request.node, "browser_failed", False):
             session.screenshot(f"failed-{request.node.name[:60]}-{i}")
+            # What the page saw go wrong, beside the picture: refused requests and console errors.
+            seen = ["failed requests:", *session.failed_requests, "console errors:", *session.console_errors]
+            (ARTIFACTS / f"failed-{request.node.name[:60]}-{i}.txt").write_text("\n".join(seen) + "\n")
         session.context.close()

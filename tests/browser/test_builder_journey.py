@@ -168,6 +168,11 @@ def test_an_editor_builds_publishes_and_test_runs_a_circuit_and_watches_it_live(
     for summary in page.locator("summary", has_text="Output").all():
         summary.click()
     expect(page.locator("details[open] pre", has_text="Hello Ada").first).to_be_visible()
+    # Its graph shows every step's status and the path taken.
+    for key in ("log_1", "wait_1", "transform_1"):
+        expect(page.locator(f"#execution-graph .drawflow-node[data-key='{key}']")).to_have_class(re.compile(r"run-succeeded"))
+    expect(page.locator("#execution-graph .connection.is-taken")).to_have_count(3)
+    page.evaluate("window.scrollTo(0, 0)")
     s.screenshot("execution", copy_to_docs=True)
 
     assert s.console_errors == [], s.console_errors

@@ -125,3 +125,41 @@ def test_load_demo_trains_a_lead_score_model_whose_first_scores_are_real_and_exp
     out = registry.get("ml.predict_lead_score")().run(context, {"record_id": lead.pk})
     assert out["cold_start"] is False and out["version"] == active.number and 0 < out["score"] < 1
     assert out["explanation"]["top"] and any(t.startswith(("title", "source")) for t in out["explanation"]["top"])
+
+
+def test_make_run_loads_the_demo_for_the_port_it_serves_on():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DEMO_BASE_URL"}
+    dry = subprocess.run(["make", "-n", "run", "PORT=8101"], cwd=root, env=env, capture_output=True, text=True, check=True).stdout
+    assert 'load_demo --base-url "${DEMO_BASE_URL:-http://127.0.0.1:8101}"' in dry
+    assert "run.sh 127.0.0.1 8101" in dry
+
+
+def test_loading_the_demo_for_another_port_moves_its_allow_list_entry_credential_and_feed_there(db, settings, tmp_path):
+    from circuits.automation.services.versions import SaveDraft, current_version, version_document
+    from circuits.tenancy.credentials import read_credential
+
+    settings.VAR_DIR = tmp_path
+    quiet = open("/dev/null", "w")  # noqa: SIM115
+    call_command("load_demo", base_url="http://127.0.0.1:8000", stdout=quiet)
+    tenant = Tenant.objects.get(slug="acme")
+    call_command("load_demo", base_url="http://127.0.0.1:8101", stdout=quiet)
+    tenant.refresh_from_db()
+    assert "127.0.0.1:8101" in tenant.outbound_allowlist
+    assert read_credential(tenant, "demo-slack")["url"] == "http://127.0.0.1:8101/demo/inbox/acme/sales"
+    watch = Circuit.objects.for_tenant(tenant).get(slug="competitor-watch")
+    published = watch.versions.get(status="published")
+    nodes = {n["key"]: n["config"] for n in version_document(published)["nodes"]}
+    assert nodes["news"]["feeds"] == ["http://127.0.0.1:8101/demo/news.xml"]
+    assert nodes["site"]["url"] == "http://127.0.0.1:8101/demo/site/"
+    assert watch.versions.count() == 2  # the old one archived, not rewritten
+
+    # Once someone changed the example, loading the demo again leaves it alone.
+    owner = tenant.memberships.get(user__username="owner@acme.test").user
+    SaveDraft(tenant, owner, watch, version_document(published), base_revision=0).execute()
+    call_command("load_demo", base_url="http://127.0.0.1:8202", stdout=quiet)
+    assert watch.versions.get(status="published").pk == published.pk
+    assert current_version(watch).status == "draft"

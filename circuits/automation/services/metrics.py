@@ -9,7 +9,7 @@ import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, Max
+from django.db.models import Avg, Count, Exists, Max, OuterRef, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
@@ -103,8 +103,18 @@ def slowest_steps(tenant: Tenant, *, hours: float = 24, limit: int = 10) -> list
     ]
 
 
+def open_failures(executions: QuerySet[Execution]) -> QuerySet[Execution]:
+    """Failed real executions nobody has dealt with yet: a failure whose retry or re-run is going
+    or done (anything but cancelled) is superseded by it, and a failing retry shows itself.
+    Test runs are the builder's business, as in every other figure here."""
+    superseded = Execution.objects.filter(rerun_of=OuterRef("pk")).exclude(status=ExecutionStatus.CANCELLED)
+    return executions.filter(status=ExecutionStatus.FAILED, is_test=False).exclude(Exists(superseded))
+
+
 def recent_failures(tenant: Tenant, *, limit: int = 10) -> list[Execution]:
-    return list(Execution.objects.for_tenant(tenant).filter(status=ExecutionStatus.FAILED).select_related("circuit").order_by("-created_at")[:limit])
+    """The newest failed real executions (test runs are not counted, so not listed either)."""
+    failed = Execution.objects.for_tenant(tenant).filter(status=ExecutionStatus.FAILED, is_test=False)
+    return list(failed.select_related("circuit").order_by("-created_at")[:limit])
 
 
 class ResetMetrics(Service):

@@ -77,6 +77,14 @@ class TriggerKind:
     def prepare(cls, trigger: Trigger) -> None:
         """Derive the kind's own fields before save (webhook token, next run)."""
 
+    # --- what an execution it starts receives as `trigger` (shown in the builder) --------
+    payload_help: ClassVar[str] = ""
+
+    @classmethod
+    def sample_payload(cls, config: dict) -> dict | None:
+        """A payload of the shape this kind starts executions with (a test run's default)."""
+        return None
+
     # --- how it fires: reactions to what the record store and the engine signal ----------
 
     @classmethod

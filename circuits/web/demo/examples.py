@@ -5,10 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from circuits.automation.models.circuit import Circuit
-from circuits.automation.services.versions import FORMAT, ImportCircuit, PublishDraft
+from circuits.automation.models.version import VersionStatus
+from circuits.automation.services.versions import FORMAT, ImportCircuit, PublishDraft, SaveDraft, version_document
 from circuits.tenancy.credentials import save_credential
 from circuits.tenancy.models.tenants import Tenant
 from circuits.web.demo.views import inbox_url
+
+EXAMPLE_NOTE = "example"  # the note of the versions load_demo publishes
 
 
 def _edge(source: str, target: str, port: str = "next") -> dict:
@@ -169,9 +172,26 @@ def load_examples(tenant: Tenant, actor, base_url: str) -> list[Circuit]:
     save_credential(tenant, "demo-slack", "slack_webhook", {"url": inbox_url(tenant, "sales", base_url)}, description="The demo's local webhook inbox")
     created = []
     for document in example_documents(base_url):
-        if Circuit.objects.for_tenant(tenant).filter(slug=document["slug"]).exists():
-            continue
-        circuit = ImportCircuit(tenant, actor, document).execute()
-        PublishDraft(tenant, actor, circuit, note="example").execute()
-        created.append(circuit)
+        circuit = Circuit.objects.for_tenant(tenant).filter(slug=document["slug"]).first()
+        if circuit is None:
+            circuit = ImportCircuit(tenant, actor, document).execute()
+            PublishDraft(tenant, actor, circuit, note=EXAMPLE_NOTE).execute()
+            created.append(circuit)
+        else:
+            _follow_base_url(tenant, actor, circuit, document)
     return created
+
+
+def _follow_base_url(tenant: Tenant, actor, circuit: Circuit, document: dict) -> None:
+    """An example loaded earlier for another address (`make run PORT=…` once on 8000, now on
+    8101) points its feed and site at the old port: publish it again for this address, as
+    long as nobody changed it since (its published version is still load_demo's, no draft)."""
+    published = circuit.versions.filter(status=VersionStatus.PUBLISHED).first()
+    if published is None or published.note != EXAMPLE_NOTE or circuit.versions.filter(status=VersionStatus.DRAFT).exists():
+        return
+    wanted = {"nodes": document["nodes"], "edges": document["edges"]}
+    current = version_document(published)
+    if [(n["key"], n["config"]) for n in current["nodes"]] == [(n["key"], n["config"]) for n in wanted["nodes"]]:
+        return
+    SaveDraft(tenant, actor, circuit, wanted, base_revision=0).execute()
+    PublishDraft(tenant, actor, circuit, note=EXAMPLE_NOTE).execute()

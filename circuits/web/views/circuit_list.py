@@ -16,6 +16,9 @@ class CircuitListView(TenantView):
         circuits = Circuit.objects.restrict(self.request.user, "view", self.tenant)
         if q:
             circuits = circuits.filter(name__icontains=q)
+        circuits = list(circuits)
+        for circuit in circuits:  # the switch is live only for who may flip it (a grant on one circuit counts)
+            circuit.can_toggle = has_perm(self.request.user, self.tenant, "run", circuit)
         return {
             "circuits": circuits,
             "q": q,
@@ -49,5 +52,7 @@ class CircuitToggleView(TenantView):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         if request.htmx:
+            circuit.refresh_from_db(fields=["enabled"])  # a refused change shows the real state again
+            circuit.can_toggle = True
             return render(request, "circuits/partials/circuit_row.html", {"circuit": circuit, "tenant": self.tenant})
         return redirect("circuit_list", tenant_slug=self.tenant.slug)

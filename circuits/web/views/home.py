@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import ExecutionStatus
+from circuits.automation.services import metrics
 from circuits.tenancy.models.tenants import Membership
 from circuits.tenancy.permissions import has_perm
 from circuits.web.views.base import TenantView, render_page
@@ -37,7 +38,7 @@ class TenantHomeView(TenantView):
         by_status = dict(executions.filter(created_at__gte=since, is_test=False).values_list("status").annotate(n=Count("pk")).order_by())
         finished = by_status.get(ExecutionStatus.SUCCEEDED, 0) + by_status.get(ExecutionStatus.FAILED, 0)
         recent = list(executions.select_related("circuit").only(*RECENT_FIELDS)[:8])
-        failures = list(executions.filter(status=ExecutionStatus.FAILED).select_related("circuit").only(*RECENT_FIELDS)[:5])
+        failures = list(metrics.open_failures(executions).select_related("circuit").only(*RECENT_FIELDS)[:5])
         for e in (*recent, *failures):
             e.duration_display = format_ms(e.duration_ms)
             e.error_message = (e.error or {}).get("message", "") if isinstance(e.error, dict) else ""

@@ -38,6 +38,11 @@ class ScheduleTrigger(TriggerKind):
         "additionalProperties": False,
     }
     order = 60
+    payload_help = "Each run receives the Payload set here plus trigger.scheduled_for and trigger.fired_at (ISO times)."
+
+    @classmethod
+    def sample_payload(cls, config: dict) -> dict:
+        return {**(config.get("payload") or {}), "scheduled_for": "2026-01-05T08:00:00+00:00", "fired_at": "2026-01-05T08:00:01+00:00"}
 
     @classmethod
     def check(cls, config: dict) -> list[str]:

@@ -45,6 +45,16 @@ class WebhookTrigger(TriggerKind):
         "additionalProperties": False,
     }
     order = 70
+    payload_help = (
+        "A delivery reaches the circuit as trigger.body (the JSON or form body), trigger.query "
+        "(the query-string parameters) and trigger.headers (its content-type): a field name sent "
+        "in the body is read as {{ trigger.body.name }}."
+    )
+
+    @classmethod
+    def sample_payload(cls, config: dict) -> dict:
+        # circuits/web/webhooks.py builds exactly this shape from a delivery.
+        return {"body": {}, "query": {}, "headers": {"content-type": "application/json"}}
 
     @classmethod
     def check(cls, config: dict) -> list[str]:

@@ -121,7 +121,11 @@ def action_catalogue() -> list[dict]:
 
 
 def _trigger_dict(trigger: Trigger) -> dict:
+    kind = trigger_registry.get(trigger.type)
     data = {"id": trigger.pk, "type": trigger.type, "label": trigger_registry.label(trigger.type), "config": trigger.config, "enabled": trigger.enabled}
+    if kind is not None:
+        data["payload_help"] = kind.payload_help
+        data["sample"] = kind.sample_payload(trigger.config or {})
     if trigger.type == WebhookTrigger.type and trigger.webhook_token:
         data["webhook_url"] = reverse("inbound_webhook", args=[trigger.webhook_token])
     return data
@@ -155,6 +159,19 @@ class BuilderBase(TenantView):
     def draft(self) -> CircuitVersion | None:
         return self.circuit.versions.filter(status=VersionStatus.DRAFT).first()
 
+    def current_state(self) -> dict:
+        """What the canvas shows: the draft if there is one, else the published version, with
+        the revision the next save must name (0: the next change starts a new draft)."""
+        version = current_version(self.circuit)
+        document = version_document(version) if version else {"nodes": [], "edges": []}
+        draft = self.draft()
+        return {
+            "document": document,
+            "ports": {n["key"]: node_ports(n["action"], n["config"]) for n in document["nodes"]},
+            "revision": draft.revision if draft else 0,
+            "version": {"number": version.number, "status": version.status} if version else None,
+        }
+
 
 # --- the page ---------------------------------------------------------------------------------
 
@@ -163,17 +180,14 @@ class BuilderPage(BuilderBase):
     def get(self, request, slug: str):
         circuit = self.setup_circuit(slug)
         version = current_version(circuit)
-        document = version_document(version) if version else {"nodes": [], "edges": []}
-        draft = self.draft()
+        state = self.current_state()
         published = circuit.versions.filter(status=VersionStatus.PUBLISHED).first()
         last_test = Execution.objects.for_tenant(self.tenant).filter(circuit=circuit, is_test=True).order_by("-pk").first()
         base = f"/t/{self.tenant.slug}/circuits/{circuit.slug}/edit/"
         data = {
             "circuit": {"name": circuit.name, "slug": circuit.slug, "enabled": circuit.enabled},
-            "document": document,
-            "ports": {n["key"]: node_ports(n["action"], n["config"]) for n in document["nodes"]},
-            "revision": draft.revision if draft else 0,
-            "version": {"number": version.number, "status": version.status} if version else None,
+            "tenant": self.tenant.slug,
+            **state,
             "published": published.number if published else None,
             "triggers": [_trigger_dict(t) for t in circuit.triggers.order_by("pk")],
             "trigger_types": [{"value": v, "label": label} for v, label in trigger_registry.choices()],
@@ -196,6 +210,7 @@ class BuilderPage(BuilderBase):
                 "ws": f"/ws/t/{self.tenant.slug}/executions/",
                 "execution_page": f"/t/{self.tenant.slug}/executions/",
                 "circuits": reverse("circuit_list", args=[self.tenant.slug]),
+                "api": "/api/v1/",
             },
         }
         return render(request, "builder/builder.html", {"circuit": circuit, "builder_data": data, "perms": data["perms"], "version": version})
@@ -280,7 +295,7 @@ class RollbackView(BuilderBase):
         except ValueError:
             raise ValidationError({"number": "Say which version number to publish again."}) from None
         version = Rollback(self.tenant, request.user, circuit, number).execute()
-        return JsonResponse({"version": version.number, "status": version.status})
+        return JsonResponse({"version": version.number, "status": version.status, "current": self.current_state()})
 
 
 class ExportView(BuilderBase):
@@ -465,6 +480,8 @@ class TriggerFormView(BuilderBase):
             "saved": saved,
             "readonly": not has_perm(request.user, self.tenant, "edit", self.circuit),
             "post_url": request.path,
+            "payload_help": kind.payload_help,
+            "sample_text": json.dumps(kind.sample_payload(config if isinstance(config, dict) else {}), indent=2) if kind.payload_help else "",
             "webhook_url": request.build_absolute_uri(reverse("inbound_webhook", args=[trigger.webhook_token])) if trigger and trigger.webhook_token else "",
         }
         return render(request, "builder/partials/trigger_form.html", context, status=status)

@@ -20,6 +20,7 @@ from circuits.automation.dispatch import published_version
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import FINISHED, Execution, ExecutionStatus, StepRun, StepStatus
 from circuits.automation.services.executions import CancelExecution, RerunExecution, RetryFromFailedStep, RetryVersion
+from circuits.automation.services.versions import version_document
 from circuits.automation.triggers import registry as trigger_registry
 from circuits.core.numbers import is_id
 from circuits.tenancy.permissions import has_perm
@@ -272,7 +273,24 @@ class ExecutionDetailView(TenantView):
             "retry_published": published if published is not None and published.pk != execution.version_id else None,
             "can_cancel": can_run and execution.status not in FINISHED,
         }
+        context["step_states"] = [{"node": s.node_key, "status": s.status, "port": s.port} for s in steps]
+        if not request.htmx:  # the graph is drawn once; the live part refreshes only its states
+            context["graph"] = execution_graph(execution)
         return render_page(request, "pages/executions/detail.html", context, partial="pages/executions/_live.html")
+
+
+def execution_graph(execution: Execution) -> dict:
+    """What the execution page draws: the version it ran, with each action's label and family."""
+    from circuits.web.views.builder.views import action_catalogue, node_ports
+
+    document = version_document(execution.version)
+    used = {n["action"] for n in document["nodes"]}
+    return {
+        "document": document,
+        "ports": {n["key"]: node_ports(n["action"], n["config"]) for n in document["nodes"]},
+        "actions": {a["name"]: {"label": a["label"], "category": a["category"], "container": a["container"]} for a in action_catalogue() if a["name"] in used},
+        "trigger": trigger_registry.label(execution.trigger_type) if execution.trigger_type else "Trigger",
+    }
 
 
 class ExecutionActionView(TenantView):

@@ -1,0 +1,140 @@
+/* The circuit graph on a Drawflow canvas, shared by the builder and the execution page: node
+ * cards, port labels, run states, the connections a run took, and fitting the view.
+ *
+ * Plain functions on window.CircuitGraph; each page keeps its own Drawflow editor and state.
+ */
+(function () {
+  'use strict';
+
+  const TRIGGER = 'trigger';
+  const RUN_STATES = ['running', 'succeeded', 'failed', 'skipped', 'waiting', 'pending', 'cancelled'];
+  const FINISHED = ['succeeded', 'failed', 'cancelled'];
+  const READABLE_ZOOM = 0.85; // node text stays about 11 px or larger
+
+  function esc(text) {
+    return String(text == null ? '' : text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  }
+
+  function triggerCard(summary) {
+    return `<div class="node-card" data-key="trigger"><div class="node-top"><span class="cat cat-trigger">trigger</span><span class="node-status" aria-hidden="true"></span></div>
+      <div class="node-label">Trigger</div><div class="node-meta trigger-summary">${esc(summary)}</div></div>`;
+  }
+
+  // `meta` is the action's catalogue entry ({label, category}); `label` the step's own label.
+  function actionCard(key, label, meta) {
+    return `<div class="node-card" data-key="${esc(key)}"><div class="node-top"><span class="cat cat-${esc(meta.category)}">${esc(meta.category)}</span><span class="node-status" aria-hidden="true"></span></div>
+      <div class="node-label">${esc(label || meta.label)}</div>
+      <div class="node-meta"><code>${esc(key)}</code> · ${esc(meta.label)}</div>
+      <div class="node-problem" hidden></div><div class="node-io" hidden></div></div>`;
+  }
+
+  // Name a drawn node's outputs after its ports (the label is CSS on data-port).
+  function labelPorts(nodeEl, names) {
+    names.forEach((name, i) => {
+      const out = nodeEl.querySelector(`.outputs .output_${i + 1}`);
+      if (!out) return;
+      out.dataset.port = name;
+      out.title = `${name} port`;
+      out.classList.toggle('port-error', name === 'error');
+    });
+  }
+
+  function setRunState(nodeEl, status) {
+    RUN_STATES.forEach((s) => nodeEl.classList.remove(`run-${s}`));
+    if (status) nodeEl.classList.add(`run-${status}`);
+    const badge = nodeEl.querySelector('.node-status');
+    if (badge) badge.textContent = status || '';
+  }
+
+  // One state per node from its step runs (loops and retries make several): a failure wins,
+  // otherwise the latest.
+  function nodeStates(steps) {
+    const states = {};
+    for (const s of steps) {
+      if (states[s.node] === 'failed' && s.status !== 'running') continue;
+      states[s.node] = s.status;
+    }
+    return states;
+  }
+
+  // Which edges the run went along: the target ran, and the source is the trigger, left by
+  // that port, or is a container (loop, parallel) whose body edges lead to what it ran.
+  function takenEdges(edges, steps, isContainer) {
+    const ran = new Set();
+    const leftBy = {};
+    for (const s of steps) {
+      if (s.status === 'skipped') continue;
+      ran.add(s.node);
+      if (s.port) (leftBy[s.node] = leftBy[s.node] || new Set()).add(s.port);
+    }
+    return edges.map((e) => {
+      if (!ran.has(e.target)) return false;
+      if (e.source === TRIGGER) return true;
+      if (!ran.has(e.source)) return false;
+      const ports = leftBy[e.source];
+      if (ports && ports.has(e.port)) return true;
+      return isContainer(e.source) && e.port !== 'error' && e.port !== 'done';
+    });
+  }
+
+  // Fit the graph into the canvas. `readable`: the zoom never drops below READABLE_ZOOM (a graph
+  // too large then starts at its left, the trigger, and can be panned).
+  function fit(editor, container, readable) {
+    const els = Array.from(editor.precanvas.querySelectorAll('.drawflow-node'));
+    if (!els.length) return;
+    let minX = Infinity; let minY = Infinity; let maxX = -Infinity; let maxY = -Infinity;
+    for (const el of els) {
+      minX = Math.min(minX, el.offsetLeft);
+      minY = Math.min(minY, el.offsetTop);
+      maxX = Math.max(maxX, el.offsetLeft + el.offsetWidth + 60); // room for port labels
+      maxY = Math.max(maxY, el.offsetTop + el.offsetHeight);
+    }
+    const W = container.clientWidth;
+    const H = container.clientHeight;
+    const pad = 40;
+    const fitted = Math.min(1, (W - 2 * pad) / (maxX - minX), (H - 2 * pad) / (maxY - minY));
+    const zoom = Math.max(readable === true ? READABLE_ZOOM : editor.zoom_min, fitted);
+    const pw = editor.precanvas.clientWidth;
+    const ph = editor.precanvas.clientHeight;
+    // The canvas scales around its centre: place the bounding box's corner at the padding
+    // (centred when it fits, else at the left / top).
+    const offsetX = Math.max(pad, (W - (maxX - minX) * zoom) / 2);
+    const offsetY = Math.max(pad, (H - (maxY - minY) * zoom) / 2);
+    editor.zoom = zoom;
+    editor.canvas_x = offsetX - minX * zoom - (pw / 2) * (1 - zoom);
+    editor.canvas_y = offsetY - minY * zoom - (ph / 2) * (1 - zoom);
+    editor.zoom_last_value = editor.zoom;
+    editor.precanvas.style.transform = `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${editor.zoom})`;
+    editor.dispatch('zoom', editor.zoom);
+  }
+
+  // The connection element of edge (source key, port, target key), given key → Drawflow id.
+  function connectionEl(root, idOf, ports, edge) {
+    const from = idOf.get(edge.source);
+    const to = idOf.get(edge.target);
+    const index = (ports[edge.source] || []).indexOf(edge.port || 'next');
+    if (from == null || to == null || index < 0) return null;
+    return root.querySelector(`.connection.node_out_node-${from}.node_in_node-${to}.output_${index + 1}`);
+  }
+
+  function markTaken(root, idOf, ports, edges, taken) {
+    root.querySelectorAll('.connection.is-taken').forEach((el) => el.classList.remove('is-taken', 'is-error'));
+    edges.forEach((edge, i) => {
+      if (!taken[i]) return;
+      const el = connectionEl(root, idOf, ports, edge);
+      if (el) el.classList.add('is-taken', ...(edge.port === 'error' ? ['is-error'] : []));
+    });
+  }
+
+  // Where the trigger goes: left of the first step (the document does not store it).
+  function triggerPosition(doc) {
+    if (!doc.nodes.length) return { x: 60, y: 160 };
+    const xs = doc.nodes.map((n) => (n.position || {}).x || 0);
+    const first = doc.edges.find((e) => e.source === TRIGGER);
+    const target = first && doc.nodes.find((n) => n.key === first.target);
+    const y = target ? (target.position || {}).y || 0 : Math.min(...doc.nodes.map((n) => (n.position || {}).y || 0));
+    return { x: Math.min(...xs) - 260, y };
+  }
+
+  window.CircuitGraph = { TRIGGER, FINISHED, READABLE_ZOOM, esc, triggerCard, actionCard, labelPorts, setRunState, nodeStates, takenEdges, fit, connectionEl, markTaken, triggerPosition };
+})();
