@@ -1,5 +1,9 @@
-"""Models of the intelligence app (defined in intelligence.rag.models)."""
+"""Models of the intelligence app (defined in intelligence.rag.models and intelligence.graph.models)."""
 
+from intelligence.graph.models import Entity, EntityKind, Origin, Relation, RelationType, Suggestion, SuggestionStatus
 from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus, Feedback, SourceType
 
-__all__ = ["Chunk", "CorpusVersion", "Document", "DocumentStatus", "Feedback", "SourceType"]
+__all__ = [
+    "Chunk", "CorpusVersion", "Document", "DocumentStatus", "Entity", "EntityKind", "Feedback", "Origin",
+    "Relation", "RelationType", "SourceType", "Suggestion", "SuggestionStatus",
+]  # fmt: skip
