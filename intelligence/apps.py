@@ -1,3 +1,5 @@
+import importlib
+
 from django.apps import AppConfig
 
 
@@ -7,6 +9,6 @@ class IntelligenceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from intelligence.graph import receivers
-
-        receivers.connect()
+        # The graph listens to the record store and to ingestion (intelligence/graph/receivers.py);
+        # imported here, once every model is loaded, like the action families in actions/apps.py.
+        importlib.import_module("intelligence.graph.receivers").connect()

@@ -17,6 +17,7 @@ from django.db import transaction
 from circuits.tenancy.models.tenants import Membership, Tenant
 from circuits.tenancy.roles import Role
 from circuits.web.demo.examples import load_examples
+from intelligence.graph.demo import load_demo_graph
 
 DEMO_USERS = [("owner", Role.OWNER), ("editor", Role.EDITOR), ("viewer", Role.VIEWER)]
 
@@ -45,6 +46,7 @@ class Command(BaseCommand):
                 Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
             owner = User.objects.get(username="owner@acme.test")
             load_examples(tenant, owner, options["base_url"] or settings.DEMO_BASE_URL)
+            load_demo_graph(tenant)  # the knowledge graph Query Competitors reads
         logins_file.parent.mkdir(parents=True, exist_ok=True)
         logins_file.write_text(json.dumps(logins, indent=2))
         logins_file.chmod(0o600)
