@@ -19,7 +19,8 @@ from circuits.web.api.views.base import ApiView, id_param
 from intelligence.graph.inference import MAX_SUGGESTIONS, infer
 from intelligence.graph.models import Entity, Relation, Suggestion, SuggestionStatus
 from intelligence.graph.queries import DIRECTIONS, MAX_DEPTH, competitors, entity_dict, neighbours, resolve, shortest_path, subgraph
-from intelligence.graph.services import DecideSuggestion, DeleteEntity, DeleteRelation, UpsertEntity, UpsertRelation
+from intelligence.graph.services import DecideSuggestion, DefineEntityKind, DefineRelationType, DeleteEntity, DeleteRelation, UpsertEntity, UpsertRelation
+from intelligence.graph.types import BUILTIN_KINDS, kinds, relation_types
 
 TAG = ["graph"]
 
@@ -387,6 +388,59 @@ class SuggestionDecisionView(ApiView):
         return Response(body)
 
 
+class KindSerializer(StrictSerializer):
+    slug = serializers.SlugField(max_length=50)
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class RelationTypeSerializer(StrictSerializer):
+    slug = serializers.SlugField(max_length=50)
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    symmetric = serializers.BooleanField(default=False, required=False, help_text="A→B is B→A (stored once).")
+    transitive = serializers.BooleanField(default=False, required=False, help_text="A→B and B→C suggest A→C.")
+
+
+@extend_schema(tags=TAG)
+class KindListView(ApiView):
+    perms = {"GET": Perm.VIEW, "POST": Perm.MANAGE_SETTINGS}
+    serializer_class = KindSerializer
+
+    @extend_schema(summary="The kinds of entity: built-in and the tenant's own", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        return Response({"results": [{"slug": slug, "label": label, "builtin": slug in BUILTIN_KINDS} for slug, label in kinds(self.tenant).items()]})
+
+    @extend_schema(summary="Define (or relabel) a kind of entity of the tenant's own", request=KindSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        data = self.validated(KindSerializer)
+        row = DefineEntityKind(self.tenant, self.actor, data["slug"], data.get("label", "")).execute()
+        return Response({"slug": row.slug, "label": row.label, "builtin": False}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAG)
+class RelationTypeListView(ApiView):
+    perms = {"GET": Perm.VIEW, "POST": Perm.MANAGE_SETTINGS}
+    serializer_class = RelationTypeSerializer
+
+    @extend_schema(summary="The types of relation with their declared properties and kinds", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        rows = [
+            {"slug": d.slug, "label": d.label, "symmetric": d.symmetric, "transitive": d.transitive, "builtin": d.builtin,
+             "source_kinds": sorted(d.source_kinds) if d.source_kinds else None, "target_kinds": sorted(d.target_kinds) if d.target_kinds else None}
+            for d in relation_types(self.tenant).values()
+        ]  # fmt: skip
+        return Response({"results": rows})
+
+    @extend_schema(summary="Define (or change) a type of relation of the tenant's own", request=RelationTypeSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        data = self.validated(RelationTypeSerializer)
+        row = DefineRelationType(
+            self.tenant, self.actor, data["slug"], data.get("label", ""), data.get("symmetric", False), data.get("transitive", False)
+        ).execute()
+        return Response(
+            {"slug": row.slug, "label": row.label, "symmetric": row.symmetric, "transitive": row.transitive, "builtin": False}, status=status.HTTP_201_CREATED
+        )
+
+
 class _Id:
     """At most 18 digits (like the API's own ids): a longer number is a 404, not an overflow."""
 
@@ -402,6 +456,8 @@ class _Id:
 register_converter(_Id, "graph_id")
 
 urlpatterns = [
+    path("graph/kinds", KindListView.as_view(), name="graph-kinds"),
+    path("graph/relation-types", RelationTypeListView.as_view(), name="graph-relation-types"),
     path("graph/entities", EntityListView.as_view(), name="graph-entities"),
     path("graph/entities/<graph_id:id>", EntityDetailView.as_view(), name="graph-entity"),
     path("graph/entities/<graph_id:id>/neighbours", NeighboursView.as_view(), name="graph-neighbours"),

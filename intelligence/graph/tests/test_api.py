@@ -10,6 +10,7 @@ from circuits.tenancy.roles import Perm
 from intelligence.graph.inference import infer
 from intelligence.graph.models import Entity, Relation, Suggestion, SuggestionStatus
 from intelligence.graph.tests.fixtures import Market, build_market
+from intelligence.graph.types import kinds
 from tests.access import Page, TenantAccessSuite
 from tests.api.access import ApiAccessSuite, Endpoint, assert_problem
 from tests.api.helpers import client_as
@@ -65,6 +66,10 @@ def _t(o: Graphs, name: str = "Acme") -> int:
 
 
 ENDPOINTS = [
+    Endpoint("kinds", "get", lambda o: f"{V}/kinds", Perm.VIEW),
+    Endpoint("kinds", "post", lambda o: f"{V}/kinds", Perm.MANAGE_SETTINGS, lambda o: {"slug": "regulation", "label": "Regulation"}, ok=(201,)),
+    Endpoint("relation-types", "get", lambda o: f"{V}/relation-types", Perm.VIEW),
+    Endpoint("relation-types", "post", lambda o: f"{V}/relation-types", Perm.MANAGE_SETTINGS, lambda o: {"slug": "resells", "transitive": True}, ok=(201,)),
     Endpoint("entities", "get", lambda o: f"{V}/entities", Perm.VIEW),
     Endpoint("entities", "post", lambda o: f"{V}/entities", Perm.EDIT, lambda o: {"kind": "company", "name": "Cyberdyne"}, ok=(201,)),
     Endpoint("entity", "get", lambda o: f"{V}/entities/{o['Acme'].pk}", Perm.VIEW, cross=lambda o: f"{V}/entities/{_t(o)}"),
@@ -182,3 +187,20 @@ def test_the_entity_page_shows_relations_competitors_and_suggestions_to_accept(w
     assert response.status_code == 302 and Suggestion.objects.get(pk=g.suggestion.pk).status == SuggestionStatus.ACCEPTED
     assert client.get(f"/t/acme/graph/{_t(g)}").status_code == 404
     assert client.post(f"/t/acme/graph/suggestions/{g.their_suggestion.pk}/accept").status_code == 404
+
+
+def test_a_tenant_defines_its_own_kinds_and_relation_types_and_uses_them(world):
+    client = client_as(world, "admin")
+    assert client.post(f"{V}/kinds", {"slug": "regulation", "label": "Regulation"}, format="json").status_code == 201
+    assert client.post(f"{V}/relation-types", {"slug": "complies_with", "label": "complies with"}, format="json").status_code == 201
+    assert client.post(f"{V}/relation-types", {"slug": "allied_with", "symmetric": True}, format="json").status_code == 201
+    gdpr = client.post(f"{V}/entities", {"kind": "regulation", "name": "GDPR"}, format="json").json()
+    acme = client.post(f"{V}/entities", {"kind": "company", "name": "Acme"}, format="json").json()
+    globex = client.post(f"{V}/entities", {"kind": "company", "name": "Globex"}, format="json").json()
+    assert client.post(f"{V}/relations", {"source": acme["id"], "type": "complies_with", "target": gdpr["id"]}, format="json").status_code == 201
+    allied = client.post(f"{V}/relations", {"source": globex["id"], "type": "allied_with", "target": acme["id"]}, format="json").json()
+    assert (allied["source"], allied["target"]) == (acme["id"], globex["id"])  # symmetric: stored once, smaller id first
+    types = {t["slug"]: t for t in client.get(f"{V}/relation-types").json()["results"]}
+    assert types["allied_with"]["symmetric"] and not types["allied_with"]["builtin"] and types["competes_with"]["builtin"]
+    assert "built-in" in str(assert_problem(client.post(f"{V}/kinds", {"slug": "company"}, format="json"), 400)["errors"])
+    assert "regulation" not in kinds(world.other_tenant)

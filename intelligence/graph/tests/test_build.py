@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
-import pytest
+from io import StringIO
 
+import pytest
+from django.core.management import call_command
+
+from circuits.records.models import Record
 from circuits.records.service import CreateRecord, DefineObjectType, DeleteRecord, UpdateRecord
 from intelligence.graph.matcher import Matcher
 from intelligence.graph.models import Entity, Origin, Relation
-from intelligence.graph.services import UpsertEntity
+from intelligence.graph.services import UpsertEntity, UpsertRelation
 from intelligence.rag.ingest import DeleteDocument
 
 pytestmark = pytest.mark.django_db
@@ -115,10 +119,23 @@ def test_reingesting_or_deleting_a_document_takes_back_what_only_it_said(world, 
 
 
 def test_a_hand_entered_relation_is_not_downgraded_by_a_document(world, known, ingest):
-    from intelligence.graph.services import UpsertRelation
-
     e = {x.name: x for x in Entity.objects.for_tenant(world.tenant)}
     UpsertRelation(world.tenant, world.editor, source=e["Globex"], target=e["Initech"], type="competes_with", confidence=0.9).execute()
     ingest(world.tenant, world.editor, "c.md", "Initech competes with Globex.")
     competes = Relation.objects.for_tenant(world.tenant).get(type="competes_with")
     assert competes.origin == Origin.MANUAL and competes.confidence == 0.9 and competes.evidence["documents"]
+
+
+def test_graph_sync_builds_the_graph_from_records_and_documents_written_before_it(world, ingest):
+    account = Record.objects.create(tenant=world.tenant, object_type="account", data={"name": "Globex", "industry": "Proptech"})
+    Record.objects.create(tenant=world.tenant, object_type="contact", data={"last_name": "Gibbons", "first_name": "Peter", "account_id": account.pk})
+    UpsertEntity(world.tenant, None, kind="company", name="Initech").execute()
+    ingest(world.tenant, world.editor, "n.md", "Globex competes with Initech.")  # before Globex was in the graph: no relation yet
+    assert not relations(world.tenant, "competes_with")
+    out = StringIO()
+    call_command("graph_sync", "--tenant", world.tenant.slug, stdout=out)
+    assert "acme: 2 records, 1 documents read" in out.getvalue()
+    assert relations(world.tenant, "works_at") == {("Peter Gibbons", "Globex")} and {frozenset(p) for p in relations(world.tenant, "competes_with")} == {
+        frozenset(("Globex", "Initech"))
+    }
+    assert not Entity.objects.for_tenant(world.other_tenant).exists()
