@@ -145,6 +145,45 @@ SUGGESTION_EXAMPLE = OpenApiExample(
 )  # fmt: skip
 
 
+RELATION = {
+    "id": 11, "source": 3, "source_name": "Globex", "type": "competes_with", "target": 5, "target_name": "Initech", "origin": "document", "confidence": 0.7,
+    "valid_from": None, "valid_to": None,
+    "evidence": {"documents": [12], "document_title": "Market notes", "sentence": "Globex competes head-on with Initech.",
+                 "rule": "'Globex' … 'competes' … 'Initech' in one sentence"},
+    "created_at": "2026-01-15T10:00:00Z", "updated_at": "2026-01-15T10:00:00Z",
+}  # fmt: skip
+RELATION_EXAMPLE = OpenApiExample("A relation", response_only=True, value=RELATION)
+NEIGHBOURS_EXAMPLE = OpenApiExample(
+    "Neighbours", response_only=True,
+    value={"entity": {"id": 3, "kind": "company", "name": "Globex"}, "neighbours": [
+        {"id": 5, "kind": "company", "name": "Initech", "aliases": [], "attributes": {}, "record_id": None, "origin": "manual", "hops": 1, "via": RELATION},
+    ]},
+)  # fmt: skip
+SUBGRAPH_EXAMPLE = OpenApiExample(
+    "Subgraph", response_only=True,
+    value={"center": 3, "entities": [{"id": 3, "kind": "company", "name": "Globex", "hops": 0}, {"id": 5, "kind": "company", "name": "Initech", "hops": 1}],
+           "relations": [RELATION], "truncated": False},
+)  # fmt: skip
+PATH_EXAMPLE = OpenApiExample(
+    "A path", response_only=True,
+    value={"found": True, "hops": 1, "entities": [{"id": 3, "kind": "company", "name": "Globex"}, {"id": 5, "kind": "company", "name": "Initech"}],
+           "relations": [RELATION]},
+)  # fmt: skip
+KINDS_EXAMPLE = OpenApiExample("Kinds", response_only=True, value={"results": [{"slug": "company", "label": "Company", "builtin": True}]})
+KIND_EXAMPLE = OpenApiExample("A kind", response_only=True, value={"slug": "regulation", "label": "Regulation", "builtin": False})
+KIND_REQUEST = OpenApiExample("Regulation", request_only=True, value={"slug": "regulation", "label": "Regulation"})
+TYPE = {"slug": "resells", "label": "resells", "symmetric": False, "transitive": True, "builtin": False}
+TYPES_EXAMPLE = OpenApiExample("Types", response_only=True, value={"results": [{**TYPE, "source_kinds": None, "target_kinds": None}]})
+TYPE_EXAMPLE = OpenApiExample("A type", response_only=True, value=TYPE)
+TYPE_REQUEST = OpenApiExample("Resells", request_only=True, value={"slug": "resells", "transitive": True})
+INFER_REQUEST = OpenApiExample("Competitors", request_only=True, value={"types": ["competes_with"], "limit": 10})
+INFER_EXAMPLE = OpenApiExample("Suggestions", response_only=True, value={"results": [SUGGESTION_EXAMPLE.value]})
+DECISION_EXAMPLE = OpenApiExample(
+    "Accepted", response_only=True, value={"suggestion": {**SUGGESTION_EXAMPLE.value, "status": "accepted"}, "relation": {**RELATION, "origin": "inference"}}
+)
+PATCH_EXAMPLE = OpenApiExample("Aliases", request_only=True, value={"aliases": ["Globex Corp"], "attributes": {"region": "DACH"}})
+
+
 @extend_schema(tags=TAG)
 class EntityListView(ApiView):
     perms = {"GET": Perm.VIEW, "POST": Perm.EDIT}
@@ -195,7 +234,7 @@ class EntityDetailView(ApiView):
     def get(self, request, id: int):
         return Response(EntitySerializer(_entity(self, id)).data)
 
-    @extend_schema(summary="Rename an entity or change its aliases and attributes", request=EntityWriteSerializer, examples=[ENTITY_EXAMPLE])
+    @extend_schema(summary="Rename an entity or change its aliases and attributes", request=EntityWriteSerializer, examples=[PATCH_EXAMPLE, ENTITY_EXAMPLE])
     def patch(self, request, id: int):
         entity = _entity(self, id)
         data = self.validated(EntityWriteSerializer)
@@ -216,7 +255,7 @@ class NeighboursView(ApiView):
     serializer_class = WalkQuerySerializer
 
     @extend_schema(
-        summary="Entities within depth hops (1–4), each with its distance and the relation reaching it",
+        summary="Entities within depth hops (1–4), each with its distance and the relation reaching it", examples=[NEIGHBOURS_EXAMPLE],
         parameters=[WalkQuerySerializer], responses={200: OpenApiTypes.OBJECT},
     )  # fmt: skip
     def get(self, request, id: int):
@@ -232,6 +271,7 @@ class SubgraphView(ApiView):
 
     @extend_schema(
         summary="The entities within depth hops and every relation among them (for drawing)",
+        examples=[SUBGRAPH_EXAMPLE],
         parameters=[WalkQuerySerializer],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -273,6 +313,7 @@ class PathView(ApiView):
 
     @extend_schema(
         summary="The shortest chain of relations between two entities (found: false when none within max_depth)",
+        examples=[PATH_EXAMPLE],
         parameters=[PathQuerySerializer],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -291,6 +332,7 @@ class RelationListView(ApiView):
 
     @extend_schema(
         summary="List relations (filter by type, origin or entity)",
+        examples=[RELATION_EXAMPLE],
         parameters=[OpenApiParameter("type", str), OpenApiParameter("origin", str), OpenApiParameter("entity", int)],
     )
     def get(self, request):
@@ -309,7 +351,10 @@ class RelationListView(ApiView):
     @extend_schema(
         summary="Relate two entities (or update that relation); symmetric types are stored once",
         request=RelationWriteSerializer, responses={201: RelationSerializer, 200: RelationSerializer},
-        examples=[OpenApiExample("Competes", request_only=True, value={"source": 3, "type": "competes_with", "target": 5, "confidence": 0.9})],
+        examples=[
+            RELATION_EXAMPLE,
+            OpenApiExample("Competes", request_only=True, value={"source": 3, "type": "competes_with", "target": 5, "confidence": 0.9}),
+        ],
     )  # fmt: skip
     def post(self, request):
         data = self.validated(RelationWriteSerializer)
@@ -329,7 +374,7 @@ class RelationDetailView(ApiView):
     perms = {"GET": Perm.VIEW, "DELETE": Perm.EDIT}
     serializer_class = RelationSerializer
 
-    @extend_schema(summary="One relation with its origin, confidence and evidence")
+    @extend_schema(summary="One relation with its origin, confidence and evidence", examples=[RELATION_EXAMPLE])
     def get(self, request, id: int):
         return Response(RelationSerializer(_relation(self, id)).data)
 
@@ -360,7 +405,7 @@ class SuggestionListView(ApiView):
 
     @extend_schema(
         summary="Run inference: suggest relations (link prediction and rules), stored as pending; never one the tenant rejected",
-        request=InferSerializer, responses={200: SuggestionSerializer(many=True)}, examples=[SUGGESTION_EXAMPLE],
+        request=InferSerializer, responses={200: OpenApiTypes.OBJECT}, examples=[INFER_REQUEST, INFER_EXAMPLE],
     )  # fmt: skip
     def post(self, request):
         data = self.validated(InferSerializer)
@@ -377,7 +422,10 @@ class SuggestionDecisionView(ApiView):
     accept = True
 
     @extend_schema(
-        summary="Accept (it becomes a relation of origin inference) or reject (never suggested again)", request=None, responses={200: OpenApiTypes.OBJECT}
+        summary="Accept (it becomes a relation of origin inference) or reject (never suggested again)",
+        examples=[DECISION_EXAMPLE],
+        request=None,
+        responses={200: OpenApiTypes.OBJECT},
     )
     def post(self, request, id: int):
         suggestion = _suggestion(self, id)
@@ -405,11 +453,16 @@ class KindListView(ApiView):
     perms = {"GET": Perm.VIEW, "POST": Perm.MANAGE_SETTINGS}
     serializer_class = KindSerializer
 
-    @extend_schema(summary="The kinds of entity: built-in and the tenant's own", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(summary="The kinds of entity: built-in and the tenant's own", examples=[KINDS_EXAMPLE], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response({"results": [{"slug": slug, "label": label, "builtin": slug in BUILTIN_KINDS} for slug, label in kinds(self.tenant).items()]})
 
-    @extend_schema(summary="Define (or relabel) a kind of entity of the tenant's own", request=KindSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Define (or relabel) a kind of entity of the tenant's own",
+        examples=[KIND_REQUEST, KIND_EXAMPLE],
+        request=KindSerializer,
+        responses={201: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
         data = self.validated(KindSerializer)
         row = DefineEntityKind(self.tenant, self.actor, data["slug"], data.get("label", "")).execute()
@@ -421,7 +474,7 @@ class RelationTypeListView(ApiView):
     perms = {"GET": Perm.VIEW, "POST": Perm.MANAGE_SETTINGS}
     serializer_class = RelationTypeSerializer
 
-    @extend_schema(summary="The types of relation with their declared properties and kinds", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(summary="The types of relation with their declared properties and kinds", examples=[TYPES_EXAMPLE], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         rows = [
             {"slug": d.slug, "label": d.label, "symmetric": d.symmetric, "transitive": d.transitive, "builtin": d.builtin,
@@ -430,7 +483,12 @@ class RelationTypeListView(ApiView):
         ]  # fmt: skip
         return Response({"results": rows})
 
-    @extend_schema(summary="Define (or change) a type of relation of the tenant's own", request=RelationTypeSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Define (or change) a type of relation of the tenant's own",
+        examples=[TYPE_REQUEST, TYPE_EXAMPLE],
+        request=RelationTypeSerializer,
+        responses={201: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
         data = self.validated(RelationTypeSerializer)
         row = DefineRelationType(
