@@ -29,6 +29,7 @@ FEATURES = (*HEURISTICS, "same_industry", "same_market", "same_region", "shared_
 LEARNED = "learned"
 MIN_TRAINING_EDGES = 8  # fewer known edges than this: the product falls back to Adamic–Adar
 NEGATIVES_PER_POSITIVE = 3
+MAX_HUB_DEGREE = 500  # an entity related to more than this is not walked through for candidates
 SEED = 0
 
 
@@ -64,8 +65,10 @@ class GraphData:
         return graph
 
     def two_hop(self, node: int, kinds: set[str] | None) -> set[int]:
-        """Entities two hops from `node` in the whole graph (through any relation), of `kinds`."""
-        near = set(self.full[node])
+        """Entities two hops from `node` in the whole graph (through any relation), of `kinds`.
+        A hub (an industry of thousands) is no path here: it would make every member a
+        candidate of every other, and what it says is in the facet features anyway."""
+        near = [mid for mid in self.full[node] if self.full.degree(mid) <= MAX_HUB_DEGREE]
         out = {far for mid in near for far in self.full[mid]} - {node}
         return {n for n in out if kinds is None or self.kinds.get(n) in kinds}
 

@@ -139,3 +139,9 @@ def test_graph_sync_builds_the_graph_from_records_and_documents_written_before_i
         frozenset(("Globex", "Initech"))
     }
     assert not Entity.objects.for_tenant(world.other_tenant).exists()
+
+
+def test_the_matcher_ignores_punctuation_and_spacing_inside_a_name_and_finds_one_among_twenty_thousand():
+    matcher = Matcher([(1, "company", "Globex, Inc.", []), *((i, "company", f"Company {i:05d}", []) for i in range(2, 20_000))])
+    found = matcher.find("Yesterday Globex  Inc announced a deal with Company 00042.")
+    assert [(m.entity_id, m.text) for m in found] == [(1, "Globex  Inc"), (42, "Company 00042")]
