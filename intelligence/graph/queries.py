@@ -21,6 +21,7 @@ from intelligence.graph.types import SHARED_CONTEXT, normalize, relation_types
 
 MAX_DEPTH = 4
 MAX_NODES = 500
+HUB_DEGREE = 500  # an entity with more relations is reached, not walked through
 DIRECTIONS = ("both", "out", "in")
 
 
@@ -54,34 +55,66 @@ def _check(tenant, depth: int, types: list[str] | None, direction: str) -> list[
 
 
 def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None, direction: str = "both") -> dict[int, int]:
-    """{entity id: fewest hops from `entity`} for every entity within `depth` hops (not itself)."""
+    """{entity id: fewest hops from `entity`} for every entity within `depth` hops (not itself).
+
+    A hub — an entity with more than HUB_DEGREE relations, like a region every company is in —
+    is reached but not walked through (unless the walk starts there): through it, two hops
+    would be half the graph, which says nothing and costs everything."""
     types = _check(tenant, depth, types, direction)
     table = Relation._meta.db_table
     symmetric = sorted(slug for slug, d in relation_types(tenant).items() if d.symmetric)
-    params: list = [entity.pk]
-    next_id = "CASE WHEN r.source_id = w.entity_id THEN r.target_id ELSE r.source_id END"
-    if direction == "both":
-        join = "(r.source_id = w.entity_id OR r.target_id = w.entity_id)"
-    else:
-        near, far = ("source_id", "target_id") if direction == "out" else ("target_id", "source_id")
-        holes = ", ".join(["%s"] * len(symmetric)) or "NULL"
-        join = f"(r.{near} = w.entity_id OR (r.{far} = w.entity_id AND r.type IN ({holes})))"
-        params += symmetric
-    where = "w.depth < %s AND r.tenant_id = %s"
-    params += [depth, tenant.pk]
-    if types:
-        where += f" AND r.type IN ({', '.join(['%s'] * len(types))})"
-        params += types
-    # Only placeholders and our own column names are formatted in; every value is a parameter.
+
+    def side(near: str, far: str, only_symmetric: bool) -> tuple[str, list]:
+        """The relations leading from w.entity_id, one way round, as rows (b: the entity reached)."""
+        sql, params = f"SELECT r.{far} AS b FROM {table} r WHERE r.{near} = w.entity_id AND r.tenant_id = %s", [tenant.pk]  # noqa: S608
+        if types:
+            sql += f" AND r.type IN ({', '.join(['%s'] * len(types))})"
+            params += types
+        if only_symmetric:
+            sql += f" AND r.type IN ({', '.join(['%s'] * len(symmetric)) or 'NULL'})"
+            params += symmetric
+        return sql, params
+
+    forward, f_params = side("source_id", "target_id", only_symmetric=direction == "in")
+    backward, b_params = side("target_id", "source_id", only_symmetric=direction == "out")
+    # How many relations w.entity_id has, counted only up to one past HUB_DEGREE (index look-ups).
+    degree = (
+        f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} x WHERE x.source_id = w.entity_id LIMIT %s) AS o)"  # noqa: S608
+        f" + (SELECT COUNT(*) FROM (SELECT 1 FROM {table} y WHERE y.target_id = w.entity_id LIMIT %s) AS i)"
+    )
+    if connection.vendor == "postgresql":
+        # LATERAL makes PostgreSQL look each frontier entity's relations up by index; a plain
+        # join lets it scan all of the tenant's relations once per step of the walk.
+        step = f"SELECT l.b, w.depth + 1 FROM walk w CROSS JOIN LATERAL ({forward} UNION ALL {backward}) AS l"  # noqa: S608
+        step_params = [*f_params, *b_params]
+    else:  # SQLite has no LATERAL; its planner looks an OR of two indexed columns up by index
+        ends = []
+        step_params = []
+        for near, only_symmetric in (("source_id", direction == "in"), ("target_id", direction == "out")):
+            if only_symmetric:
+                ends.append(f"(r.{near} = w.entity_id AND r.type IN ({', '.join(['%s'] * len(symmetric)) or 'NULL'}))")
+                step_params += symmetric
+            else:
+                ends.append(f"r.{near} = w.entity_id")
+        step = (
+            "SELECT CASE WHEN r.source_id = w.entity_id THEN r.target_id ELSE r.source_id END, w.depth + 1 "  # noqa: S608
+            f"FROM walk w JOIN {table} r ON ({' OR '.join(ends)}) AND r.tenant_id = %s"
+        )
+        step_params.append(tenant.pk)
+        if types:
+            step += f" AND r.type IN ({', '.join(['%s'] * len(types))})"
+            step_params += types
+    # Only placeholders and our own table/column names are formatted in; every value is a parameter.
     sql = f"""
         WITH RECURSIVE walk(entity_id, depth) AS (
             SELECT CAST(%s AS BIGINT), 0
             UNION
-            SELECT {next_id}, w.depth + 1 FROM walk w JOIN {table} r ON {join} WHERE {where}
+            {step}
+            WHERE w.depth < %s AND (w.depth = 0 OR {degree} <= %s)
         )
         SELECT entity_id, MIN(depth) AS hops FROM walk WHERE entity_id <> %s GROUP BY entity_id ORDER BY hops, entity_id LIMIT %s
     """  # noqa: S608
-    params += [entity.pk, MAX_NODES]
+    params = [entity.pk, *step_params, depth, HUB_DEGREE + 1, HUB_DEGREE + 1, HUB_DEGREE, entity.pk, MAX_NODES]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {int(pk): int(hops) for pk, hops in cursor.fetchall()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from intelligence.graph import queries
 from intelligence.graph.queries import competitors, neighbours, reach, resolve, shortest_path, subgraph
 from intelligence.graph.services import UpsertEntity, UpsertRelation
 from intelligence.graph.tests.fixtures import build_market
@@ -106,3 +107,11 @@ def test_no_query_reaches_another_tenants_graph(world, market):
     with pytest.raises(ValidationError, match=r"No such source"):
         UpsertRelation(market.tenant, None, source=theirs.e["Acme"], target=market.e["Globex"], type="competes_with").execute()
     assert {c["id"] for c in competitors(market.tenant, market.e["Hooli"])} <= {e.pk for e in market.e.values()}
+
+
+def test_a_hub_is_reached_but_not_walked_through_unless_the_walk_starts_there(market, monkeypatch):
+    through = {n["name"] for n in neighbours(market.tenant, market.e["Acme"], depth=2, types=["in_market"])}
+    assert through == {"Smart buildings", "Globex", "Initech", "Hooli"}
+    monkeypatch.setattr(queries, "HUB_DEGREE", 3)  # the market has four companies: now a hub
+    assert {n["name"] for n in neighbours(market.tenant, market.e["Acme"], depth=2, types=["in_market"])} == {"Smart buildings"}
+    assert {n["name"] for n in neighbours(market.tenant, market.e["Smart buildings"], depth=1)} == {"Acme", "Globex", "Initech", "Hooli"}
