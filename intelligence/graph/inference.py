@@ -61,11 +61,15 @@ def predict(tenant, type_: str = "competes_with", entity: Entity | None = None, 
     data = data or load_graph(tenant)
     kinds = _kinds(definition)
     model = model or train(data, type_, kinds)
-    starts = [entity.pk] if entity is not None else sorted(n for n, k in data.kinds.items() if kinds[0] is None or k in kinds[0])
     pairs: set[tuple[int, int]] = set()
-    for u in starts:
-        for v in data.two_hop(u, kinds[1]):
-            pairs.add(_canonical(definition, u, v) if entity is None else (u, v))
+    if entity is None:
+        for u in sorted(n for n, k in data.kinds.items() if kinds[0] is None or k in kinds[0]):
+            pairs |= {_canonical(definition, u, v) for v in data.two_hop(u, kinds[1])}
+    else:  # the entity as the source where its kind fits, and as the target where that fits
+        if kinds[0] is None or entity.kind in kinds[0]:
+            pairs |= {(entity.pk, v) for v in data.two_hop(entity.pk, kinds[1])}
+        if not definition.symmetric and (kinds[1] is None or entity.kind in kinds[1]):
+            pairs |= {(u, entity.pk) for u in data.two_hop(entity.pk, kinds[0])}
     linked = {(s, t) for s, r, t in data.edges if r == type_}
     if definition.symmetric:
         linked |= {(t, s) for s, t in linked}

@@ -95,6 +95,8 @@ class UpsertEntity(_GraphService):
     def validate(self) -> None:
         if self.entity is not None:
             self._ours(self.entity, "entity")
+            if self.kind != self.entity.kind:  # its relations were checked against its kind
+                raise ValidationError({"kind": f"An entity's kind does not change ({self.entity.name} is a {self.entity.kind}); add a new entity instead."})
         validate_slug(self.kind, "kind")
         get_kind(self.tenant, self.kind)
         if not self.name or not normalize(self.name):

@@ -144,6 +144,7 @@ def test_bad_input_is_400_naming_the_field_and_saves_nothing(world):
     assert "Unknown relation type" in str(body["errors"])
     assert_problem(client.post(f"{V}/relations", {"source": g["Acme"].pk, "type": "competes_with", "target": _t(g)}, format="json"), 404)
     assert_problem(client.post(f"{V}/entities", {"kind": "planet", "name": "Mars"}, format="json"), 400)
+    assert "kind does not change" in str(assert_problem(client.patch(f"{V}/entities/{g['Acme'].pk}", {"kind": "product"}, format="json"), 400)["errors"])
     assert "depth" in str(assert_problem(client.get(f"{V}/entities/{g['Acme'].pk}/neighbours?depth=9"), 400)["errors"])
     assert "status" in str(assert_problem(client.get(f"{V}/suggestions?status=maybe"), 400)["errors"])
     assert Relation.objects.count() == before and not Entity.objects.filter(name="Mars").exists()

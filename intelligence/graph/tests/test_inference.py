@@ -126,3 +126,13 @@ def test_graph_eval_names_the_line_of_a_bad_file(tmp_path):
     bad.write_text("Acme,likes,Globex\n")
     with pytest.raises(CommandError, match="unknown relation 'likes'"):
         call_command("graph_eval", "--edges", str(bad))
+
+
+def test_inference_for_an_entity_proposes_only_relations_its_kind_can_have(world, market):
+    person = UpsertEntity(world.tenant, None, kind="person", name="Peter Gibbons").execute()[0]
+    UpsertRelation(world.tenant, None, source=person, target=market.e["Initech"], type="works_at").execute()
+    assert infer(world.tenant, entity=person, save=False) == []  # a person competes with no one
+    other = UpsertEntity(world.tenant, None, kind="person", name="Milton").execute()[0]
+    UpsertRelation(world.tenant, None, source=other, target=market.e["Initech"], type="works_at").execute()
+    rows = infer(world.tenant, types=["works_at"], entity=market.e["Globex"], save=False)
+    assert rows and all(r.target_id == market.e["Globex"].pk and r.source.kind == "person" for r in rows)  # the company only as the target
