@@ -13,16 +13,22 @@ Rejected suggestions are never made again; accepted ones are relations already.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Max
 
 from intelligence.graph.linkpred import FEATURES, GraphData, Model, explain, train
 from intelligence.graph.models import Entity, Relation, Suggestion, SuggestionStatus
 from intelligence.graph.types import RelationDef, get_relation_type, relation_types
 
 MAX_SUGGESTIONS = 100
+CACHED_GRAPHS = 2  # tenants whose loaded graph and trained models a process keeps
+_cache: OrderedDict[int, tuple[tuple, GraphData, dict[str, Model]]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def load_graph(tenant) -> GraphData:
@@ -34,6 +40,35 @@ def load_graph(tenant) -> GraphData:
         attributes={pk: attrs or {} for pk, _, _, attrs in entities},
         edges=edges,
     )
+
+
+def _signature(tenant) -> tuple:
+    """What changes whenever the graph does through the ORM: rows added, removed or saved."""
+
+    def of(model) -> tuple:
+        row = model.objects.for_tenant(tenant).aggregate(n=Count("id"), top=Max("id"), at=Max("updated_at"))
+        return row["n"], row["top"], row["at"]
+
+    return of(Entity), of(Relation)
+
+
+def graph_and_models(tenant) -> tuple[GraphData, dict[str, Model]]:
+    """The tenant's graph and the models trained on it, reused while the graph is unchanged
+    (loading and training take seconds on a big tenant; the signature costs two aggregates)."""
+    signature = _signature(tenant)
+    with _cache_lock:
+        hit = _cache.get(tenant.pk)
+        if hit is not None and hit[0] == signature:
+            _cache.move_to_end(tenant.pk)
+            return hit[1], hit[2]
+    data = load_graph(tenant)
+    models: dict[str, Model] = {}
+    with _cache_lock:
+        _cache[tenant.pk] = (signature, data, models)
+        _cache.move_to_end(tenant.pk)
+        while len(_cache) > CACHED_GRAPHS:
+            _cache.popitem(last=False)
+    return data, models
 
 
 @dataclass
@@ -55,12 +90,18 @@ def _kinds(definition: RelationDef) -> tuple[set[str] | None, set[str] | None]:
     return (set(definition.source_kinds) if definition.source_kinds else None, set(definition.target_kinds) if definition.target_kinds else None)
 
 
-def predict(tenant, type_: str = "competes_with", entity: Entity | None = None, data: GraphData | None = None, model: Model | None = None) -> list[Proposal]:
-    """Scored candidates of `type_` (for `entity` only, if given), best first."""
+def predict(
+    tenant, type_: str = "competes_with", entity: Entity | None = None, data: GraphData | None = None, models: dict[str, Model] | None = None
+) -> list[Proposal]:
+    """Scored candidates of `type_` (for `entity` only, if given), best first. `models` (by
+    type) holds models trained on `data` and receives the one trained here."""
     definition = get_relation_type(tenant, type_)
     data = data or load_graph(tenant)
     kinds = _kinds(definition)
-    model = model or train(data, type_, kinds)
+    models = {} if models is None else models
+    if type_ not in models:
+        models[type_] = train(data, type_, kinds)
+    model = models[type_]
     pairs: set[tuple[int, int]] = set()
     if entity is None:
         for u in sorted(n for n, k in data.kinds.items() if kinds[0] is None or k in kinds[0]):
@@ -114,8 +155,10 @@ def infer(tenant, types: list[str] | None = None, entity: Entity | None = None, 
     if not 1 <= limit <= MAX_SUGGESTIONS:
         raise ValidationError({"limit": f"limit is from 1 to {MAX_SUGGESTIONS}."})
     types = types or ["competes_with"]
-    data = load_graph(tenant)
-    proposals = [p for t in dict.fromkeys(types) for p in predict(tenant, t, entity, data)]
+    for type_ in types:
+        get_relation_type(tenant, type_)  # unknown types are refused before any work
+    data, models = graph_and_models(tenant)
+    proposals = [p for t in dict.fromkeys(types) for p in predict(tenant, t, entity, data, models)]
     proposals += [p for p in transitive_rules(tenant, data, entity) if p.type in types]
     decided = set(Suggestion.objects.for_tenant(tenant).exclude(status=SuggestionStatus.PENDING).values_list("source_id", "target_id", "type"))
     best: dict[tuple, Proposal] = {}

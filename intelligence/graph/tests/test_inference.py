@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from intelligence.graph import inference
 from intelligence.graph.inference import infer, load_graph, predict
 from intelligence.graph.linkpred import LEARNED, train
 from intelligence.graph.models import Origin, Relation, Suggestion, SuggestionStatus
@@ -136,3 +137,15 @@ def test_inference_for_an_entity_proposes_only_relations_its_kind_can_have(world
     UpsertRelation(world.tenant, None, source=other, target=market.e["Initech"], type="works_at").execute()
     rows = infer(world.tenant, types=["works_at"], entity=market.e["Globex"], save=False)
     assert rows and all(r.target_id == market.e["Globex"].pk and r.source.kind == "person" for r in rows)  # the company only as the target
+
+
+def test_the_loaded_graph_and_its_models_are_reused_until_the_graph_changes(market, monkeypatch):
+    loads = []
+    real = inference.load_graph
+    monkeypatch.setattr(inference, "load_graph", lambda tenant: loads.append(tenant.pk) or real(tenant))
+    first = [(r.source_id, r.target_id, r.score) for r in infer(market.tenant, limit=5, save=False)]
+    assert [(r.source_id, r.target_id, r.score) for r in infer(market.tenant, limit=5, save=False)] == first
+    assert len(loads) == 1
+    market.rel("Hooli", "competes_with", "Initech")
+    again = infer(market.tenant, limit=5, save=False)
+    assert len(loads) == 2 and frozenset((market.e["Hooli"].pk, market.e["Initech"].pk)) not in {frozenset((r.source_id, r.target_id)) for r in again}
