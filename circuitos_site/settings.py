@@ -194,7 +194,7 @@ NODE_MODULES_DIR = BASE_DIR / "node_modules"
 # npm packages (package.json, installed by `make npm-deps`) served from our own static files
 # under static/vendor/<name>/ — only their dist folders, and only those that are installed, so
 # settings load (and pages without them work) before `npm ci` has run.
-NPM_STATIC = {"drawflow": "drawflow/dist", "chart.js": "chart.js/dist"}
+NPM_STATIC = {"drawflow": "drawflow/dist", "chart.js": "chart.js/dist", "cytoscape": "cytoscape/dist"}
 STATICFILES_DIRS += [(f"vendor/{name}", NODE_MODULES_DIR / dist) for name, dist in NPM_STATIC.items() if (NODE_MODULES_DIR / dist).is_dir()]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {

@@ -13,4 +13,5 @@ tenant_urlpatterns = [
     path("", include("circuits.web.views.builder.urls")),
     path("", include("circuits.web.views.pages.urls")),
     path("", include("intelligence.views")),  # documents and search pages
+    path("", include("intelligence.graph.views")),  # the knowledge graph pages
 ]

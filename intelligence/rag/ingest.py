@@ -23,6 +23,7 @@ from circuits.tenancy.services.base import Service
 from intelligence.rag.chunking import chunk_text
 from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus, Feedback, SourceType
 from intelligence.rag.parsing import FILE_TYPES, Parsed, ParseError, detect_type, parse_file, parse_html, parse_record
+from intelligence.rag.signals import document_ingested
 from intelligence.rag.tasks import enqueue_embedding
 
 MAX_TAGS = 20
@@ -235,6 +236,9 @@ class IngestDocument(Service):
             ids = list(Chunk.objects.filter(document=document).order_by("ordinal").values_list("pk", flat=True))
         tenant_id = self.tenant.pk
         transaction.on_commit(lambda: enqueue_embedding(tenant_id, ids))
+        document_id = document.pk
+        # robust: the document is saved either way; a failing listener (the graph) is logged.
+        transaction.on_commit(lambda: document_ingested.send(sender=Document, tenant_id=tenant_id, document_id=document_id), robust=True)
         return IngestResult(document, changed=True, chunk_ids=ids)
 
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from circuits.tenancy.models.tenants import Membership, Tenant
 from circuits.tenancy.roles import Role
 from circuits.web.demo.examples import load_examples
+from intelligence.graph.demo import load_demo_graph
 from intelligence.ml.demo import load_demo_model
 
 DEMO_USERS = [("owner", Role.OWNER), ("editor", Role.EDITOR), ("viewer", Role.VIEWER)]
@@ -47,6 +48,7 @@ class Command(BaseCommand):
             owner = User.objects.get(username="owner@acme.test")
             load_examples(tenant, owner, options["base_url"] or settings.DEMO_BASE_URL)
             model = load_demo_model(tenant)  # leads with outcomes, and a lead-score model trained on them
+            load_demo_graph(tenant)  # the knowledge graph Query Competitors reads
         logins_file.parent.mkdir(parents=True, exist_ok=True)
         logins_file.write_text(json.dumps(logins, indent=2))
         logins_file.chmod(0o600)

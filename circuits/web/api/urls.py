@@ -6,6 +6,7 @@ from django.urls import include, path, re_path, register_converter
 
 from circuits.web.api.views import actions, apikeys, circuits, credentials, events, executions, members, metrics, records, root, triggers, versions
 from intelligence import api as rag_api
+from intelligence.graph import api as graph_api
 
 
 class IdConverter:
@@ -65,6 +66,7 @@ v1 = [
     path("api-keys/<api_id:id>", apikeys.ApiKeyDetailView.as_view(), name="api-key"),
     path("api-keys/<api_id:id>/revoke", apikeys.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     *rag_api.urlpatterns,  # documents, search, feedback (intelligence/api.py)
+    *graph_api.urlpatterns,  # graph/… (intelligence/graph/api.py)
 ]
 
 urlpatterns = [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 PROJECT_PACKAGES = ("circuits", "actions", "intelligence", "circuitos_site")
-CHECKED = ("intelligence", "actions/rag")
+CHECKED = ("intelligence", "actions/rag", "actions/graph")
 RETRIEVAL_CONTRACT = (
     "Retrieval imports one way: ingest, search → tasks, router, answer → vectors, routes, dense, sparse, parsing → filters, chunking, embeddings → models"
 )

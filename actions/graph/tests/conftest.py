@@ -1,0 +1,3 @@
+"""The graph steps' tests use the graph tests' market."""
+
+from intelligence.graph.tests.fixtures import market  # noqa: F401  (fixtures)

@@ -1,0 +1,147 @@
+"""Building the graph from records (on each committed write) and from ingested documents
+(the matcher and the cue rules), and that each source only ever feeds its own tenant."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from circuits.records.models import Record
+from circuits.records.service import CreateRecord, DefineObjectType, DeleteRecord, UpdateRecord
+from intelligence.graph.matcher import Matcher
+from intelligence.graph.models import Entity, Origin, Relation
+from intelligence.graph.services import UpsertEntity, UpsertRelation
+from intelligence.rag.ingest import DeleteDocument
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def write(django_capture_on_commit_callbacks):
+    """Run a record service and its after-commit signals (the graph sync is one of their receivers)."""
+
+    def _write(service):
+        with django_capture_on_commit_callbacks(execute=True):
+            return service.execute()
+
+    return _write
+
+
+def relations(tenant, type_: str) -> set[tuple[str, str]]:
+    return {(r.source.name, r.target.name) for r in Relation.objects.for_tenant(tenant).filter(type=type_).select_related("source", "target")}
+
+
+def test_an_account_becomes_a_company_in_its_industry_and_follows_its_renames_and_industry(world, write):
+    account = write(CreateRecord(world.tenant, world.editor, "account", {"name": "Globex", "industry": "Proptech", "website": "https://globex.example"}))
+    company = Entity.objects.for_tenant(world.tenant).get(record=account)
+    assert (company.kind, company.name, company.origin) == ("company", "Globex", Origin.RECORD)
+    assert company.attributes == {"industry": "Proptech", "website": "https://globex.example"}
+    assert relations(world.tenant, "in_industry") == {("Globex", "Proptech")}
+    assert Relation.objects.get(type="in_industry").evidence == {"record": account.pk, "field": "industry"}
+    write(UpdateRecord(world.tenant, world.editor, account, {"name": "Globex Corp", "industry": "Energy"}))
+    company.refresh_from_db()
+    assert company.name == "Globex Corp" and Entity.objects.for_tenant(world.tenant).filter(kind="company").count() == 1
+    assert relations(world.tenant, "in_industry") == {("Globex Corp", "Energy")}  # no longer in Proptech
+
+
+def test_a_contact_works_at_its_accounts_company_and_a_product_line_makes_the_company_use_the_product(world, write):
+    account = write(CreateRecord(world.tenant, world.editor, "account", {"name": "Initech"}))
+    write(CreateRecord(world.tenant, world.editor, "contact", {"first_name": "Peter", "last_name": "Gibbons", "account_id": account.pk}))
+    assert relations(world.tenant, "works_at") == {("Peter Gibbons", "Initech")}
+    DefineObjectType(
+        world.tenant, world.owner, "opportunity_product", "Opportunity product",
+        [{"name": "opportunity_id", "type": "integer", "ref": "opportunity"}, {"name": "product", "type": "string"}],
+    ).execute()  # fmt: skip
+    opportunity = write(CreateRecord(world.tenant, world.editor, "opportunity", {"name": "Sensors for HQ", "account_id": account.pk}))
+    line = write(CreateRecord(world.tenant, world.editor, "opportunity_product", {"opportunity_id": opportunity.pk, "product": "LoRa Gateway"}))
+    assert relations(world.tenant, "uses") == {("Initech", "LoRa Gateway")}
+    assert Entity.objects.for_tenant(world.tenant).get(name="LoRa Gateway").kind == "product"
+    write(DeleteRecord(world.tenant, world.editor, line))
+    assert relations(world.tenant, "uses") == set()  # the relation goes with the record that said it
+
+
+def test_records_of_one_tenant_never_feed_anothers_graph(world, write):
+    write(CreateRecord(world.tenant, world.editor, "account", {"name": "Globex"}))
+    assert not Entity.objects.for_tenant(world.other_tenant).exists()
+
+
+@pytest.fixture
+def known(world):
+    for kind, name, aliases in (
+        ("company", "Globex", ["Globex Corporation"]),
+        ("company", "Initech", []),
+        ("product", "LoRa Gateway", []),
+        ("company", "SAP", []),
+    ):
+        UpsertEntity(world.tenant, None, kind=kind, name=name, aliases=aliases).execute()
+    UpsertEntity(world.other_tenant, None, kind="company", name="Hooli").execute()
+
+
+def test_the_matcher_finds_names_and_aliases_at_word_boundaries_and_short_names_only_in_their_case(world, known):
+    found = Matcher.for_tenant(world.tenant).find("Globex Corporation and GLOBEX met sap and SAP; Initechs is not Initech.")
+    assert [(m.name, m.form, m.text) for m in found] == [
+        ("Globex", "Globex Corporation", "Globex Corporation"),  # the longest form wins over "Globex"
+        ("Globex", "Globex", "GLOBEX"),
+        ("SAP", "SAP", "SAP"),  # "sap" is a word, not the company
+        ("Initech", "Initech", "Initech"),
+    ]
+    assert found[0].start == 0 and found[0].end == len("Globex Corporation")
+
+
+def test_a_document_relates_the_entities_it_names_by_the_cue_between_them_with_the_sentence_as_evidence(world, known, ingest):
+    text = (
+        "# Market notes\nGlobex Corporation competes head-on with Initech in Munich.\n"
+        "Initech uses the LoRa Gateway in every building. Hooli and Globex were at the fair with Initech."
+    )
+    document = ingest(world.tenant, world.editor, "notes.md", text).document
+    assert relations(world.tenant, "competes_with") == {("Globex", "Initech")}
+    assert relations(world.tenant, "uses") == {("Initech", "LoRa Gateway")}
+    assert relations(world.tenant, "mentions") == {("Globex", "Initech")}  # named together, no cue; Hooli is another tenant's
+    competes = Relation.objects.for_tenant(world.tenant).get(type="competes_with")
+    assert competes.origin == Origin.DOCUMENT and competes.confidence == 0.7
+    assert competes.evidence["documents"] == [document.pk] and "competes head-on" in competes.evidence["sentence"]
+    assert "'competes'" in competes.evidence["rule"]
+    assert not Relation.objects.for_tenant(world.other_tenant).exists()
+
+
+def test_reingesting_or_deleting_a_document_takes_back_what_only_it_said(world, known, ingest):
+    ingest(world.tenant, world.editor, "a.md", "Globex competes with Initech.")
+    document = ingest(world.tenant, world.editor, "b.md", "Globex is a rival of Initech. Initech uses LoRa Gateway.").document
+    ingest(world.tenant, world.editor, "b.md", "Globex is a rival of Initech.")  # changed: no longer about the gateway
+    assert relations(world.tenant, "uses") == set()
+    competes = Relation.objects.for_tenant(world.tenant).get(type="competes_with")
+    assert len(competes.evidence["documents"]) == 2
+    DeleteDocument(world.tenant, world.editor, document).execute()
+    competes.refresh_from_db()
+    assert len(competes.evidence["documents"]) == 1  # still said by a.md
+
+
+def test_a_hand_entered_relation_is_not_downgraded_by_a_document(world, known, ingest):
+    e = {x.name: x for x in Entity.objects.for_tenant(world.tenant)}
+    UpsertRelation(world.tenant, world.editor, source=e["Globex"], target=e["Initech"], type="competes_with", confidence=0.9).execute()
+    ingest(world.tenant, world.editor, "c.md", "Initech competes with Globex.")
+    competes = Relation.objects.for_tenant(world.tenant).get(type="competes_with")
+    assert competes.origin == Origin.MANUAL and competes.confidence == 0.9 and competes.evidence["documents"]
+
+
+def test_graph_sync_builds_the_graph_from_records_and_documents_written_before_it(world, ingest):
+    account = Record.objects.create(tenant=world.tenant, object_type="account", data={"name": "Globex", "industry": "Proptech"})
+    Record.objects.create(tenant=world.tenant, object_type="contact", data={"last_name": "Gibbons", "first_name": "Peter", "account_id": account.pk})
+    UpsertEntity(world.tenant, None, kind="company", name="Initech").execute()
+    ingest(world.tenant, world.editor, "n.md", "Globex competes with Initech.")  # before Globex was in the graph: no relation yet
+    assert not relations(world.tenant, "competes_with")
+    out = StringIO()
+    call_command("graph_sync", "--tenant", world.tenant.slug, stdout=out)
+    assert "acme: 2 records, 1 documents read" in out.getvalue()
+    assert relations(world.tenant, "works_at") == {("Peter Gibbons", "Globex")} and {frozenset(p) for p in relations(world.tenant, "competes_with")} == {
+        frozenset(("Globex", "Initech"))
+    }
+    assert not Entity.objects.for_tenant(world.other_tenant).exists()
+
+
+def test_the_matcher_ignores_punctuation_and_spacing_inside_a_name_and_finds_one_among_twenty_thousand():
+    matcher = Matcher([(1, "company", "Globex, Inc.", []), *((i, "company", f"Company {i:05d}", []) for i in range(2, 20_000))])
+    found = matcher.find("Yesterday Globex  Inc announced a deal with Company 00042.")
+    assert [(m.entity_id, m.text) for m in found] == [(1, "Globex  Inc"), (42, "Company 00042")]

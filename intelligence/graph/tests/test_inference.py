@@ -1,0 +1,151 @@
+"""Inference: link prediction with a score and a reason in words, the learned combiner and its
+fallback, the transitive rule, accept/reject (rejected never again) — and `graph_eval`."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from intelligence.graph import inference
+from intelligence.graph.inference import infer, load_graph, predict
+from intelligence.graph.linkpred import LEARNED, train
+from intelligence.graph.models import Origin, Relation, Suggestion, SuggestionStatus
+from intelligence.graph.services import DecideSuggestion, UpsertEntity, UpsertRelation
+from intelligence.graph.tests.fixtures import build_market
+
+pytestmark = pytest.mark.django_db
+CSV = Path(__file__).resolve().parents[1] / "eval" / "competitors.csv"
+
+
+def pair(s: Suggestion) -> frozenset[str]:
+    return frozenset((s.source.name, s.target.name))
+
+
+def test_inference_suggests_competitors_in_the_same_market_with_a_score_and_a_reason(market):
+    rows = infer(market.tenant, limit=20)
+    assert rows and all(r.status == SuggestionStatus.PENDING and 0 <= r.score <= 1 and r.reason for r in rows)
+    top = {pair(r) for r in rows[:4]}
+    assert frozenset(("Hooli", "Initech")) in top or frozenset(("Acme", "Hooli")) in top  # same market, shared competitor Globex
+    best = rows[0]
+    assert best.method == LEARNED and best.source.name in best.reason and "same market" in best.reason and "Learned combiner" in best.reason
+    assert set(best.details["features"]) >= {"adamic_adar", "common_neighbours", "resource_allocation", "same_market", "same_region"}
+    # nothing already related is suggested, and a symmetric pair only once, in stored order
+    stated = {frozenset((r.source.name, r.target.name)) for r in Relation.objects.filter(tenant=market.tenant, type="competes_with")}
+    assert not {pair(r) for r in rows} & stated and all(r.source_id < r.target_id for r in rows)
+    # scores rank the same-market pairs above the cross-market ones
+    cross = [
+        r
+        for r in rows
+        if {r.source.name, r.target.name} & {"Umbrella", "Stark", "Wayne", "Tyrell"} and {r.source.name, r.target.name} & {"Acme", "Globex", "Initech"}
+    ]
+    assert all(c.score < best.score for c in cross)
+
+
+def test_with_few_known_edges_the_product_falls_back_to_adamic_adar(world):
+    m = build_market(world.tenant)
+    Relation.objects.filter(tenant=world.tenant, type="competes_with").exclude(source=m.e["Acme"]).delete()
+    data = load_graph(world.tenant)
+    assert train(data, "competes_with", ({"company"}, {"company"})).method == "adamic_adar"
+    proposals = predict(world.tenant, "competes_with", data=data)
+    assert proposals and all(p.method == "adamic_adar" and "Adamic–Adar" in p.reason for p in proposals)
+
+
+def test_accepting_makes_a_relation_and_rejecting_means_never_again(market):
+    first, second = infer(market.tenant, limit=2)
+    relation = DecideSuggestion(market.tenant, None, first, accept=True).execute()
+    assert relation.origin == Origin.INFERENCE and relation.confidence == pytest.approx(first.score) and relation.evidence["suggestion"] == first.pk
+    assert Suggestion.objects.get(pk=first.pk).status == SuggestionStatus.ACCEPTED
+    DecideSuggestion(market.tenant, None, second, accept=False).execute()
+    again = infer(market.tenant, limit=100)
+    assert pair(second) not in {pair(r) for r in again} and pair(first) not in {pair(r) for r in again}
+    assert Suggestion.objects.get(pk=second.pk).status == SuggestionStatus.REJECTED
+    with pytest.raises(ValidationError, match="already rejected"):
+        DecideSuggestion(market.tenant, None, second, accept=True).execute()
+
+
+def test_a_viewer_cannot_decide_and_another_tenant_cannot_touch_a_suggestion(world, market):
+    row = infer(market.tenant, limit=1)[0]
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        DecideSuggestion(market.tenant, world.viewer, row, accept=True).execute()
+    with pytest.raises(ValidationError, match="No such suggestion"):
+        DecideSuggestion(world.other_tenant, None, row, accept=True).execute()
+    assert Suggestion.objects.get(pk=row.pk).status == SuggestionStatus.PENDING
+
+
+def test_a_declared_transitive_type_suggests_the_closing_relation_with_the_chain_as_reason(world):
+    t = world.tenant
+    parent, mid, child = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Holding", "Division", "Shop"))
+    UpsertRelation(t, None, source=child, target=mid, type="subsidiary_of", confidence=0.9).execute()
+    UpsertRelation(t, None, source=mid, target=parent, type="subsidiary_of").execute()
+    rows = infer(t, types=["subsidiary_of"], limit=5)
+    rule = next(r for r in rows if r.method == "rule:transitive")
+    assert (rule.source.name, rule.target.name, rule.score) == ("Shop", "Holding", 0.9)
+    assert rule.reason == "Shop is a subsidiary of Division and Division is a subsidiary of Holding; subsidiary_of is declared transitive."
+
+
+def test_inference_for_one_entity_only_touches_it_and_refuses_bad_input(world, market):
+    rows = infer(market.tenant, entity=market.e["Hooli"], limit=5, save=False)
+    assert rows and all(market.e["Hooli"].pk in (r.source_id, r.target_id) for r in rows) and not Suggestion.objects.exists()
+    with pytest.raises(ValidationError, match="Unknown relation type"):
+        infer(market.tenant, types=["likes"])
+    with pytest.raises(ValidationError, match="limit"):
+        infer(market.tenant, limit=0)
+    theirs = build_market(world.other_tenant)
+    with pytest.raises(ValidationError, match="No such entity"):
+        infer(market.tenant, entity=theirs.e["Acme"])
+    assert all(r.tenant_id == market.tenant.pk for r in infer(market.tenant, limit=50))
+
+
+def test_graph_eval_prints_every_predictor_and_the_chosen_one_beats_the_best_heuristic_on_auc():
+    out = StringIO()
+    call_command("graph_eval", "--edges", str(CSV), "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert set(result["predictors"]) == {"common_neighbours", "adamic_adar", "resource_allocation", "learned"}
+    assert set(result["predictors"]["learned"]) == {"auc", "ap", "p_at_k", "hits_at_10"}
+    chosen = result["predictors"][result["chosen"]]["auc"]
+    assert result["chosen"] == "learned" and chosen > max(result["predictors"][h]["auc"] for h in ("common_neighbours", "adamic_adar", "resource_allocation"))
+    table = StringIO()
+    call_command("graph_eval", "--edges", str(CSV), stdout=table)
+    assert "ROC AUC" in table.getvalue() and "← chosen" in table.getvalue()
+    from circuits.tenancy.models.tenants import Tenant
+
+    assert not Tenant.objects.filter(slug__startswith="graph-eval-").exists()  # the throwaway tenant is gone
+
+
+def test_graph_eval_names_the_line_of_a_bad_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("source,relation,target\nAcme,competes_with,Globex\nAcme,likes\n")
+    with pytest.raises(CommandError, match=r"bad\.csv:3: expected source,relation,target"):
+        call_command("graph_eval", "--edges", str(bad))
+    bad.write_text("Acme,likes,Globex\n")
+    with pytest.raises(CommandError, match="unknown relation 'likes'"):
+        call_command("graph_eval", "--edges", str(bad))
+
+
+def test_inference_for_an_entity_proposes_only_relations_its_kind_can_have(world, market):
+    person = UpsertEntity(world.tenant, None, kind="person", name="Peter Gibbons").execute()[0]
+    UpsertRelation(world.tenant, None, source=person, target=market.e["Initech"], type="works_at").execute()
+    assert infer(world.tenant, entity=person, save=False) == []  # a person competes with no one
+    other = UpsertEntity(world.tenant, None, kind="person", name="Milton").execute()[0]
+    UpsertRelation(world.tenant, None, source=other, target=market.e["Initech"], type="works_at").execute()
+    rows = infer(world.tenant, types=["works_at"], entity=market.e["Globex"], save=False)
+    assert rows and all(r.target_id == market.e["Globex"].pk and r.source.kind == "person" for r in rows)  # the company only as the target
+
+
+def test_the_loaded_graph_and_its_models_are_reused_until_the_graph_changes(market, monkeypatch):
+    loads = []
+    real = inference.load_graph
+    monkeypatch.setattr(inference, "load_graph", lambda tenant: loads.append(tenant.pk) or real(tenant))
+    first = [(r.source_id, r.target_id, r.score) for r in infer(market.tenant, limit=5, save=False)]
+    assert [(r.source_id, r.target_id, r.score) for r in infer(market.tenant, limit=5, save=False)] == first
+    assert len(loads) == 1
+    market.rel("Hooli", "competes_with", "Initech")
+    again = infer(market.tenant, limit=5, save=False)
+    assert len(loads) == 2 and frozenset((market.e["Hooli"].pk, market.e["Initech"].pk)) not in {frozenset((r.source_id, r.target_id)) for r in again}
