@@ -174,7 +174,9 @@ NODE_MODULES_DIR = BASE_DIR / "node_modules"
 # settings load (and pages without them work) before `npm ci` has run.
 NPM_STATIC = {"drawflow": "drawflow/dist", "chart.js": "chart.js/dist"}
 STATICFILES_DIRS += [(f"vendor/{name}", NODE_MODULES_DIR / dist) for name, dist in NPM_STATIC.items() if (NODE_MODULES_DIR / dist).is_dir()]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` writes here (scripts/run.sh runs it whenever DEBUG is off); whitenoise
+# serves it with hashed, compressed names and far-future cache headers.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -14,6 +14,13 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# With DEBUG off pages name their assets by content hash from STATIC_ROOT's manifest
+# (whitenoise serves them): collect them first, or every page would answer 500.
+case "${DEBUG:-0}" in
+  1|true|yes|on) ;;
+  *) "$py" manage.py collectstatic --noinput -v0 ;;
+esac
+
 if [ -n "${REDIS_URL:-}" ]; then
   .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency=4 &
   pids+=($!)
