@@ -314,7 +314,7 @@ class ImportCircuit(Service):
     def validate(self) -> None:
         check_document(self.document)
         for i, t in enumerate(self.document.get("triggers", [])):
-            errors = trigger_registry.validate_trigger(t["type"], t.get("config", {}))
+            errors = trigger_registry.validate_trigger(t["type"], t.get("config", {}), self.tenant)
             if errors:
                 raise ValidationError({"document": [f"triggers/{i}: {e}" for e in errors]})
         self.create = CreateCircuit(

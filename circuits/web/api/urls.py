@@ -48,6 +48,7 @@ v1 = [
     path("executions/<api_id:id>/retry", executions.ExecutionRetryView.as_view(), name="execution-retry"),
     path("events", events.EventCatalogueView.as_view(), name="events"),
     path("events/publish", events.EventPublishView.as_view(), name="events-publish"),
+    path("events/custom", events.CustomEventView.as_view(), name="events-custom"),
     path("metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("metrics/reset", metrics.MetricsResetView.as_view(), name="metrics-reset"),
     path("actions", actions.ActionListView.as_view(), name="actions"),

@@ -20,6 +20,7 @@ LINKS = {
     "import": "api:import",
     "events": "api:events",
     "publish_event": "api:events-publish",
+    "custom_events": "api:events-custom",
     "metrics": "api:metrics",
     "metrics_reset": "api:metrics-reset",
     "actions": "api:actions",
