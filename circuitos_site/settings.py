@@ -13,7 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from circuitos_site.env import env_bool, env_int, env_list, env_str, env_url
+from circuitos_site.env import env_bool, env_dir, env_int, env_list, env_networks, env_secret, env_str, env_url
+from circuits.core.logs import formatter as log_formatter
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CIRCUITOS_VAR_DIR", str(BASE_DIR / "var")))
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "circuits.web.observability.RequestObservabilityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -206,7 +208,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # /health is probed by load balancers over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 
 # --- REST framework ------------------------------------------------------------------------
 # Per API key (or signed-in user) and per tenant, counted in the shared cache (Redis in production).
@@ -272,14 +274,36 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Every line through structlog (circuits/core/logs.py): JSON objects carrying request_id,
+# tenant, circuit, execution_id and step ids, secrets masked; "console" for a developer.
+LOG_FORMAT = env_str("LOG_FORMAT", "console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or console.")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "formatters": {"structured": log_formatter(json=LOG_FORMAT == "json")},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+# Celery keeps the logging configured above instead of installing its own formatter.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Metrics (GET /metrics, Prometheus text format; circuits/web/metrics.py) ----------------
+# A scraper is let in by `Authorization: Bearer <METRICS_TOKEN>` or by coming from one of
+# METRICS_ALLOW_NETWORKS (the direct peer address: scrape the web processes, not the proxy).
+METRICS_TOKEN = env_secret("METRICS_TOKEN", min_length=24)
+METRICS_ALLOW_NETWORKS = env_networks("METRICS_ALLOW_NETWORKS", ["127.0.0.1/32", "::1/128"])
+# Several processes (web processes, Celery workers) on one machine: prometheus-client's
+# multiprocess mode, each process writing into this shared folder, which scripts/run.sh empties
+# at start. Unset: one process's own values (the laptop shape, worker embedded in `serve`).
+PROMETHEUS_MULTIPROC_DIR = env_dir("PROMETHEUS_MULTIPROC_DIR")
+# Distinct circuits one process labels in execution series; further ones count as "other".
+METRICS_MAX_CIRCUITS = env_int("METRICS_MAX_CIRCUITS", 500, minimum=1)
 
 # --- Engine ------------------------------------------------------------------------------
 ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))

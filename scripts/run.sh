@@ -21,6 +21,12 @@ case "${DEBUG:-0}" in
   *) "$py" manage.py collectstatic --noinput -v0 ;;
 esac
 
+# Metrics of several processes (web + workers) meet in PROMETHEUS_MULTIPROC_DIR: the files
+# of a previous run would be counted again, so it starts empty.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+fi
+
 if [ -n "${REDIS_URL:-}" ]; then
   .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency=4 &
   pids+=($!)

@@ -20,6 +20,8 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from circuits.core import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -89,7 +91,9 @@ class _Publisher:
             for group in groups:
                 try:
                     await layer.group_send(group, message)
-                except Exception:  # best-effort: the database has the state
+                except Exception as exc:  # best-effort: the database has the state
+                    # By exception class (ChannelFull, ConnectionError, …): a small set of reasons.
+                    metrics.live_event_dropped(type(exc).__name__)
                     log.warning("could not publish live event %s", message.get("event", {}).get("kind", message["type"]), exc_info=True)
 
 

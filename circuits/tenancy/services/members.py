@@ -59,6 +59,8 @@ class AddMember(_MemberService):
     inviting again re-sends the mail with a fresh link.
     """
 
+    audit_action = "member.invited"
+
     def __init__(self, tenant: Tenant, actor, identifier: str, role: str, *, accept_url_builder=None) -> None:
         super().__init__(tenant, actor)
         self.identifier = (identifier or "").strip()
@@ -101,6 +103,11 @@ class AddMember(_MemberService):
 
 
 class ChangeRole(_MemberService):
+    audit_action = "member.role_changed"
+
+    def audit_target(self):
+        return self.membership
+
     def __init__(self, tenant: Tenant, actor, membership: Membership, role: str) -> None:
         super().__init__(tenant, actor)
         self.membership = membership
@@ -123,6 +130,11 @@ class ChangeRole(_MemberService):
 
 
 class RemoveMember(_MemberService):
+    audit_action = "member.removed"
+
+    def audit_target(self):
+        return self.membership
+
     def __init__(self, tenant: Tenant, actor, membership: Membership) -> None:
         super().__init__(tenant, actor)
         self.membership = membership

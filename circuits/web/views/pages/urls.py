@@ -30,4 +30,5 @@ urlpatterns = [
     path("settings/credentials/<int:pk>/delete", tenant_settings.CredentialDeleteView.as_view(), name="settings_credential_delete"),
     path("settings/outbound/", tenant_settings.AllowListView.as_view(), name="settings_network"),
     path("settings/limits/", tenant_settings.LimitsView.as_view(), name="settings_limits"),
+    path("settings/audit/", tenant_settings.AuditView.as_view(), name="settings_audit"),
 ]
