@@ -17,10 +17,11 @@ from circuits.automation.models.circuit import Circuit
 from circuits.automation.services.tenant_settings import SaveCredential, UpdateTenantSettings
 from circuits.automation.services.versions import SaveDraft
 from circuits.tenancy.models.audit import AppendOnly, AuditEntry
-from circuits.tenancy.models.tenants import Membership
+from circuits.tenancy.models.tenants import Invitation, Membership
 from tests.api.access import assert_problem
 from tests.api.helpers import key_client, make_key, session_client, simple_circuit
 from tests.engine.helpers import chain, node
+from tests.fixtures import make_user
 
 SECRET = "xoxb-credential-secret-never-in-the-trail"
 
@@ -160,3 +161,14 @@ def test_a_deleted_user_or_key_leaves_their_entries_with_the_label(world, admin)
     world.editor.delete()
     entry = AuditEntry.objects.get(pk=entry.pk)
     assert (entry.actor_user_id, entry.actor_key_id, entry.actor) == (None, None, "editor-a (API key doomed-key)")
+
+
+def test_an_invitation_and_the_join_are_recorded_without_the_invitation_token(world, client_for, admin):
+    newcomer = make_user("newcomer")
+    assert client_for(world.admin).post("/t/acme/settings/members/", {"identifier": newcomer.email, "role": "operator"}).status_code == 302
+    invitation = Invitation.objects.get(email=newcomer.email)
+    assert client_for(newcomer).post(f"/invite/{invitation.token}/", {"action": "accept"}).status_code == 302
+    joined, invited = entries(admin, object_type="member")[:2]
+    assert (invited["action"], invited["actor"], invited["after"]["role"]) == ("member.invited", "admin-a", "operator")
+    assert (joined["action"], joined["actor"], joined["after"]["role"], joined["after"]["user_id"]) == ("member.joined", "newcomer", "operator", newcomer.pk)
+    assert invitation.token not in json.dumps(list(AuditEntry.objects.values("before", "after", "object_repr")))

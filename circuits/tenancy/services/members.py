@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from circuits.core.live import close_member_sockets_on_commit
+from circuits.tenancy import audit
 from circuits.tenancy.models.tenants import Invitation, Membership, Tenant
 from circuits.tenancy.permissions import forget_roles, role_of
 from circuits.tenancy.roles import Perm, Role, role_allows, role_at_most
@@ -205,6 +206,7 @@ class AcceptInvitation(_AnswerInvitation):
             membership, _ = Membership.objects.get_or_create(tenant=invitation.tenant, user=self.user, defaults={"role": invitation.role})
             invitation.accepted_at = timezone.now()
             invitation.save(update_fields=["accepted_at"])
+            audit.record(invitation.tenant, self.user, "member.joined", subject=membership, before=None, after=audit.snapshot(membership))
         forget_roles(self.user)
         return membership
 
