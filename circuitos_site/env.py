@@ -7,6 +7,8 @@ deployment stops the site at start instead of silently falling back to a default
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -60,3 +62,37 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str:
     if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
         raise ImproperlyConfigured(f"{name} must be a URL starting with one of {', '.join(s + '://' for s in schemes)}; got {raw!r}")
     return raw
+
+
+def env_networks(name: str, default: list[str]) -> list[IPv4Network | IPv6Network]:
+    """Comma-separated IP networks (CIDR; a bare address is one host)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP network (use CIDR, e.g. 10.0.0.0/8, or an address)") from None
+    return networks
+
+
+def env_secret(name: str, *, min_length: int) -> str:
+    """A shared secret (token): empty when unset; refused when set but too short to resist guessing."""
+    value = os.environ.get(name, "").strip()
+    if value and len(value) < min_length:
+        raise ImproperlyConfigured(f"{name} must be at least {min_length} characters long (it is a secret: use e.g. `openssl rand -hex 32`)")
+    return value
+
+
+def env_dir(name: str) -> Path | None:
+    """A directory this process can write to (created when missing); None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a directory this process can create or write to: {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a directory this process can create or write to")
+    return path

@@ -22,7 +22,8 @@ from urllib.parse import unquote, urlsplit
 from daphne.http_protocol import HTTPFactory, WebRequest
 from twisted.internet import reactor
 
-from circuitos_site.limits import body_limit_for, largest_body_limit, too_large_detail
+from circuitos_site.limits import WEBHOOK_PREFIX, body_limit_for, largest_body_limit, too_large_detail
+from circuits.core import metrics
 from circuits.core.problems import PROBLEM_CONTENT_TYPE, problem_bytes
 
 LINGER_SECONDS = 5.0
@@ -37,6 +38,7 @@ class LimitedWebRequest(WebRequest):
     _body_seen: int = 0
     _body_refused: bool = False
     _linger = None
+    _limited_path = ""
 
     def _limit_for_this_request(self) -> int:
         # The request line is kept on the HTTP/1.1 channel until the body is complete; an
@@ -44,7 +46,8 @@ class LimitedWebRequest(WebRequest):
         uri = getattr(self.channel, "_path", None)
         if not isinstance(uri, bytes):
             return largest_body_limit()
-        return body_limit_for(unquote(urlsplit(uri.decode("latin-1")).path))
+        self._limited_path = unquote(urlsplit(uri.decode("latin-1")).path)
+        return body_limit_for(self._limited_path)
 
     def gotLength(self, length: int | None) -> None:
         self._body_limit = self._limit_for_this_request()
@@ -78,6 +81,8 @@ class LimitedWebRequest(WebRequest):
 
     def _refuse(self, detail: str) -> None:
         self._body_refused = True
+        if self._limited_path.startswith(WEBHOOK_PREFIX):  # refused before the webhook view could count it
+            metrics.webhook_rejected("payload_too_large")
         channel = self.channel
         transport = getattr(channel, "transport", None)
         if transport is None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from circuitos_site.env import env_bool, env_int, env_list, env_str, env_url
+from circuitos_site.env import env_bool, env_dir, env_int, env_list, env_networks, env_secret, env_str, env_url
+from circuits.core.logs import formatter as log_formatter
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CIRCUITOS_VAR_DIR", str(BASE_DIR / "var")))
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "circuits.web.observability.RequestObservabilityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -196,7 +198,9 @@ NODE_MODULES_DIR = BASE_DIR / "node_modules"
 # settings load (and pages without them work) before `npm ci` has run.
 NPM_STATIC = {"drawflow": "drawflow/dist", "chart.js": "chart.js/dist", "cytoscape": "cytoscape/dist"}
 STATICFILES_DIRS += [(f"vendor/{name}", NODE_MODULES_DIR / dist) for name, dist in NPM_STATIC.items() if (NODE_MODULES_DIR / dist).is_dir()]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` writes here (scripts/run.sh runs it whenever DEBUG is off); whitenoise
+# serves it with hashed, compressed names and far-future cache headers.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -226,7 +230,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # /health is probed by load balancers over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 
 # --- REST framework ------------------------------------------------------------------------
 # Per API key (or signed-in user) and per tenant, counted in the shared cache (Redis in production).
@@ -296,14 +300,36 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Every line through structlog (circuits/core/logs.py): JSON objects carrying request_id,
+# tenant, circuit, execution_id and step ids, secrets masked; "console" for a developer.
+LOG_FORMAT = env_str("LOG_FORMAT", "console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or console.")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "formatters": {"structured": log_formatter(json=LOG_FORMAT == "json")},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+# Celery keeps the logging configured above instead of installing its own formatter.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Metrics (GET /metrics, Prometheus text format; circuits/web/metrics.py) ----------------
+# A scraper is let in by `Authorization: Bearer <METRICS_TOKEN>` or by coming from one of
+# METRICS_ALLOW_NETWORKS (the direct peer address: scrape the web processes, not the proxy).
+METRICS_TOKEN = env_secret("METRICS_TOKEN", min_length=24)
+METRICS_ALLOW_NETWORKS = env_networks("METRICS_ALLOW_NETWORKS", ["127.0.0.1/32", "::1/128"])
+# Several processes (web processes, Celery workers) on one machine: prometheus-client's
+# multiprocess mode, each process writing into this shared folder, which scripts/run.sh empties
+# at start. Unset: one process's own values (the laptop shape, worker embedded in `serve`).
+PROMETHEUS_MULTIPROC_DIR = env_dir("PROMETHEUS_MULTIPROC_DIR")
+# Distinct circuits one process labels in execution series; further ones count as "other".
+METRICS_MAX_CIRCUITS = env_int("METRICS_MAX_CIRCUITS", 500, minimum=1)
 
 # --- Engine ------------------------------------------------------------------------------
 ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from circuits.web.metrics import metrics_view
 from circuits.web.urls import tenant_urlpatterns
 from circuits.web.views import home, members
 from circuits.web.views.health import health
@@ -11,6 +12,7 @@ from circuits.web.webhooks import inbound_webhook
 urlpatterns = [
     path("", home.home, name="home"),
     path("health", health, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

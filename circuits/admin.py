@@ -7,6 +7,7 @@ from circuits.automation.models.trigger import CustomEventType, Event, Threshold
 from circuits.automation.models.version import FROZEN_STATUSES, CircuitVersion, Edge, Node
 from circuits.records.models import ObjectType, Record, RecordChange
 from circuits.tenancy.models.access import ApiKey, Credential
+from circuits.tenancy.models.audit import AuditEntry
 from circuits.tenancy.models.effects import AppliedWrite
 from circuits.tenancy.models.notifications import InboxMessage, Notification, NotificationRead
 from circuits.tenancy.models.tenants import Invitation, Membership, Tenant
@@ -242,3 +243,21 @@ class InboxMessageAdmin(admin.ModelAdmin):
 class NotificationReadAdmin(admin.ModelAdmin):
     list_display = ["notification", "user", "read_at"]
     list_filter = ["notification__tenant"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the trail is append-only for everyone, platform staff included."""
+
+    list_display = ("created_at", "tenant", "actor", "action", "object_type", "object_repr")
+    list_filter = ("action", "object_type")
+    search_fields = ("actor", "object_repr", "object_id", "request_id")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -13,10 +13,14 @@ class CircuitsConfig(AppConfig):
         # - receivers: automation's answers to tenancy's signals (member_left);
         # - tasks: registers the Celery tasks in every process, not only in workers — dispatch
         #   sends run_execution by name (it sits below the tasks and cannot import them);
-        # - consumers: signing out closes the session's WebSockets (in every process that logs out).
+        # - consumers: signing out closes the session's WebSockets (in every process that logs out);
+        # - logs: structlog formats like stdlib logging, and Celery messages carry the log context.
         from circuits.automation import receivers, tasks  # noqa: F401
         from circuits.automation.triggers import hooks, registry
+        from circuits.core import logs
         from circuits.web import consumers  # noqa: F401
 
         registry.load()
         hooks.connect()
+        logs.configure()
+        logs.connect_celery()

@@ -14,6 +14,19 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# With DEBUG off pages name their assets by content hash from STATIC_ROOT's manifest
+# (whitenoise serves them): collect them first, or every page would answer 500.
+case "${DEBUG:-0}" in
+  1|true|yes|on) ;;
+  *) "$py" manage.py collectstatic --noinput -v0 ;;
+esac
+
+# Metrics of several processes (web + workers) meet in PROMETHEUS_MULTIPROC_DIR: the files
+# of a previous run would be counted again, so it starts empty.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+fi
+
 if [ -n "${REDIS_URL:-}" ]; then
   DB_APPLICATION_NAME=circuitos-worker .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency=4 &
   pids+=($!)

@@ -33,6 +33,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from circuits.core import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -93,9 +95,11 @@ class _Publisher:
             oldest = next((i for i, queued in enumerate(self.items) if _is_event(queued)), None)
             if oldest is None:
                 self.dropped += 1  # only close messages and markers are waiting: they go first
+                metrics.live_event_dropped("QueueFull")
                 return
             del self.items[oldest]
             self.dropped += 1
+            metrics.live_event_dropped("QueueFull")
         self.items.append(item)
         if self.wakeup is not None:
             self.wakeup.set()
@@ -177,7 +181,9 @@ class _Publisher:
                 await layer.group_send(group, message)
 
         for outcome in await asyncio.gather(*(to_group(g, m) for g, m in outgoing.items()), return_exceptions=True):
-            if isinstance(outcome, Exception):
+            if isinstance(outcome, Exception):  # best-effort: the database has the state
+                # By exception class (ChannelFull, ConnectionError, …): a small set of reasons.
+                metrics.live_event_dropped(type(outcome).__name__)
                 log.warning("could not publish a live message: %s", outcome)
 
 

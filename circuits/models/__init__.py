@@ -6,6 +6,7 @@ from circuits.automation.models.trigger import CustomEventType, Event, Threshold
 from circuits.automation.models.version import FROZEN_STATUSES, CircuitVersion, Edge, Node, OnError, PublishedVersionImmutable, VersionStatus
 from circuits.records.models import ObjectType, Record, RecordChange
 from circuits.tenancy.models.access import ApiKey, Credential, CredentialKind
+from circuits.tenancy.models.audit import AuditEntry
 from circuits.tenancy.models.effects import AppliedWrite
 from circuits.tenancy.models.notifications import InboxMessage, Notification, NotificationRead
 from circuits.tenancy.models.tenants import Invitation, Membership, Tenant
@@ -15,6 +16,7 @@ __all__ = [
     "FROZEN_STATUSES",
     "ApiKey",
     "AppliedWrite",
+    "AuditEntry",
     "Circuit",
     "CircuitVersion",
     "Credential",

@@ -344,6 +344,7 @@ class UpsertRecord(_RecordService):
 class DefineObjectType(Service):
     """Create or change a tenant's custom object type (an admin's job: it shapes everyone's data)."""
 
+    audit_action = "object_type.defined"
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can define object types."
 

@@ -42,7 +42,7 @@ from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.models.trigger import Trigger
 from circuits.automation.models.version import VersionStatus
 from circuits.automation.triggers.kinds.webhook import WebhookTrigger
-from circuits.core import strict_json
+from circuits.core import logs, metrics, strict_json
 from circuits.core.problems import problem_response
 from circuits.tenancy.credentials import read_credential
 from circuits.web.locations import execution_url
@@ -55,6 +55,8 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _problem(status: int, title: str, detail: str, code: str = "") -> JsonResponse:
+    # The reason label is the (fixed) title: "Bad Signature" → bad_signature; a small, closed set.
+    metrics.webhook_rejected(title.lower().replace(" ", "_"))
     return problem_response(status, detail, title=title, code=code)
 
 
@@ -154,6 +156,7 @@ def inbound_webhook(request: HttpRequest, token: str):
     trigger = Trigger.objects.select_related("circuit", "tenant").filter(webhook_token=token, type=WebhookTrigger.type).first()
     if trigger is None:
         return _problem(404, "Not Found", "No webhook at this address.")
+    logs.bind(tenant=trigger.tenant.slug, circuit=trigger.circuit.slug, trigger_id=trigger.pk)
     if not (trigger.enabled and trigger.circuit.enabled):
         return _problem(409, "Disabled", "This webhook's circuit or trigger is disabled.")
     config = trigger.config or {}
@@ -180,10 +183,12 @@ def inbound_webhook(request: HttpRequest, token: str):
         body = _parse_body(request, raw)
     except strict_json.JSONRefused as exc:
         title = "Invalid Form Body" if content_type in FORM_TYPES else "Malformed JSON"
+        metrics.webhook_rejected("invalid_body")
         return problem_response(400, exc.detail, code="parse_error", title=title, line=exc.line, column=exc.column, path=exc.path)
     try:
         query = _query(request)
     except strict_json.JSONRefused as exc:
+        metrics.webhook_rejected("invalid_query")
         return problem_response(400, exc.detail, code="bad_request", title="Invalid Query String", path=exc.path)
     payload = {"body": body, "query": query, "headers": {"content-type": content_type}}
     if not trigger.circuit.versions.filter(status=VersionStatus.PUBLISHED).exists():
@@ -192,6 +197,8 @@ def inbound_webhook(request: HttpRequest, token: str):
         execution = create_execution(trigger.circuit, payload, trigger=trigger)
     except NotRunnable as exc:
         return _problem(409, "Not Runnable", str(exc))
+    logs.bind(execution_id=execution.pk)  # carried to the worker's task with the request id
+    log.info("webhook delivery accepted: execution %s", execution.pk)
     enqueue(execution)  # a worker runs it in every mode: the sender's wait never bounds the run
     if config.get("respond", "immediately") != "wait":
         return _accepted(request, execution)

@@ -90,6 +90,8 @@ ENDPOINTS = [
     ),
     Endpoint("events", "get", lambda o: f"{V}/events", Perm.VIEW),
     Endpoint("publish-event", "post", lambda o: f"{V}/events/publish", Perm.RUN, lambda o: {"event": "lead.created", "data": {}}, ok=(201,)),
+    Endpoint("audit", "get", lambda o: f"{V}/audit", Perm.MANAGE_SETTINGS),
+    Endpoint("custom-event", "post", lambda o: f"{V}/events/custom", Perm.MANAGE_SETTINGS, lambda o: {"name": "deal.escalated"}, ok=(201,)),
     Endpoint("metrics", "get", lambda o: f"{V}/metrics", Perm.VIEW),
     Endpoint("metrics-reset", "post", lambda o: f"{V}/metrics/reset", Perm.MANAGE_SETTINGS),
     Endpoint("actions", "get", lambda o: f"{V}/actions", Perm.VIEW),

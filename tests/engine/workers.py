@@ -49,8 +49,11 @@ def _log(name: str | None):
     return open(ARTIFACTS / name, "wb")
 
 
-def start_worker(queue: str, lease_seconds: int = 60, *, log: str | None = None, concurrency: int = 2) -> subprocess.Popen:
-    """A `celery worker` on `queue`; `log` names a file in test-artifacts/ for its output."""
+def start_worker(
+    queue: str, lease_seconds: int = 60, *, log: str | None = None, concurrency: int = 2, level: str = "WARNING", env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A `celery worker` on `queue`; `log` names a file in test-artifacts/ for its output (its
+    log lines, at `level`); `env` adds settings (PROMETHEUS_MULTIPROC_DIR, LOG_FORMAT, …)."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -68,10 +71,10 @@ def start_worker(queue: str, lease_seconds: int = 60, *, log: str | None = None,
             "--without-mingle",
             "--without-gossip",
             "-l",
-            "WARNING",
+            level,
         ],
         cwd=ROOT,
-        env=_env(queue, lease_seconds),
+        env=_env(queue, lease_seconds, LOG_LEVEL=level, **(env or {})),
         stdout=subprocess.DEVNULL,
         stderr=_log(log),
         start_new_session=True,

@@ -164,3 +164,18 @@ def test_a_query_string_with_nul_or_invalid_utf8_is_400_problem_json(live_daphne
     assert response.headers["content-type"] == "application/problem+json"
     assert "NUL" in response.json()["detail"] or "UTF-8" in response.json()["detail"]
     assert not Execution.objects.exists()
+
+
+def _refused_webhooks(live_daphne, reason: str) -> float:
+    """The live server's own count, read from its /metrics (the test connects from the loopback)."""
+    text = httpx.get(f"{live_daphne.url}/metrics", timeout=20).text
+    wanted = f'circuitos_webhook_rejections_total{{reason="{reason}"}} '
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(wanted))
+
+
+def test_a_webhook_body_refused_by_the_server_counts_as_a_webhook_rejection(live_daphne):
+    before = _refused_webhooks(live_daphne, "payload_too_large")
+    with socket.create_connection((live_daphne.host, live_daphne.port)) as sock:
+        sock.sendall(b"POST /hooks/no-such-hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n")
+        assert _read_response(sock, timeout=5).startswith(b"HTTP/1.1 413 ")
+    assert _refused_webhooks(live_daphne, "payload_too_large") == before + 1

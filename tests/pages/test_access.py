@@ -139,6 +139,8 @@ class TestSettingsPagesAccess(TenantAccessSuite):
             data=lambda w: {"outbound_allowlist": "crm.internal"},
         ),
         Page("limits", lambda w: f"{_t(w)}/settings/limits/"),
+        Page("audit", lambda w: f"{_t(w)}/settings/audit/", perm="manage_settings"),
+        Page("audit-filtered", lambda w: f"{_t(w)}/settings/audit/?action=version.published&object_type=version", perm="manage_settings"),
         Page("limits-save", lambda w: f"{_t(w)}/settings/limits/", perm="manage_settings", method="post", data=lambda w: {"max_steps": "500"}),
         Page("retention", lambda w: f"{_t(w)}/settings/retention/"),
         Page("retention-save", lambda w: f"{_t(w)}/settings/retention/", perm="manage_settings", method="post", data=lambda w: {"days": "10"}),

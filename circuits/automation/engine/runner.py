@@ -69,6 +69,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
@@ -86,6 +87,7 @@ from circuits.automation.engine.signals import execution_finished
 from circuits.automation.engine.walk import Walk
 from circuits.automation.lineage import running_step
 from circuits.automation.models.execution import MAX_SCOPE_LENGTH, Execution, ExecutionStatus, StepRun, StepStatus, lifecycle_event
+from circuits.core import logs, metrics
 from circuits.core.live import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -178,6 +180,11 @@ class Engine:
     # --- public entry ---------------------------------------------------------------
 
     def run(self) -> Execution:
+        # Every log line of this run names it (a sub-circuit's run binds its own ids, then restores these).
+        with logs.bound(tenant=self.tenant.slug, circuit=self.execution.circuit.slug, execution_id=self.execution.pk):
+            return self._run_leased()
+
+    def _run_leased(self) -> Execution:
         self.lease.start()
         # A sub-circuit run inside a timed-out step's helper thread is an execution of its own: not cut off with it.
         cut_off = _cut_off.set(None)
@@ -197,6 +204,7 @@ class Engine:
         self._load_previous_steps()
         data = self._initial_data()
         publish_on_commit(self.tenant.pk, execution.pk, self._execution_event("execution.started"))
+        log.info("execution %s started", execution.pk, extra={"trigger_type": execution.trigger_type})
         try:
             self._check_payload(execution.input, "the trigger payload")
             self.run_scope(self.graph.starts, "", data)
@@ -258,6 +266,11 @@ class Engine:
         return self.run_scope(self.graph.targets(key, port), scope, data)
 
     def run_node(self, key: str, scope: str, data: dict) -> tuple[str, Any]:
+        # step_id is bound once the step row exists (side-effecting steps are saved before they run).
+        with structlog.contextvars.bound_contextvars(step=key, step_id=None):
+            return self._run_node(key, scope, data)
+
+    def _run_node(self, key: str, scope: str, data: dict) -> tuple[str, Any]:
         node = self.graph.nodes[key]
         ident = (key, scope)
         finished = self.done.get(ident)
@@ -296,6 +309,7 @@ class Engine:
                 with self._owned():
                     self.flush_pending()
                     step.save()
+                logs.bind(step_id=step.pk)
             self._publish_step("step.started", step)
             ctx = StepContext(
                 tenant=self.tenant,
@@ -435,7 +449,9 @@ class Engine:
     def _close(self, step: StepRun) -> None:
         step.finished_at = timezone.now()
         step.duration_ms = (step.finished_at - step.started_at).total_seconds() * 1000 if step.started_at else None
-        action_class = self.graph.nodes[step.node_key].action_class
+        node = self.graph.nodes[step.node_key]
+        action_class = node.action_class
+        metrics.step_finished(node.action, step.status, step.duration_ms)
         if step.pk is None and step.status == StepStatus.SUCCEEDED and self.batch_pure and not (action_class.side_effects or action_class.container):
             self._check_cut_off()
             with self.lock:
@@ -446,6 +462,12 @@ class Engine:
                 step.save()
         if step.status == StepStatus.SUCCEEDED:
             self.done[(step.node_key, step.scope)] = step
+        log.info(
+            "step %s %s",
+            step.node_key,
+            step.status,
+            extra={"action": node.action, "step_id": step.pk, "attempt": step.attempt, "duration_ms": step.duration_ms},
+        )
 
     def flush_pending(self) -> None:
         """Write the batched pure steps. Callers hold `_owned()`: the batch is a write too."""
@@ -721,6 +743,7 @@ class Engine:
                 e, self.lease.token, status=status, output=_jsonable(output), error=error, vars=data.get("vars", {}), step_count=self.step_count
             )
         e.refresh_from_db()
+        log.info("execution %s %s", e.pk, e.status, extra={"status": e.status, "duration_ms": e.duration_ms, "steps": self.step_count})
         if finished:
             cache.delete(cancel_key(e))
             execution_finished.send(sender=Execution, execution=e)

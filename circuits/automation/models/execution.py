@@ -13,6 +13,7 @@ from django.utils import timezone
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.trigger import Event, Trigger
 from circuits.automation.models.version import CircuitVersion
+from circuits.core import metrics
 from circuits.core.live import publish_on_commit
 from circuits.tenancy.models.scoping import TenantOwned, TenantQuerySet
 
@@ -109,7 +110,9 @@ class ExecutionQuerySet(TenantQuerySet):
             )
         if not taken:
             return None
-        return self.select_related("tenant", "circuit", "version").get(pk=execution.pk)
+        claimed = self.select_related("tenant", "circuit", "version").get(pk=execution.pk)
+        metrics.execution_started(claimed, execution.status)  # running before: the lease had lapsed, a takeover
+        return claimed
 
     def renew(self, execution_id: int, token: uuid.UUID | None) -> bool:
         """Extend the lease of a running execution, only for the runner holding `token`."""
@@ -168,6 +171,8 @@ class ExecutionQuerySet(TenantQuerySet):
             for name, value in fields.items():
                 setattr(execution, name, value)
             announce(execution, "execution.finished")
+            # Counted once the outcome commits (a before-save circuit's run may still roll back).
+            transaction.on_commit(lambda: metrics.execution_finished(execution, status))
         return bool(finished)
 
     def cancel(self, execution: Execution, *, error: dict) -> bool:
@@ -187,6 +192,7 @@ class ExecutionQuerySet(TenantQuerySet):
                 execution.status, execution.finished_at, execution.error = ExecutionStatus.CANCELLED, now, error
                 execution.lease_until = execution.wait_until = None
                 announce(execution, "execution.finished")
+                transaction.on_commit(lambda: metrics.execution_finished(execution, ExecutionStatus.CANCELLED))
         return bool(cancelled)
 
     def _owned_by(self, execution: Execution, token: uuid.UUID | None) -> ExecutionQuerySet:

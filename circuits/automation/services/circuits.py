@@ -12,6 +12,8 @@ from circuits.tenancy.services.base import Service
 
 
 class CreateCircuit(Service):
+    audit_action = "circuit.created"
+
     perm = Perm.EDIT
     denied_message = "Your role cannot create circuits."
 
@@ -44,6 +46,11 @@ class CreateCircuit(Service):
 
 
 class UpdateCircuit(Service):
+    audit_action = "circuit.updated"
+
+    def audit_target(self):
+        return self.circuit
+
     perm = Perm.EDIT
     denied_message = "You cannot edit this circuit."
     fields = ("name", "description", "enabled", "tags")
@@ -72,6 +79,10 @@ class UpdateCircuit(Service):
 class SetCircuitEnabled(UpdateCircuit):
     """Enable/disable is an operator's job too (it does not change the graph)."""
 
+    @property
+    def audit_action(self) -> str:
+        return "circuit.enabled" if self.changes["enabled"] else "circuit.disabled"
+
     perm = Perm.RUN
 
     def __init__(self, tenant, actor, circuit: Circuit, enabled: bool):
@@ -80,6 +91,11 @@ class SetCircuitEnabled(UpdateCircuit):
 
 class DeleteCircuit(Service):
     """Delete a circuit with its versions, triggers and execution history."""
+
+    audit_action = "circuit.deleted"
+
+    def audit_target(self):
+        return self.circuit
 
     perm = Perm.EDIT
     denied_message = "You cannot delete this circuit."

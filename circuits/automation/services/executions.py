@@ -75,6 +75,11 @@ class StartExecution(Service):
 
 
 class _ExecutionService(Service):
+    audit_fields = ("id", "circuit", "version", "status", "rerun_of", "trigger_type", "is_test", "started_by")
+
+    def audit_target(self):
+        return self.execution
+
     perm = Perm.RUN
     denied_message = "Your role cannot operate executions."
 
@@ -97,6 +102,8 @@ class _ExecutionService(Service):
 
 
 class CancelExecution(_ExecutionService):
+    audit_action = "execution.cancelled"
+
     def validate(self) -> None:
         if self.execution.status in FINISHED:
             raise ValidationError({"status": f"The execution already {self.execution.status}; it cannot be cancelled."})
@@ -117,6 +124,8 @@ class CancelExecution(_ExecutionService):
 
 class RerunExecution(_ExecutionService):
     """Run the same version again with the same input, from the start."""
+
+    audit_action = "execution.rerun"
 
     def validate(self) -> None:
         if self.execution.status not in FINISHED:
@@ -146,6 +155,8 @@ class RetryFromFailedStep(_ExecutionService):
     On the version it ran every finished step is kept; on the published version only the
     steps that nothing changed for (circuits/automation/engine/reuse.py).
     """
+
+    audit_action = "execution.retried"
 
     def __init__(self, tenant, actor, execution: Execution, *, version: str = RetryVersion.ORIGINAL):
         super().__init__(tenant, actor, execution)

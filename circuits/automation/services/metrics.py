@@ -120,6 +120,7 @@ def recent_failures(tenant: Tenant, *, limit: int = 10) -> list[Execution]:
 class ResetMetrics(Service):
     """Start counting metrics from now on (executions themselves are kept)."""
 
+    audit_action = "metrics.reset"
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can reset metrics."
 

@@ -22,6 +22,11 @@ from circuits.tenancy.services.base import Service
 class SaveCredential(Service):
     """Create or replace a credential; the secret is encrypted and never shown again."""
 
+    audit_action = "credential.saved"
+
+    def audit_target(self):
+        return Credential.objects.for_tenant(self.tenant).filter(name=self.name).first()
+
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can manage credentials."
 
@@ -43,6 +48,11 @@ class SaveCredential(Service):
 
 
 class DeleteCredential(Service):
+    audit_action = "credential.deleted"
+
+    def audit_target(self):
+        return self.credential
+
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can manage credentials."
 
@@ -59,6 +69,12 @@ class DeleteCredential(Service):
 
 
 class UpdateTenantSettings(Service):
+    audit_action = "tenant.settings_changed"
+    audit_fields = ("id", "name", "outbound_allowlist", "limits")
+
+    def audit_target(self):
+        return self.tenant
+
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can change tenant settings."
 
@@ -119,6 +135,7 @@ class UpdateTenantSettings(Service):
 class DefineCustomEvent(Service):
     """Add a tenant-defined event name to the catalogue (circuits can then trigger on it)."""
 
+    audit_action = "custom_event.defined"
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can define custom events."
     NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")

@@ -195,6 +195,12 @@ def testable_version(circuit: Circuit) -> CircuitVersion:
 
 
 class PublishDraft(Service):
+    audit_action = "version.published"
+    audit_fields = ("id", "circuit", "number", "status", "note", "published_at", "created_by")
+
+    def audit_target(self):
+        return self.draft
+
     perm = Perm.PUBLISH
     denied_message = "You cannot publish this circuit."
 
@@ -226,6 +232,12 @@ class PublishDraft(Service):
 class Rollback(Service):
     """Publish an earlier version again (its graph is unchanged: versions are immutable)."""
 
+    audit_action = "version.rolled_back"
+    audit_fields = ("id", "circuit", "number", "status", "note", "published_at", "created_by")
+
+    def audit_target(self):
+        return self.version
+
     perm = Perm.PUBLISH
     denied_message = "You cannot publish this circuit."
 
@@ -256,6 +268,11 @@ class Rollback(Service):
 class SaveTrigger(Service):
     """Create or change one trigger of a circuit (config validated per type)."""
 
+    audit_action = "trigger.saved"
+
+    def audit_target(self):
+        return self.trigger if self.trigger.pk else None
+
     perm = Perm.EDIT
     denied_message = "You cannot edit this circuit's triggers."
 
@@ -281,6 +298,11 @@ class SaveTrigger(Service):
 
 
 class DeleteTrigger(Service):
+    audit_action = "trigger.deleted"
+
+    def audit_target(self):
+        return self.trigger
+
     perm = Perm.EDIT
     denied_message = "You cannot edit this circuit's triggers."
 
@@ -302,6 +324,7 @@ class DeleteTrigger(Service):
 class ImportCircuit(Service):
     """Create a circuit from an exported document: circuit, triggers and a draft."""
 
+    audit_action = "circuit.imported"
     perm = Perm.EDIT
     denied_message = "Your role cannot create circuits."
 
@@ -314,7 +337,7 @@ class ImportCircuit(Service):
     def validate(self) -> None:
         check_document(self.document)
         for i, t in enumerate(self.document.get("triggers", [])):
-            errors = trigger_registry.validate_trigger(t["type"], t.get("config", {}))
+            errors = trigger_registry.validate_trigger(t["type"], t.get("config", {}), self.tenant)
             if errors:
                 raise ValidationError({"document": [f"triggers/{i}: {e}" for e in errors]})
         self.create = CreateCircuit(

@@ -74,6 +74,11 @@ class TriggerKind:
         return []
 
     @classmethod
+    def check_in_tenant(cls, tenant: Tenant, config: dict) -> list[str]:
+        """Checks that read the tenant's data (its event catalogue), once check() has passed."""
+        return []
+
+    @classmethod
     def prepare(cls, trigger: Trigger) -> None:
         """Derive the kind's own fields before save (webhook token, next run)."""
 

@@ -1,8 +1,18 @@
-"""The built-in platform event catalogue (tenants add their own as CustomEventType)."""
+"""The platform event catalogue: built-in events, the record events of every object type the
+tenant has, and the tenant's own names (CustomEventType).
+
+A name outside it is refused where a person types one — publishing an event, saving a trigger
+on one — with the close matches named, so a typo is caught at once instead of never firing.
+"""
 
 from __future__ import annotations
 
+import difflib
+
+from django.core.exceptions import ValidationError
+
 from circuits.automation.models.trigger import CustomEventType
+from circuits.records.types import list_types
 from circuits.tenancy.models.tenants import Tenant
 
 BUILTIN_EVENTS: dict[str, str] = {
@@ -55,13 +65,36 @@ def derived_events(object_type: str, operation: str, old: dict, new: dict) -> li
     return names
 
 
+# Every record write publishes "<type>.<operation>" (derived_events), custom types included.
+RECORD_OPERATIONS = ("created", "updated", "deleted")
+CLOSE_MATCHES = 3
+
+
 def catalogue(tenant: Tenant) -> list[dict]:
-    entries = [{"name": name, "description": text, "builtin": True} for name, text in BUILTIN_EVENTS.items()]
+    builtin = dict(BUILTIN_EVENTS)
+    for object_type in list_types(tenant):
+        for operation in RECORD_OPERATIONS:
+            builtin.setdefault(f"{object_type.slug}.{operation}", f"A {object_type.label.lower()} record was {operation}.")
+    entries = [{"name": name, "description": text, "builtin": True} for name, text in builtin.items()]
     entries += [{"name": c.name, "description": c.description, "builtin": False} for c in CustomEventType.objects.for_tenant(tenant)]
     return sorted(entries, key=lambda e: e["name"])
 
 
-def is_known(tenant: Tenant, name: str) -> bool:
-    if name in BUILTIN_EVENTS:
-        return True
-    return CustomEventType.objects.for_tenant(tenant).filter(name=name).exists()
+def known_names(tenant: Tenant) -> list[str]:
+    return [entry["name"] for entry in catalogue(tenant)]
+
+
+def unknown_event_message(tenant: Tenant, name: str) -> str | None:
+    """None when `name` is in the tenant's catalogue; else what is wrong and the closest names."""
+    names = known_names(tenant)
+    if name in names:
+        return None
+    close = difflib.get_close_matches(name, names, n=CLOSE_MATCHES, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"{name!r} is not in the event catalogue (GET /api/v1/events).{hint} A new name must first be defined as a custom event."
+
+
+def require_known(tenant: Tenant, name: str, *, field: str = "event") -> None:
+    message = unknown_event_message(tenant, name)
+    if message is not None:
+        raise ValidationError({field: message})

@@ -21,6 +21,7 @@ from circuits.automation.engine.expressions import check_value
 from circuits.automation.models.trigger import Trigger
 from circuits.automation.triggers import kinds as kinds_package
 from circuits.automation.triggers.base import TriggerKind, as_expression
+from circuits.tenancy.models.tenants import Tenant
 
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 _TYPE_MAX = Trigger._meta.get_field("type").max_length
@@ -85,8 +86,9 @@ def unknown_type_message(type_: str) -> str:
     return f"unknown trigger type {type_!r}; choose one of {', '.join(types())}"
 
 
-def validate_trigger(type_: str, config: dict) -> list[str]:
-    """Every problem of (type, config), as "type: …" / "config.<path>: …" strings."""
+def validate_trigger(type_: str, config: dict, tenant: Tenant | None = None) -> list[str]:
+    """Every problem of (type, config), as "type: …" / "config.<path>: …" strings; with
+    `tenant`, also what only its data can tell (an event name outside its catalogue)."""
     kind = get(type_)
     if kind is None:
         return [f"type: {unknown_type_message(type_)}"]
@@ -100,12 +102,15 @@ def validate_trigger(type_: str, config: dict) -> list[str]:
         return errors
     if config.get("condition"):
         errors += check_value(as_expression(config["condition"]), "config.condition")
-    return errors + kind.check(config)
+    errors += kind.check(config)
+    if not errors and tenant is not None:
+        errors += kind.check_in_tenant(tenant, config)
+    return errors
 
 
 def prepare(trigger: Trigger) -> None:
     """Validate and derive the key and the kind's own fields. Raises ValidationError."""
-    errors = validate_trigger(trigger.type, trigger.config or {})
+    errors = validate_trigger(trigger.type, trigger.config or {}, trigger.tenant)
     if errors:
         raise ValidationError({"config": errors})
     kind = get(trigger.type)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -25,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="do not start the embedded worker and scheduler")
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options):
+        require_collected_static()
         if settings.CELERY_EMBEDDED and not no_worker:
             start_embedded_worker()
             self.stdout.write("Embedded Celery worker and scheduler started (in-memory broker).")
@@ -41,6 +42,20 @@ class Command(BaseCommand):
             endpoints=build_endpoint_description_strings(host=host, port=port),
             verbosity=0,
         ).run()
+
+
+def require_collected_static() -> None:
+    """With a manifest storage (DEBUG off) every page names its assets through STATIC_ROOT's
+    manifest: refuse to start without it rather than answer 500 to every page."""
+    from django.contrib.staticfiles.storage import ManifestFilesMixin
+    from django.core.files.storage import storages
+
+    storage = storages["staticfiles"]
+    if isinstance(storage, ManifestFilesMixin) and not (settings.STATIC_ROOT / storage.manifest_name).is_file():
+        raise CommandError(
+            f"static files are not collected into STATIC_ROOT ({settings.STATIC_ROOT}): run `manage.py collectstatic --noinput` "
+            "(scripts/run.sh does when DEBUG is off), or set DEBUG=1 for development."
+        )
 
 
 def start_embedded_worker(concurrency: int = 4) -> None:

@@ -66,6 +66,9 @@ def cap_keys_of(tenant, user, role: str) -> int:
 
 
 class CreateApiKey(Service):
+    audit_action = "api_key.created"
+    audit_fields = ("id", "name", "prefix", "role", "user", "created_by", "expires_at", "revoked_at")
+
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can create API keys."
 
@@ -118,6 +121,12 @@ class CreateApiKey(Service):
 
 
 class RevokeApiKey(Service):
+    audit_action = "api_key.revoked"
+    audit_fields = ("id", "name", "prefix", "role", "user", "created_by", "expires_at", "revoked_at")
+
+    def audit_target(self):
+        return self.key
+
     perm = Perm.MANAGE_SETTINGS
     denied_message = "Only owners and admins can revoke API keys."
 

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from circuits.core.live import close_member_sockets_on_commit
+from circuits.tenancy import audit
 from circuits.tenancy.models.tenants import Invitation, Membership, Tenant
 from circuits.tenancy.permissions import forget_roles, role_of
 from circuits.tenancy.roles import Perm, Role, role_allows, role_at_most
@@ -58,6 +59,8 @@ class AddMember(_MemberService):
     An open invitation to the same address is replaced (its link stops working), so
     inviting again re-sends the mail with a fresh link.
     """
+
+    audit_action = "member.invited"
 
     def __init__(self, tenant: Tenant, actor, identifier: str, role: str, *, accept_url_builder=None) -> None:
         super().__init__(tenant, actor)
@@ -101,6 +104,11 @@ class AddMember(_MemberService):
 
 
 class ChangeRole(_MemberService):
+    audit_action = "member.role_changed"
+
+    def audit_target(self):
+        return self.membership
+
     def __init__(self, tenant: Tenant, actor, membership: Membership, role: str) -> None:
         super().__init__(tenant, actor)
         self.membership = membership
@@ -123,6 +131,11 @@ class ChangeRole(_MemberService):
 
 
 class RemoveMember(_MemberService):
+    audit_action = "member.removed"
+
+    def audit_target(self):
+        return self.membership
+
     def __init__(self, tenant: Tenant, actor, membership: Membership) -> None:
         super().__init__(tenant, actor)
         self.membership = membership
@@ -193,6 +206,7 @@ class AcceptInvitation(_AnswerInvitation):
             membership, _ = Membership.objects.get_or_create(tenant=invitation.tenant, user=self.user, defaults={"role": invitation.role})
             invitation.accepted_at = timezone.now()
             invitation.save(update_fields=["accepted_at"])
+            audit.record(invitation.tenant, self.user, "member.joined", subject=membership, before=None, after=audit.snapshot(membership))
         forget_roles(self.user)
         return membership
 

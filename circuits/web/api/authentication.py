@@ -19,6 +19,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from circuits.core import logs
+from circuits.tenancy import audit
 from circuits.tenancy.models.access import ApiKey
 from circuits.tenancy.models.tenants import Membership
 from circuits.tenancy.permissions import remember_key, remember_role
@@ -62,6 +64,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         remember_role(user, key.tenant, role)
         remember_key(user, key)
         self._touch(key)
+        audit.acting_through(key)  # the audit trail names the key as well as its user
+        logs.bind(api_key=key.prefix)
         return user, key
 
     def authenticate_header(self, request: Request) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path, register_converter
 
-from circuits.web.api.views import actions, apikeys, circuits, credentials, events, executions, members, metrics, records, root, triggers, versions
+from circuits.web.api.views import actions, apikeys, audit, circuits, credentials, events, executions, members, metrics, records, root, triggers, versions
 from intelligence import api as rag_api
 from intelligence.graph import api as graph_api
 
@@ -47,8 +47,10 @@ v1 = [
     path("executions/<api_id:id>/cancel", executions.ExecutionCancelView.as_view(), name="execution-cancel"),
     path("executions/<api_id:id>/rerun", executions.ExecutionRerunView.as_view(), name="execution-rerun"),
     path("executions/<api_id:id>/retry", executions.ExecutionRetryView.as_view(), name="execution-retry"),
+    path("audit", audit.AuditListView.as_view(), name="audit"),
     path("events", events.EventCatalogueView.as_view(), name="events"),
     path("events/publish", events.EventPublishView.as_view(), name="events-publish"),
+    path("events/custom", events.CustomEventView.as_view(), name="events-custom"),
     path("metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("metrics/reset", metrics.MetricsResetView.as_view(), name="metrics-reset"),
     path("actions", actions.ActionListView.as_view(), name="actions"),

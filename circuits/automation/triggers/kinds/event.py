@@ -12,7 +12,7 @@ from django.db import transaction
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.models.trigger import Event
 from circuits.automation.triggers.base import CONDITION_SCHEMA, RecordChange, TriggerKind, condition_holds, matching, start
-from circuits.automation.triggers.catalogue import derived_events
+from circuits.automation.triggers.catalogue import derived_events, unknown_event_message
 from circuits.automation.triggers.registry import register
 from circuits.tenancy.models.tenants import Tenant
 
@@ -75,6 +75,12 @@ class EventTrigger(TriggerKind):
     }
     key_field = "event"
     order = 30
+
+    @classmethod
+    def check_in_tenant(cls, tenant: Tenant, config: dict) -> list[str]:
+        # A trigger on a name nothing publishes would never fire: say so when it is saved.
+        message = unknown_event_message(tenant, config["event"])
+        return [f"config.event: {message}"] if message else []
 
     @classmethod
     def on_execution_finished(cls, execution: Execution, payload: dict) -> list[Execution]:

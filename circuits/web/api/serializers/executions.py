@@ -168,6 +168,11 @@ class EventPublishSerializer(StrictSerializer):
     data = JSONObjectField(required=False, default=dict, help_text="The event payload.")
 
 
+class CustomEventSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, help_text="Lowercase words joined by dots, e.g. deal.escalated.")
+    description = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+
+
 class EventSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()

@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
 from circuits.automation.models.circuit import Circuit
+from circuits.core import logs
 from circuits.tenancy.models.tenants import Tenant
 from circuits.tenancy.permissions import has_perm
 from circuits.tenancy.roles import Perm
@@ -40,6 +41,9 @@ class ApiView(GenericAPIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        tenant = getattr(self, "tenant", None)
+        if tenant is not None:  # set by the authentication/permission step
+            logs.bind(tenant=tenant.slug)
         # DRF silently reads a body without Content-Type as empty; say what is wrong instead.
         if request.method in ("POST", "PUT", "PATCH") and str(request.META.get("CONTENT_LENGTH") or "0") not in ("", "0") and not request.content_type:
             raise exceptions.UnsupportedMediaType("", detail="Send the body as JSON with Content-Type: application/json.")

@@ -7,11 +7,18 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from circuits.automation.models.execution import Execution
-from circuits.automation.triggers.catalogue import catalogue
+from circuits.automation.services.tenant_settings import DefineCustomEvent
+from circuits.automation.triggers.catalogue import catalogue, require_known
 from circuits.automation.triggers.kinds.event import publish_event
 from circuits.tenancy.models.access import ApiKey
 from circuits.tenancy.roles import Perm
-from circuits.web.api.serializers.executions import CatalogueEntrySerializer, EventPublishSerializer, ExecutionSerializer, PublishResultSerializer
+from circuits.web.api.serializers.executions import (
+    CatalogueEntrySerializer,
+    CustomEventSerializer,
+    EventPublishSerializer,
+    ExecutionSerializer,
+    PublishResultSerializer,
+)
 from circuits.web.api.views.base import ApiView
 
 TAG = ["events"]
@@ -39,6 +46,11 @@ class EventPublishView(ApiView):
 
     @extend_schema(
         summary="Publish an event; every enabled trigger listening to it starts an execution",
+        description=(
+            "The name must be in the catalogue (`GET /api/v1/events`): built-in, a record event of one of the tenant's "
+            "object types, or one of the tenant's custom events (`POST /api/v1/events/custom`). Any other name is a 400 "
+            "naming the closest catalogue entries."
+        ),
         request=EventPublishSerializer,
         responses={201: PublishResultSerializer},
         examples=[
@@ -57,6 +69,7 @@ class EventPublishView(ApiView):
     )
     def post(self, request):
         data = self.validated(EventPublishSerializer)
+        require_known(self.tenant, data["event"])
         who = f"key:{request.auth.name}" if isinstance(request.auth, ApiKey) else f"user:{request.user.get_username()}"
         event, started = publish_event(self.tenant, data["event"], data["data"], source=f"api:{who}"[:200])
         executions = Execution.objects.for_tenant(self.tenant).filter(pk__in=[e.pk for e in started]).select_related("circuit", "version", "started_by")
@@ -65,3 +78,24 @@ class EventPublishView(ApiView):
             "executions": ExecutionSerializer(executions.order_by("pk"), many=True).data,
         }
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAG)
+class CustomEventView(ApiView):
+    perms = {"POST": Perm.MANAGE_SETTINGS}
+    serializer_class = CatalogueEntrySerializer
+
+    @extend_schema(
+        summary="Define a custom event: a name of the tenant's own that circuits can trigger on and the API can publish",
+        request=CustomEventSerializer,
+        responses={201: CatalogueEntrySerializer},
+        examples=[
+            OpenApiExample("Define", request_only=True, value={"name": "deal.escalated", "description": "A deal needs a manager."}),
+            OpenApiExample("Defined", response_only=True, value={"name": "deal.escalated", "description": "A deal needs a manager.", "builtin": False}),
+        ],
+    )
+    def post(self, request):
+        data = self.validated(CustomEventSerializer)
+        defined = DefineCustomEvent(self.tenant, self.actor, name=data["name"], description=data["description"]).execute()
+        body = {"name": defined.name, "description": defined.description, "builtin": False}
+        return Response(CatalogueEntrySerializer(body).data, status=status.HTTP_201_CREATED)

@@ -20,6 +20,8 @@ LINKS = {
     "import": "api:import",
     "events": "api:events",
     "publish_event": "api:events-publish",
+    "custom_events": "api:events-custom",
+    "audit": "api:audit",
     "metrics": "api:metrics",
     "metrics_reset": "api:metrics-reset",
     "actions": "api:actions",

@@ -57,6 +57,8 @@ class RerunFromStep(Service):
     only `node` and what follows it run again — with the draft's current configuration.
     """
 
+    audit_action = "execution.rerun_from_step"
+    audit_fields = ("id", "circuit", "version", "status", "rerun_of", "trigger_type", "is_test", "started_by")
     perm = Perm.RUN
     denied_message = "You cannot run this circuit."
 

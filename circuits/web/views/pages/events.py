@@ -13,7 +13,7 @@ from django.shortcuts import redirect
 from circuits.automation.engine.limits import Limits
 from circuits.automation.models.trigger import Event
 from circuits.automation.services.tenant_settings import DefineCustomEvent
-from circuits.automation.triggers.catalogue import catalogue
+from circuits.automation.triggers.catalogue import catalogue, require_known
 from circuits.automation.triggers.kinds.event import publish_event
 from circuits.tenancy.permissions import has_perm
 from circuits.web.views.base import TenantView, render_page
@@ -107,6 +107,7 @@ class EventListView(TenantView):
         form = PublishEventForm(request.POST, max_bytes=Limits.for_tenant(self.tenant).max_payload_bytes)
         if form.is_valid():
             try:
+                require_known(self.tenant, form.cleaned_data["name"], field="name")
                 event, started = publish_event(
                     self.tenant, form.cleaned_data["name"], form.cleaned_data["payload"], source=f"test:{request.user.get_username()}"
                 )

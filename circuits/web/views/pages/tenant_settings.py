@@ -21,12 +21,14 @@ from circuits.automation.engine import limits as governor
 from circuits.automation.services.tenant_settings import DeleteCredential, SaveCredential, UpdateTenantSettings
 from circuits.tenancy.credentials import SECRET_FIELDS
 from circuits.tenancy.models.access import ApiKey, Credential, CredentialKind
+from circuits.tenancy.models.audit import AuditEntry
 from circuits.tenancy.models.tenants import Membership
 from circuits.tenancy.permissions import has_perm, role_of
 from circuits.tenancy.roles import Role, role_at_most
 from circuits.tenancy.services.apikeys import CreateApiKey, KeyNotAllowed, RevokeApiKey
 from circuits.web.views.base import TenantView, render_page
 from circuits.web.views.form_errors import apply_errors, error_dict
+from circuits.web.views.pages.common import paginate, query_without
 
 # How each secret field is typed into the form (anything not listed is a password box).
 SECRET_INPUTS: dict[str, tuple[str, str]] = {
@@ -324,3 +326,43 @@ class RetentionView(TenantView):
             return self._render(request, posted, error_dict(exc), status=400)
         messages.success(request, "Execution history retention saved.")
         return redirect("settings_retention", tenant_slug=self.tenant.slug)
+
+
+# --- Audit trail -------------------------------------------------------------------------------
+
+
+AUDIT_OBJECT_TYPES = ("circuit", "version", "trigger", "credential", "member", "api_key", "tenant", "execution", "custom_event", "object_type", "metrics")
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(required=False, max_length=150, label="Actor", help_text="Username")
+    action = forms.CharField(required=False, max_length=64, label="Action", help_text="e.g. version.published")
+    object_type = forms.ChoiceField(required=False, label="Object", choices=[("", "Any object"), *[(t, t.replace("_", " ")) for t in AUDIT_OBJECT_TYPES]])
+
+
+class AuditView(TenantView):
+    """Owners and admins read who changed what (the trail is append-only: nothing here changes it)."""
+
+    def get(self, request):
+        self.require("manage_settings")
+        filters = AuditFilterForm(request.GET or None)
+        entries = AuditEntry.objects.for_tenant(self.tenant).select_related("actor_user", "actor_key")
+        if filters.is_valid():
+            data = filters.cleaned_data
+            if data["actor"]:
+                entries = entries.filter(actor_user__username=data["actor"].strip())
+            if data["action"]:
+                entries = entries.filter(action=data["action"].strip())
+            if data["object_type"]:
+                entries = entries.filter(object_type=data["object_type"])
+        page = paginate(request, entries)
+        for entry in page.object_list:
+            entry.changes = audit_changes(entry.before, entry.after)
+        context = {**settings_context(self, "audit"), "page": page, "filters": filters, "filters_query": query_without(request, "page")}
+        return render_page(request, "pages/settings/audit.html", context)
+
+
+def audit_changes(before: dict | None, after: dict | None) -> list[tuple[str, object, object]]:
+    """(field, before, after) for each field that differs: what the page shows of an entry."""
+    before, after = before or {}, after or {}
+    return [(name, before.get(name), after.get(name)) for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]

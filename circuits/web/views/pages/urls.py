@@ -31,4 +31,5 @@ urlpatterns = [
     path("settings/outbound/", tenant_settings.AllowListView.as_view(), name="settings_network"),
     path("settings/limits/", tenant_settings.LimitsView.as_view(), name="settings_limits"),
     path("settings/retention/", tenant_settings.RetentionView.as_view(), name="settings_retention"),
+    path("settings/audit/", tenant_settings.AuditView.as_view(), name="settings_audit"),
 ]
