@@ -15,6 +15,7 @@
     const cy = window.cytoscape({
       container: box,
       elements,
+      maxZoom: 1.5, // a neighbourhood of two entities is not drawn at giant size
       layout: { name: "cose", animate: false, randomize: false, nodeRepulsion: 9000 },
       style: [
         { selector: "node", style: { label: "data(label)", "font-size": 11, "background-color": "#6b7a99", width: 18, height: 18 } },
@@ -27,6 +28,7 @@
         { selector: "edge[origin = 'inference']", style: { "line-style": "dashed" } },
       ],
     });
+    box.cy = cy; // the drawing's handle (the browser test reads what was drawn through it)
     cy.on("tap", "node", (event) => {
       const id = event.target.id();
       if (Number(id) !== data.center) window.location.href = base + id;
