@@ -107,7 +107,7 @@ class IngestDocument(Service):
             tenant,
             actor,
             source_type=kind,
-            parse=lambda: parse_file(data, kind, name, max_pdf_pages=settings.RAG_MAX_PDF_PAGES),
+            parse=lambda: parse_file(data, kind, name, max_pdf_pages=settings.RAG_MAX_PDF_PAGES, max_chars=settings.RAG_MAX_DOCUMENT_CHARS),
             size_bytes=len(data),
             **kwargs,
         )
@@ -197,7 +197,8 @@ class IngestDocument(Service):
         digest = content_hash(parsed.text)
         document = Document.objects.for_tenant(self.tenant).select_for_update().filter(source=self.source).first()
         meta = {
-            "title": self.title or parsed.title or self.source,
+            # A source (a URL, a file name) may be longer than a title may be.
+            "title": (self.title or parsed.title or self.source)[:300],
             "source_type": self.source_type,
             "tags": self.tags,
             "published_at": self.published_at,
