@@ -21,6 +21,7 @@ from actions.net import OutboundError, display_url, guarded_request
 from circuits.tenancy.roles import Perm
 from circuits.tenancy.services.base import Service
 from intelligence.rag.chunking import chunk_text
+from intelligence.rag.filters import as_utc
 from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus, Feedback, SourceType
 from intelligence.rag.parsing import FILE_TYPES, Parsed, ParseError, detect_type, parse_file, parse_html, parse_record
 from intelligence.rag.tasks import enqueue_embedding
@@ -160,6 +161,10 @@ class IngestDocument(Service):
             if not 0.0 <= self.authority <= 1.0:
                 raise ValidationError({"authority": f"Authority is a number from 0 to 1, not {self.authority}."})
         self.tags = clean_tags(self.tags)
+        if self.published_at is not None:
+            if not isinstance(self.published_at, datetime):
+                raise ValidationError({"published_at": "Give published_at as a date-time."})
+            self.published_at = as_utc(self.published_at, "published_at")
         if len(self.title) > 300:
             raise ValidationError({"title": "A title has at most 300 characters."})
         try:
