@@ -305,7 +305,8 @@ class UpdateDocument(Service):
 
 
 class RecordFeedback(Service):
-    """A thumbs up (+1) or down (−1) on a chunk returned for a query; any member may give it."""
+    """A thumbs up (+1) or down (−1) on a chunk returned for a query; any member may give it,
+    once per chunk: voting again changes the member's vote (`created` is False then)."""
 
     perm = Perm.VIEW
     denied_message = "Only members of this tenant can give feedback."
@@ -316,6 +317,7 @@ class RecordFeedback(Service):
         self.value = value
         self.query = (query or "").strip()
         self.chunk: Chunk | None = None
+        self.created = False
 
     def check(self) -> None:
         if self.actor is None:
@@ -339,4 +341,11 @@ class RecordFeedback(Service):
 
     def perform(self) -> Feedback:
         user = self.actor if getattr(self.actor, "pk", None) else None
-        return Feedback.objects.create(tenant=self.tenant, chunk=self.chunk, value=self.value, query=self.query, user=user)
+        if user is None:  # a step's vote
+            self.created = True
+            return Feedback.objects.create(tenant=self.tenant, chunk=self.chunk, value=self.value, query=self.query, user=None)
+        # A member's second vote on the passage replaces the first (see the model's constraint).
+        feedback, self.created = Feedback.objects.update_or_create(
+            tenant=self.tenant, chunk=self.chunk, user=user, defaults={"value": self.value, "query": self.query}
+        )
+        return feedback

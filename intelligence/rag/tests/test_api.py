@@ -109,6 +109,15 @@ def test_feedback_on_another_tenants_passage_is_refused(world):
     assert list(Feedback.objects.values_list("tenant_id", "chunk_id", "value")) == [(world.tenant.pk, docs.our_chunk.pk, -1)]
 
 
+def test_feedback_again_on_the_same_passage_changes_the_members_vote_with_200(world):
+    docs = _docs(world)
+    client = client_as(world, "viewer")
+    first = client.post(f"{V}/feedback", {"chunk_id": docs.our_chunk.pk, "value": "up"}, format="json")
+    again = client.post(f"{V}/feedback", {"chunk_id": docs.our_chunk.pk, "value": "down"}, format="json")
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    assert list(Feedback.objects.values_list("chunk_id", "value")) == [(docs.our_chunk.pk, -1)]
+
+
 def test_patch_changes_metadata_and_delete_removes_the_chunks(world):
     docs = _docs(world)
     client = client_as(world, "editor")
