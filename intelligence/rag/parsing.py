@@ -16,6 +16,7 @@ import lxml.etree
 import lxml.html
 
 from actions.html_text import main_text
+from intelligence.rag.chunking import HEADING, heading_title
 from intelligence.rag.models import SourceType
 
 
@@ -48,7 +49,6 @@ CONTENT_TYPES = {
     "application/pdf": SourceType.PDF,
 }
 FILE_TYPES = (SourceType.TEXT, SourceType.MARKDOWN, SourceType.HTML, SourceType.PDF)
-_MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 
 def detect_type(filename: str, content_type: str = "", data: bytes = b"") -> str:
@@ -95,8 +95,8 @@ def parse_text(data: bytes, name: str = "the file") -> Parsed:
 
 def parse_markdown(data: bytes, name: str = "the file") -> Parsed:
     text = normalise(_decode(data, name))
-    heading = _MD_HEADING.search(text)
-    return Parsed(text=text, title=(heading.group(1) if heading else next(iter(text.splitlines()), ""))[:200])
+    heading = HEADING.search(text)
+    return Parsed(text=text, title=((heading_title(heading) if heading else "") or next(iter(text.splitlines()), ""))[:200])
 
 
 def parse_html(data: bytes | str, name: str = "the page", url: str | None = None) -> Parsed:
@@ -121,8 +121,8 @@ def parse_html(data: bytes | str, name: str = "the page", url: str | None = None
         text = "\n".join(" ".join(line.split()) for line in doc.text_content().splitlines())
     text = normalise(text)
     if not title:
-        heading = _MD_HEADING.search(text)
-        title = heading.group(1) if heading else ""
+        heading = HEADING.search(text)
+        title = heading_title(heading) if heading else ""
     return Parsed(text=text, title=title[:300])
 
 

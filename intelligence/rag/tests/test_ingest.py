@@ -12,9 +12,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from actions.web.tests.pages import LONG_WITH_A_REAL_REPEAT, REPEATED, SHORT_ARTICLE
 from actions.web.tests.server import reply, serve
 from circuits.records.models import Record
+from intelligence.rag.chunking import chunk_text
 from intelligence.rag.embeddings import configured_model_id, get_embedder
 from intelligence.rag.ingest import DeleteDocument, IngestDocument
 from intelligence.rag.models import Chunk, Document, DocumentStatus, Feedback
+from intelligence.rag.parsing import parse_markdown
 from intelligence.rag.tests.helpers import chunk_texts, make_inflating_pdf, make_pdf
 
 pytestmark = pytest.mark.django_db
@@ -189,6 +191,16 @@ def test_a_pdf_of_drawing_operators_without_text_is_refused_once_its_pages_pass_
     with pytest.raises(ValidationError, match="bytes of page content by page 4"):
         ingest_file(world.tenant, world.editor, "drawing.pdf", make_inflating_pdf(500, 300_000, text=False))
     assert not Document.objects.exists()
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("run", [" " * 100_000, "#" * 100_000, " \t#" * 30_000], ids=["spaces", "hashes", "mixed"])
+def test_a_heading_with_a_huge_run_of_blanks_or_hashes_is_parsed_and_chunked_in_linear_time(run):
+    # The heading pattern used to backtrack quadratically here: 100k characters took minutes, 2 MB hours.
+    text = f"# Title{run}x\n\nBody text.\n## Closing ##\nMore."
+    parsed = parse_markdown(text.encode(), "long.md")
+    pieces = chunk_text(parsed.text, size=800, overlap=150)
+    assert parsed.title.startswith("Title") and pieces[-1].heading.endswith("Closing")
 
 
 def test_a_pdf_whose_metadata_title_is_longer_than_a_title_is_ingested_with_it_cut_to_300_characters(world, ingest_file):
