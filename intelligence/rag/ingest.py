@@ -149,6 +149,11 @@ class IngestDocument(Service):
     # -- the service ----------------------------------------------------------------------
 
     def validate(self) -> None:
+        # PostgreSQL stores no NUL in text or JSON; the API's parser refuses them, a form does not.
+        tags = self.tags if isinstance(self.tags, list | tuple) else [self.tags]
+        for name, values in (("source", [self.source]), ("title", [self.title]), ("tags", tags)):
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValidationError({name: f"The {name} contains a NUL character (\\u0000)."})
         if not self.source:
             raise ValidationError({"source": "Name the document's source (a file name, URL or key)."})
         if len(self.source) > 1000:

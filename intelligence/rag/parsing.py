@@ -157,7 +157,7 @@ def parse_pdf(data: bytes, name: str = "the file", *, max_pages: int = 500, max_
     if not text:
         raise ParseError(f"{name} has no extractable text (a scanned PDF needs OCR first).")
     # Metadata titles are unbounded; a document's title holds 300 characters.
-    title = " ".join(title.split())[:300]
+    title = " ".join(normalise(title).split())[:300]  # and no NUL, which PostgreSQL cannot store
     return Parsed(text=text, title=title or next(iter(text.splitlines()), "")[:120], meta={"pages": len(pages)})
 
 

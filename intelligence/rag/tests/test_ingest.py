@@ -208,6 +208,12 @@ def test_a_pdf_whose_metadata_title_is_longer_than_a_title_is_ingested_with_it_c
     assert document.title.startswith("Quarterly report") and len(document.title) == 300
 
 
+def test_a_pdf_whose_metadata_title_holds_nul_and_control_characters_is_ingested_with_them_removed(world, ingest_file):
+    title = "\xfe\xff" + "".join(f"\x00{c}" for c in "Bad\x00title\x07here")  # UTF-16BE, as PDF strings may be
+    document = ingest_file(world.tenant, world.editor, "nul.pdf", make_pdf([["Hello there."]], title=title)).document
+    assert document.title == "Badtitle here"
+
+
 def test_a_page_without_any_title_under_a_long_source_gets_the_source_cut_to_300_characters_as_its_title(world, ingest_file):
     name = "pages/" + "a" * 900 + ".html"
     document = ingest_file(world.tenant, world.editor, name, b"<html><body><p>Plain words, no heading and no title.</p></body></html>").document
