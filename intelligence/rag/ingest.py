@@ -320,7 +320,8 @@ class RecordFeedback(Service):
         super().__init__(tenant, actor)
         self.chunk_id = chunk_id
         self.value = value
-        self.query = (query or "").strip()
+        # The query is context for the vote: a NUL (PostgreSQL stores none) is dropped, not a reason to lose it.
+        self.query = str(query or "").replace("\x00", "").strip()
         self.chunk: Chunk | None = None
         self.created = False
 
