@@ -75,8 +75,10 @@ class IngestDocument(Service):
         tags: Any = None,
         published_at: datetime | None = None,
         size_bytes: int = 0,
+        field: str = "file",
     ) -> None:
         super().__init__(tenant, actor)
+        self.field = field  # what errors about the content name: the upload, or the URL it came from
         self.source = (source or "").strip()
         self.source_type = source_type
         self._parse = parse  # () -> Parsed; may raise ParseError
@@ -91,16 +93,18 @@ class IngestDocument(Service):
     # -- constructors ---------------------------------------------------------------------
 
     @classmethod
-    def from_file(cls, tenant, actor, *, filename: str, data: bytes, content_type: str = "", source_type: str = "", **kwargs) -> IngestDocument:
+    def from_file(
+        cls, tenant, actor, *, filename: str, data: bytes, content_type: str = "", source_type: str = "", field: str = "file", **kwargs
+    ) -> IngestDocument:
         name = (filename or "").strip() or "upload"
         if len(data) > settings.RAG_MAX_UPLOAD_BYTES:
-            raise ValidationError({"file": f"{name} is {len(data):,} bytes; the limit is {settings.RAG_MAX_UPLOAD_BYTES:,} (RAG_MAX_UPLOAD_BYTES)."})
+            raise ValidationError({field: f"{name} is {len(data):,} bytes; the limit is {settings.RAG_MAX_UPLOAD_BYTES:,} (RAG_MAX_UPLOAD_BYTES)."})
         if not data:
-            raise ValidationError({"file": f"{name} is empty."})
+            raise ValidationError({field: f"{name} is empty."})
         try:
             kind = source_type or detect_type(name, content_type, data)
         except ParseError as exc:
-            raise ValidationError({"file": str(exc)}) from None
+            raise ValidationError({field: str(exc)}) from None
         if kind not in FILE_TYPES:
             raise ValidationError({"source_type": f"{kind!r} is not a file type; use one of {', '.join(FILE_TYPES)}."})
         kwargs.setdefault("source", name)
@@ -110,6 +114,7 @@ class IngestDocument(Service):
             source_type=kind,
             parse=lambda: parse_file(data, kind, name, max_pdf_pages=settings.RAG_MAX_PDF_PAGES, max_chars=settings.RAG_MAX_DOCUMENT_CHARS),
             size_bytes=len(data),
+            field=field,
             **kwargs,
         )
 
@@ -137,8 +142,10 @@ class IngestDocument(Service):
             raise ValidationError({"url": f"{shown}: {exc}"}) from None
         if kind == SourceType.HTML:
             page = response.content
-            return cls(tenant, actor, source_type=SourceType.URL, parse=lambda: parse_html(page, shown, url=response.url), size_bytes=len(page), **kwargs)
-        return cls.from_file(tenant, actor, filename=shown, data=response.content, source_type=kind, **kwargs)
+            return cls(
+                tenant, actor, source_type=SourceType.URL, parse=lambda: parse_html(page, shown, url=response.url), size_bytes=len(page), field="url", **kwargs
+            )
+        return cls.from_file(tenant, actor, filename=shown, data=response.content, source_type=kind, field="url", **kwargs)
 
     @classmethod
     def from_record(cls, tenant, actor, record, **kwargs) -> IngestDocument:
@@ -175,16 +182,18 @@ class IngestDocument(Service):
         try:
             self.parsed = self._parse()
         except ParseError as exc:
-            raise ValidationError({"file": str(exc)}) from None
+            raise ValidationError({self.field: str(exc)}) from None
         if not self.parsed.text.strip():
-            raise ValidationError({"file": f"{self.source} has no text to index."})
+            raise ValidationError({self.field: f"{self.source} has no text to index."})
         if len(self.parsed.text) > settings.RAG_MAX_DOCUMENT_CHARS:
             limit = settings.RAG_MAX_DOCUMENT_CHARS
-            raise ValidationError({"file": f"{self.source} has {len(self.parsed.text):,} characters of text; the limit is {limit:,} (RAG_MAX_DOCUMENT_CHARS)."})
+            raise ValidationError(
+                {self.field: f"{self.source} has {len(self.parsed.text):,} characters of text; the limit is {limit:,} (RAG_MAX_DOCUMENT_CHARS)."}
+            )
         self.pieces = chunk_text(self.parsed.text, size=settings.RAG_CHUNK_CHARS, overlap=settings.RAG_CHUNK_OVERLAP)
         if len(self.pieces) > settings.RAG_MAX_CHUNKS_PER_DOCUMENT:
             limit = settings.RAG_MAX_CHUNKS_PER_DOCUMENT
-            raise ValidationError({"file": f"{self.source} makes {len(self.pieces):,} chunks; the limit is {limit:,} (RAG_MAX_CHUNKS_PER_DOCUMENT)."})
+            raise ValidationError({self.field: f"{self.source} makes {len(self.pieces):,} chunks; the limit is {limit:,} (RAG_MAX_CHUNKS_PER_DOCUMENT)."})
 
     def check(self) -> None:
         if self.actor is None:
