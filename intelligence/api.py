@@ -250,15 +250,19 @@ class FeedbackView(ApiView):
     serializer_class = FeedbackSerializer
 
     @extend_schema(
-        summary="Thumbs up or down on a search result (moves it in later auto searches)",
+        summary="Thumbs up or down on a search result (moves it in later auto searches); one vote per member and result: voting again changes it (200)",
         request=FeedbackSerializer,
-        responses={201: OpenApiTypes.OBJECT},
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
         examples=[FEEDBACK_EXAMPLE, FEEDBACK_RESULT],
     )
     def post(self, request):
         data = self.validated(FeedbackSerializer)
-        feedback = RecordFeedback(self.tenant, self.actor, chunk_id=data["chunk_id"], value=data["value"], query=data.get("query", "")).execute()
-        return Response({"id": feedback.pk, "chunk_id": feedback.chunk_id, "value": feedback.value}, status=status.HTTP_201_CREATED)
+        service = RecordFeedback(self.tenant, self.actor, chunk_id=data["chunk_id"], value=data["value"], query=data.get("query", ""))
+        feedback = service.execute()
+        return Response(
+            {"id": feedback.pk, "chunk_id": feedback.chunk_id, "value": feedback.value},
+            status=status.HTTP_201_CREATED if service.created else status.HTTP_200_OK,
+        )
 
 
 class _DocumentId:

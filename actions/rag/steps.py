@@ -160,7 +160,10 @@ class IngestDocumentAction(Action):
         meta: dict[str, Any] = {k: config[k] for k in ("title", "tags", "authority") if k in config}
         if config.get("published_at"):
             value = str(config["published_at"])
-            when = parse_datetime(value + ("T00:00:00+00:00" if len(value) == 10 else ""))
+            try:
+                when = parse_datetime(value + ("T00:00:00+00:00" if len(value) == 10 else ""))
+            except ValueError:  # well formed but no such day (2025-02-30)
+                when = None
             if when is None:
                 raise ActionError(f"published_at: {value!r} is not an ISO 8601 date")
             meta["published_at"] = when
@@ -173,7 +176,8 @@ class IngestDocumentAction(Action):
                 service = IngestDocument.from_url(ctx.tenant, None, url=str(config["url"]), timeout=ctx.time_left(30), **meta)
             else:
                 record_id = str(config["record_id"]).strip()
-                pk = int(record_id) if record_id.isdigit() else 0
+                # ASCII digits only: '²' and '١٢' pass isdigit(), and int('²') raises.
+                pk = int(record_id) if record_id.isascii() and record_id.isdigit() else 0
                 record = Record.objects.for_tenant(ctx.tenant).filter(object_type=config["object_type"], pk=pk).first()
                 if record is None:
                     raise ActionError(f"{config['object_type']} record {record_id} not found")
@@ -216,7 +220,7 @@ class RecordRetrievalFeedback(Action):
 
     def run(self, ctx: Context, config: dict) -> dict:
         chunk_id = config["chunk_id"]
-        if isinstance(chunk_id, str) and chunk_id.strip().isdigit():
+        if isinstance(chunk_id, str) and chunk_id.strip().isascii() and chunk_id.strip().isdigit():
             chunk_id = int(chunk_id.strip())
         try:
             feedback = RecordFeedback(ctx.tenant, None, chunk_id=chunk_id, value=config["value"], query=config.get("query", "")).execute()

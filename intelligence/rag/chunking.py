@@ -12,7 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)
+# A Markdown heading line; its closing #s are stripped by `heading_title`, not here: the tail
+# `(.+?)[ \t#]*$` backtracks quadratically on a long run of spaces or #s (a 2 MB line of them
+# kept a worker busy for hours). Each part below can match in one way only, so it is linear.
+HEADING = re.compile(r"^(#{1,6})[ \t]+(\S[^\n]*)$", re.M)
+
+
+def heading_title(match: re.Match) -> str:
+    """The heading's text without its closing #s and trailing blanks."""
+    return match.group(2).rstrip(" \t#").strip()
+
+
 # A sentence ends at . ! ? (optionally closed by a quote or bracket) before whitespace and
 # an upper-case letter, digit or opening mark — or at a blank line / list item.
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[*•-])|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
@@ -43,7 +53,7 @@ def _sections(text: str) -> list[tuple[int, int, str]]:
         sections.append((0, marks[0].start(), ""))
     path: list[tuple[int, str]] = []
     for i, mark in enumerate(marks):
-        level, title = len(mark.group(1)), mark.group(2).strip()
+        level, title = len(mark.group(1)), heading_title(mark)
         path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, title)]
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
         sections.append((mark.start(), end, " › ".join(t for _, t in path)))

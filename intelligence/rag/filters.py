@@ -81,15 +81,22 @@ def _string_list(value: Any, name: str) -> list[str]:
 def _when(value: Any, name: str) -> datetime | None:
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        return value
     try:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        parsed = value if isinstance(value, datetime) else parse_datetime(value) if isinstance(value, str) else None
     except ValueError:
         parsed = None
     if parsed is None:
         raise ValidationError({f"filters.{name}": "Give an ISO 8601 date or date-time, e.g. 2025-01-31."})
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+    return as_utc(parsed, f"filters.{name}")
+
+
+def as_utc(when: datetime, name: str) -> datetime:
+    """`when` in UTC (naive means UTC). PostgreSQL refuses offsets past ±15:59, which Python
+    parses ('-23:59'), and a date at the edge of the calendar may not exist in UTC."""
+    try:
+        return when.astimezone(UTC) if timezone.is_aware(when) else timezone.make_aware(when, UTC)
+    except (OverflowError, ValueError):
+        raise ValidationError({name: f"{when.isoformat()} is outside the dates that can be stored."}) from None
 
 
 def parse_filters(raw: Any) -> Filters:

@@ -21,6 +21,7 @@ from actions.net import OutboundError, display_url, guarded_request
 from circuits.tenancy.roles import Perm
 from circuits.tenancy.services.base import Service
 from intelligence.rag.chunking import chunk_text
+from intelligence.rag.filters import as_utc
 from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus, Feedback, SourceType
 from intelligence.rag.parsing import FILE_TYPES, Parsed, ParseError, detect_type, parse_file, parse_html, parse_record
 from intelligence.rag.signals import document_ingested
@@ -75,8 +76,10 @@ class IngestDocument(Service):
         tags: Any = None,
         published_at: datetime | None = None,
         size_bytes: int = 0,
+        field: str = "file",
     ) -> None:
         super().__init__(tenant, actor)
+        self.field = field  # what errors about the content name: the upload, or the URL it came from
         self.source = (source or "").strip()
         self.source_type = source_type
         self._parse = parse  # () -> Parsed; may raise ParseError
@@ -91,16 +94,18 @@ class IngestDocument(Service):
     # -- constructors ---------------------------------------------------------------------
 
     @classmethod
-    def from_file(cls, tenant, actor, *, filename: str, data: bytes, content_type: str = "", source_type: str = "", **kwargs) -> IngestDocument:
+    def from_file(
+        cls, tenant, actor, *, filename: str, data: bytes, content_type: str = "", source_type: str = "", field: str = "file", **kwargs
+    ) -> IngestDocument:
         name = (filename or "").strip() or "upload"
         if len(data) > settings.RAG_MAX_UPLOAD_BYTES:
-            raise ValidationError({"file": f"{name} is {len(data):,} bytes; the limit is {settings.RAG_MAX_UPLOAD_BYTES:,} (RAG_MAX_UPLOAD_BYTES)."})
+            raise ValidationError({field: f"{name} is {len(data):,} bytes; the limit is {settings.RAG_MAX_UPLOAD_BYTES:,} (RAG_MAX_UPLOAD_BYTES)."})
         if not data:
-            raise ValidationError({"file": f"{name} is empty."})
+            raise ValidationError({field: f"{name} is empty."})
         try:
             kind = source_type or detect_type(name, content_type, data)
         except ParseError as exc:
-            raise ValidationError({"file": str(exc)}) from None
+            raise ValidationError({field: str(exc)}) from None
         if kind not in FILE_TYPES:
             raise ValidationError({"source_type": f"{kind!r} is not a file type; use one of {', '.join(FILE_TYPES)}."})
         kwargs.setdefault("source", name)
@@ -108,8 +113,9 @@ class IngestDocument(Service):
             tenant,
             actor,
             source_type=kind,
-            parse=lambda: parse_file(data, kind, name, max_pdf_pages=settings.RAG_MAX_PDF_PAGES),
+            parse=lambda: parse_file(data, kind, name, max_pdf_pages=settings.RAG_MAX_PDF_PAGES, max_chars=settings.RAG_MAX_DOCUMENT_CHARS),
             size_bytes=len(data),
+            field=field,
             **kwargs,
         )
 
@@ -137,8 +143,10 @@ class IngestDocument(Service):
             raise ValidationError({"url": f"{shown}: {exc}"}) from None
         if kind == SourceType.HTML:
             page = response.content
-            return cls(tenant, actor, source_type=SourceType.URL, parse=lambda: parse_html(page, shown, url=response.url), size_bytes=len(page), **kwargs)
-        return cls.from_file(tenant, actor, filename=shown, data=response.content, source_type=kind, **kwargs)
+            return cls(
+                tenant, actor, source_type=SourceType.URL, parse=lambda: parse_html(page, shown, url=response.url), size_bytes=len(page), field="url", **kwargs
+            )
+        return cls.from_file(tenant, actor, filename=shown, data=response.content, source_type=kind, field="url", **kwargs)
 
     @classmethod
     def from_record(cls, tenant, actor, record, **kwargs) -> IngestDocument:
@@ -149,6 +157,11 @@ class IngestDocument(Service):
     # -- the service ----------------------------------------------------------------------
 
     def validate(self) -> None:
+        # PostgreSQL stores no NUL in text or JSON; the API's parser refuses them, a form does not.
+        tags = self.tags if isinstance(self.tags, list | tuple) else [self.tags]
+        for name, values in (("source", [self.source]), ("title", [self.title]), ("tags", tags)):
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValidationError({name: f"The {name} contains a NUL character (\\u0000)."})
         if not self.source:
             raise ValidationError({"source": "Name the document's source (a file name, URL or key)."})
         if len(self.source) > 1000:
@@ -161,21 +174,27 @@ class IngestDocument(Service):
             if not 0.0 <= self.authority <= 1.0:
                 raise ValidationError({"authority": f"Authority is a number from 0 to 1, not {self.authority}."})
         self.tags = clean_tags(self.tags)
+        if self.published_at is not None:
+            if not isinstance(self.published_at, datetime):
+                raise ValidationError({"published_at": "Give published_at as a date-time."})
+            self.published_at = as_utc(self.published_at, "published_at")
         if len(self.title) > 300:
             raise ValidationError({"title": "A title has at most 300 characters."})
         try:
             self.parsed = self._parse()
         except ParseError as exc:
-            raise ValidationError({"file": str(exc)}) from None
+            raise ValidationError({self.field: str(exc)}) from None
         if not self.parsed.text.strip():
-            raise ValidationError({"file": f"{self.source} has no text to index."})
+            raise ValidationError({self.field: f"{self.source} has no text to index."})
         if len(self.parsed.text) > settings.RAG_MAX_DOCUMENT_CHARS:
             limit = settings.RAG_MAX_DOCUMENT_CHARS
-            raise ValidationError({"file": f"{self.source} has {len(self.parsed.text):,} characters of text; the limit is {limit:,} (RAG_MAX_DOCUMENT_CHARS)."})
+            raise ValidationError(
+                {self.field: f"{self.source} has {len(self.parsed.text):,} characters of text; the limit is {limit:,} (RAG_MAX_DOCUMENT_CHARS)."}
+            )
         self.pieces = chunk_text(self.parsed.text, size=settings.RAG_CHUNK_CHARS, overlap=settings.RAG_CHUNK_OVERLAP)
         if len(self.pieces) > settings.RAG_MAX_CHUNKS_PER_DOCUMENT:
             limit = settings.RAG_MAX_CHUNKS_PER_DOCUMENT
-            raise ValidationError({"file": f"{self.source} makes {len(self.pieces):,} chunks; the limit is {limit:,} (RAG_MAX_CHUNKS_PER_DOCUMENT)."})
+            raise ValidationError({self.field: f"{self.source} makes {len(self.pieces):,} chunks; the limit is {limit:,} (RAG_MAX_CHUNKS_PER_DOCUMENT)."})
 
     def check(self) -> None:
         if self.actor is None:
@@ -198,7 +217,8 @@ class IngestDocument(Service):
         digest = content_hash(parsed.text)
         document = Document.objects.for_tenant(self.tenant).select_for_update().filter(source=self.source).first()
         meta = {
-            "title": self.title or parsed.title or self.source,
+            # A source (a URL, a file name) may be longer than a title may be.
+            "title": (self.title or parsed.title or self.source)[:300],
             "source_type": self.source_type,
             "tags": self.tags,
             "published_at": self.published_at,
@@ -303,7 +323,8 @@ class UpdateDocument(Service):
 
 
 class RecordFeedback(Service):
-    """A thumbs up (+1) or down (−1) on a chunk returned for a query; any member may give it."""
+    """A thumbs up (+1) or down (−1) on a chunk returned for a query; any member may give it,
+    once per chunk: voting again changes the member's vote (`created` is False then)."""
 
     perm = Perm.VIEW
     denied_message = "Only members of this tenant can give feedback."
@@ -312,8 +333,10 @@ class RecordFeedback(Service):
         super().__init__(tenant, actor)
         self.chunk_id = chunk_id
         self.value = value
-        self.query = (query or "").strip()
+        # The query is context for the vote: a NUL (PostgreSQL stores none) is dropped, not a reason to lose it.
+        self.query = str(query or "").replace("\x00", "").strip()
         self.chunk: Chunk | None = None
+        self.created = False
 
     def check(self) -> None:
         if self.actor is None:
@@ -337,4 +360,11 @@ class RecordFeedback(Service):
 
     def perform(self) -> Feedback:
         user = self.actor if getattr(self.actor, "pk", None) else None
-        return Feedback.objects.create(tenant=self.tenant, chunk=self.chunk, value=self.value, query=self.query, user=user)
+        if user is None:  # a step's vote
+            self.created = True
+            return Feedback.objects.create(tenant=self.tenant, chunk=self.chunk, value=self.value, query=self.query, user=None)
+        # A member's second vote on the passage replaces the first (see the model's constraint).
+        feedback, self.created = Feedback.objects.update_or_create(
+            tenant=self.tenant, chunk=self.chunk, user=user, defaults={"value": self.value, "query": self.query}
+        )
+        return feedback

@@ -171,7 +171,8 @@ class Chunk(TenantOwned):
 
 
 class Feedback(TenantOwned):
-    """A thumbs up (+1) or down (-1) on a chunk returned for a query."""
+    """A thumbs up (+1) or down (-1) on a chunk returned for a query: one per member and chunk;
+    a step's votes (no user) each count, as its circuit's author decided."""
 
     chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="feedback")
     query = models.CharField(max_length=1000, blank=True)
@@ -181,6 +182,11 @@ class Feedback(TenantOwned):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "chunk"], name="rag_feedback_tenant_chunk")]
+        # One vote per member and passage (voting again changes it): otherwise one viewer
+        # clicking "helpful" ten times moves the passage for everyone in the tenant.
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "chunk", "user"], condition=models.Q(user__isnull=False), name="rag_feedback_one_vote_per_member")
+        ]
 
 
 class CorpusVersion(models.Model):

@@ -16,6 +16,7 @@ import lxml.etree
 import lxml.html
 
 from actions.html_text import main_text
+from intelligence.rag.chunking import HEADING, heading_title
 from intelligence.rag.models import SourceType
 
 
@@ -48,7 +49,6 @@ CONTENT_TYPES = {
     "application/pdf": SourceType.PDF,
 }
 FILE_TYPES = (SourceType.TEXT, SourceType.MARKDOWN, SourceType.HTML, SourceType.PDF)
-_MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 
 def detect_type(filename: str, content_type: str = "", data: bytes = b"") -> str:
@@ -95,8 +95,8 @@ def parse_text(data: bytes, name: str = "the file") -> Parsed:
 
 def parse_markdown(data: bytes, name: str = "the file") -> Parsed:
     text = normalise(_decode(data, name))
-    heading = _MD_HEADING.search(text)
-    return Parsed(text=text, title=(heading.group(1) if heading else next(iter(text.splitlines()), ""))[:200])
+    heading = HEADING.search(text)
+    return Parsed(text=text, title=((heading_title(heading) if heading else "") or next(iter(text.splitlines()), ""))[:200])
 
 
 def parse_html(data: bytes | str, name: str = "the page", url: str | None = None) -> Parsed:
@@ -121,12 +121,20 @@ def parse_html(data: bytes | str, name: str = "the page", url: str | None = None
         text = "\n".join(" ".join(line.split()) for line in doc.text_content().splitlines())
     text = normalise(text)
     if not title:
-        heading = _MD_HEADING.search(text)
-        title = heading.group(1) if heading else ""
+        heading = HEADING.search(text)
+        title = heading_title(heading) if heading else ""
     return Parsed(text=text, title=title[:300])
 
 
-def parse_pdf(data: bytes, name: str = "the file", *, max_pages: int = 500) -> Parsed:
+# Budgets for the pages' decompressed content streams, checked before pypdf interprets a page's
+# operators (~2.5 s per MB here), which is where a small PDF that inflates (one 75 MB content
+# stream shared by every page) would spend hours and gigabytes. Text pages run at 2–10 bytes of
+# content a character and a dense page at a few hundred kB; a page over 4 MB is a drawing or a bomb.
+PDF_CONTENT_BYTES_PER_CHAR = 10
+PDF_MAX_PAGE_CONTENT_BYTES = 4_000_000
+
+
+def parse_pdf(data: bytes, name: str = "the file", *, max_pages: int = 500, max_chars: int = 2_000_000) -> Parsed:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError, PyPdfError
 
@@ -138,7 +146,7 @@ def parse_pdf(data: bytes, name: str = "the file", *, max_pages: int = 500) -> P
             raise ParseError(f"{name} is encrypted; upload a copy without a password.")
         if len(reader.pages) > max_pages:
             raise ParseError(f"{name} has {len(reader.pages)} pages; the limit is {max_pages} (RAG_MAX_PDF_PAGES).")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = _pdf_pages(reader, name, max_chars)
         info = reader.metadata
         title = str(info.title) if info is not None and info.title else ""
     except ParseError:
@@ -148,7 +156,35 @@ def parse_pdf(data: bytes, name: str = "the file", *, max_pages: int = 500) -> P
     text = normalise("\n\n".join(p.strip() for p in pages if p.strip()))
     if not text:
         raise ParseError(f"{name} has no extractable text (a scanned PDF needs OCR first).")
+    # Metadata titles are unbounded; a document's title holds 300 characters.
+    title = " ".join(normalise(title).split())[:300]  # and no NUL, which PostgreSQL cannot store
     return Parsed(text=text, title=title or next(iter(text.splitlines()), "")[:120], meta={"pages": len(pages)})
+
+
+def _pdf_pages(reader, name: str, max_chars: int) -> list[str]:
+    """Each page's text, stopping as soon as the document is over its text or content budget
+    (counted as the pages are read, not after all of them)."""
+    pages: list[str] = []
+    chars = content_bytes = 0
+    for page in reader.pages:
+        contents = page.get_contents()
+        size = len(contents.get_data()) if contents is not None else 0
+        if size > PDF_MAX_PAGE_CONTENT_BYTES:
+            raise ParseError(f"{name}: page {len(pages) + 1} holds {size:,} bytes of content; a page may hold {PDF_MAX_PAGE_CONTENT_BYTES:,}.")
+        content_bytes += size
+        if content_bytes > PDF_CONTENT_BYTES_PER_CHAR * max_chars:
+            raise ParseError(
+                f"{name} holds more than {PDF_CONTENT_BYTES_PER_CHAR * max_chars:,} bytes of page content by page {len(pages) + 1}; "
+                f"the limit follows RAG_MAX_DOCUMENT_CHARS ({max_chars:,} characters)."
+            )
+        text = page.extract_text() or ""
+        chars += len(text)
+        if chars > max_chars:
+            raise ParseError(
+                f"{name} has more than {max_chars:,} characters of text by page {len(pages) + 1}; the limit is {max_chars:,} (RAG_MAX_DOCUMENT_CHARS)."
+            )
+        pages.append(text)
+    return pages
 
 
 def parse_record(object_type: str, data: dict, title_fields: tuple[str, ...] = ("name", "title", "company", "email")) -> Parsed:
@@ -163,7 +199,7 @@ def parse_record(object_type: str, data: dict, title_fields: tuple[str, ...] = (
     return Parsed(text=normalise("\n".join(lines)), title=f"{object_type}: {title}"[:300])
 
 
-def parse_file(data: bytes, source_type: str, name: str, *, max_pdf_pages: int = 500) -> Parsed:
+def parse_file(data: bytes, source_type: str, name: str, *, max_pdf_pages: int = 500, max_chars: int = 2_000_000) -> Parsed:
     if source_type == SourceType.TEXT:
         return parse_text(data, name)
     if source_type == SourceType.MARKDOWN:
@@ -171,5 +207,5 @@ def parse_file(data: bytes, source_type: str, name: str, *, max_pdf_pages: int =
     if source_type == SourceType.HTML:
         return parse_html(data, name)
     if source_type == SourceType.PDF:
-        return parse_pdf(data, name, max_pages=max_pdf_pages)
+        return parse_pdf(data, name, max_pages=max_pdf_pages, max_chars=max_chars)
     raise ParseError(f"{name}: {source_type!r} is not a file type; use one of {', '.join(FILE_TYPES)}.")

@@ -121,3 +121,23 @@ def test_record_feedback_stores_a_vote_in_the_tenant_and_refuses_another_tenants
     with pytest.raises(ActionError, match=f"No passage {theirs.pk} in this tenant"):
         run(world.tenant, "rag.record_feedback", {"chunk_id": theirs.pk, "value": "down"})
     assert not Feedback.objects.filter(chunk=theirs).exists()
+
+
+def test_ingest_document_reads_a_published_at_offset_postgres_does_not_know_in_utc_and_refuses_impossible_dates(world, inline_embedding):
+    config = {"text": "# Notes\nThe kickoff is on Monday.", "source": "notes.md", "published_at": "2025-03-01T00:00:00-23:59"}
+    out = run(world.tenant, "rag.ingest_document", config)
+    assert Document.objects.get(pk=out["document_id"]).published_at.isoformat() == "2025-03-01T23:59:00+00:00"
+    for value, fragment in [("9999-12-31T23:59:59-01:00", "published_at: 9999-12-31T23:59:59-01:00 is outside"), ("2025-02-30", "not an ISO 8601 date")]:
+        with pytest.raises(ActionError, match=fragment):
+            run(world.tenant, "rag.ingest_document", {**config, "source": "other.md", "published_at": value})
+    assert Document.objects.count() == 1
+
+
+def test_record_and_passage_ids_in_digits_other_than_ascii_are_not_found_rather_than_a_crash(world, kb):
+    record = Record.objects.create(tenant=world.tenant, object_type="account", data={"name": "Initech"})
+    for record_id in ("²", "١"):
+        with pytest.raises(ActionError, match="not found"):
+            run(world.tenant, "rag.ingest_document", {"object_type": "account", "record_id": record_id})
+    with pytest.raises(ActionError, match="chunk_id: Give the id of a passage"):
+        run(world.tenant, "rag.record_feedback", {"chunk_id": "²", "value": "up"})
+    assert record.pk and not Feedback.objects.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import time
 import uuid
 from pathlib import Path
@@ -27,7 +28,7 @@ from circuits.tenancy.roles import Role
 from intelligence.rag.embeddings import _query_vector
 from intelligence.rag.eval.metrics import bootstrap_delta, mrr_at, ndcg_at, percentile, recall_at
 from intelligence.rag.ingest import IngestDocument
-from intelligence.rag.search import MODES, search
+from intelligence.rag.search import MAX_QUERY_CHARS, MODES, search
 from intelligence.rag.tasks import collected_embedding
 
 MAX_CHUNKS_PER_QUERY = 100
@@ -37,18 +38,37 @@ def _jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         raise CommandError(f"{path} is missing")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CommandError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or "_id" not in row:
-                raise CommandError(f"{path}:{number}: each line needs an object with an _id")
-            rows.append(row)
+    for number, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or "_id" not in row:
+            raise CommandError(f"{path}:{number}: each line needs an object with an _id")
+        if not isinstance(row.get("metadata") or {}, dict):
+            raise CommandError(f"{path}:{number}: metadata must be an object")
+        rows.append(row)
     return rows
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise CommandError(f"{path}:{line}: not UTF-8 text (invalid byte at position {exc.start})") from None
+
+
+def _score(value: str, where: str) -> int:
+    try:
+        score = float(value)
+    except ValueError:
+        score = math.nan
+    if not math.isfinite(score):
+        raise CommandError(f"{where}: the score {value!r} is not a number")
+    return int(score)
 
 
 def load_dataset(directory: Path) -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]], dict[str, str]]:
@@ -62,16 +82,19 @@ def load_dataset(directory: Path) -> tuple[list[dict], dict[str, str], dict[str,
     if qrels_path is None:
         raise CommandError(f"{directory} has neither qrels.tsv nor qrels/test.tsv")
     qrels: dict[str, dict[str, int]] = {}
-    with qrels_path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.reader(handle, delimiter="\t"):
-            if not row or row[0] == "query-id":
-                continue
-            if len(row) < 3:
-                raise CommandError(f"{qrels_path}: each line needs query-id, corpus-id and score")
-            qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
+    for number, row in enumerate(csv.reader(_lines(qrels_path), delimiter="\t"), start=1):
+        if not row or row[0] == "query-id":
+            continue
+        if len(row) < 3:
+            raise CommandError(f"{qrels_path}:{number}: each line needs query-id, corpus-id and score")
+        qrels.setdefault(row[0], {})[row[1]] = _score(row[2], f"{qrels_path}:{number}")
     qrels = {q: rel for q, rel in qrels.items() if q in queries and any(g > 0 for g in rel.values())}
     if not qrels:
         raise CommandError("no query in queries.jsonl has a relevant document in the qrels")
+    for query_id in qrels:  # before anything is ingested: search() would refuse these
+        text = queries[query_id].strip()
+        if not text or len(text) > MAX_QUERY_CHARS:
+            raise CommandError(f"queries.jsonl: query {query_id} needs a text of 1 to {MAX_QUERY_CHARS} characters")
     return corpus, queries, qrels, kinds
 
 
@@ -107,7 +130,10 @@ def ingest_corpus(tenant, actor, corpus: list[dict]) -> dict[str, Any]:
 def _when(value: Any):
     if not value:
         return None
-    parsed = parse_datetime(str(value) + ("T00:00:00+00:00" if len(str(value)) == 10 else ""))
+    try:
+        parsed = parse_datetime(str(value) + ("T00:00:00+00:00" if len(str(value)) == 10 else ""))
+    except ValueError:  # well formed but no such day (2025-02-30)
+        parsed = None
     if parsed is None:
         raise CommandError(f"published_at {value!r} is not an ISO 8601 date")
     return parsed
@@ -174,14 +200,16 @@ class Command(BaseCommand):
         corpus, queries, qrels, kinds = load_dataset(dataset)
         suffix = uuid.uuid4().hex[:10]
         tenant = Tenant.objects.create(name=f"rag_eval {suffix}", slug=f"rag-eval-{suffix}")
-        user = get_user_model().objects.create_user(username=f"rag-eval-{suffix}", password=None)
-        try:
+        user = None
+        try:  # from here on the throwaway tenant (and its user) go, whatever happens
+            user = get_user_model().objects.create_user(username=f"rag-eval-{suffix}", password=None)
             Membership.objects.create(user=user, tenant=tenant, role=Role.EDITOR)
             ingestion = ingest_corpus(tenant, user, corpus)
             result = evaluate(tenant, queries, qrels, kinds)
         finally:
             tenant.delete()
-            user.delete()
+            if user is not None:
+                user.delete()
         result["dataset"] = {"path": str(dataset), "queries": len(qrels), **ingestion}
         if json:
             self.stdout.write(_json_dumps(result))

@@ -34,6 +34,34 @@ def make_pdf(pages: list[list[str]], *, title: str = "") -> bytes:
     return bytes(out)
 
 
+def make_inflating_pdf(pages: int, chars_per_page: int, *, text: bool = True) -> bytes:
+    """A small PDF whose every page shares one Flate-compressed content stream that inflates to
+    about `chars_per_page` characters of text (or as many bytes of drawing operators without
+    text): a few kilobytes on the wire, gigabytes if read whole."""
+    import zlib
+
+    line = b"(" + b"A" * 1000 + b") Tj T* " if text else b"1 0 0 1 0 0 cm " * 67
+    body = b"BT /F1 11 Tf 14 TL 50 780 Td " + line * max(1, chars_per_page // 1000) + b" ET"
+    stream = zlib.compress(body, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (5 + i) for i in range(pages)) + b"] /Count %d >>" % pages,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>"
+    objects += [page] * pages
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
 def _escape(text: str) -> bytes:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
 

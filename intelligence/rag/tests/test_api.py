@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from actions.web.tests.server import reply, serve
 from circuits.tenancy.roles import Perm
 from intelligence.rag.ingest import IngestDocument
 from intelligence.rag.models import Chunk, Document, Feedback
@@ -107,6 +108,32 @@ def test_feedback_on_another_tenants_passage_is_refused(world):
     assert f"No passage {theirs.pk} in this tenant" in str(body["errors"])
     assert client.post(f"{V}/feedback", {"chunk_id": docs.our_chunk.pk, "value": "down", "query": "refunds"}, format="json").status_code == 201
     assert list(Feedback.objects.values_list("tenant_id", "chunk_id", "value")) == [(world.tenant.pk, docs.our_chunk.pk, -1)]
+
+
+def test_feedback_again_on_the_same_passage_changes_the_members_vote_with_200(world):
+    docs = _docs(world)
+    client = client_as(world, "viewer")
+    first = client.post(f"{V}/feedback", {"chunk_id": docs.our_chunk.pk, "value": "up"}, format="json")
+    again = client.post(f"{V}/feedback", {"chunk_id": docs.our_chunk.pk, "value": "down"}, format="json")
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    assert list(Feedback.objects.values_list("chunk_id", "value")) == [(docs.our_chunk.pk, -1)]
+
+
+def test_a_fetched_url_that_is_empty_unreadable_or_redirects_to_a_private_address_is_a_400_naming_url(world):
+    routes = {
+        "/empty": reply(200, "", "text/plain"),
+        "/broken.pdf": reply(200, b"%PDF-1.4 broken", "application/pdf"),
+        "/blank": reply(200, "<html><body> </body></html>", "text/html"),
+        "/away": reply(302, "", "text/plain", Location="http://127.0.0.1:6379/"),
+    }
+    client = client_as(world, "editor")
+    with serve(routes) as server:
+        world.tenant.outbound_allowlist = [server.allow]  # this host and port only: not the redirect's
+        world.tenant.save(update_fields=["outbound_allowlist"])
+        for path, message in [("/empty", "is empty"), ("/broken.pdf", "could not be read as a PDF"), ("/blank", "has no text"), ("/away", "loopback")]:
+            body = assert_problem(client.post(f"{V}/documents", {"url": server.url(path)}, format="json"), 400)
+            assert list(body["errors"]) == ["url"] and message in body["errors"]["url"][0], (path, body)
+    assert not Document.objects.exists()
 
 
 def test_patch_changes_metadata_and_delete_removes_the_chunks(world):

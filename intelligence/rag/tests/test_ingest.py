@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -11,10 +12,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from actions.web.tests.pages import LONG_WITH_A_REAL_REPEAT, REPEATED, SHORT_ARTICLE
 from actions.web.tests.server import reply, serve
 from circuits.records.models import Record
+from intelligence.rag.chunking import chunk_text
 from intelligence.rag.embeddings import configured_model_id, get_embedder
 from intelligence.rag.ingest import DeleteDocument, IngestDocument
 from intelligence.rag.models import Chunk, Document, DocumentStatus, Feedback
-from intelligence.rag.tests.helpers import chunk_texts, make_pdf
+from intelligence.rag.parsing import parse_markdown
+from intelligence.rag.tests.helpers import chunk_texts, make_inflating_pdf, make_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -165,6 +168,56 @@ def test_size_limits_name_their_setting(world, ingest_file, settings):
     with pytest.raises(ValidationError, match="RAG_MAX_CHUNKS_PER_DOCUMENT"):
         ingest_file(world.tenant, world.editor, "long.txt", " ".join(f"Sentence {i} is here." for i in range(100)).encode())
     assert not Document.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("chars_per_page", "message"),
+    [(1_000_000, "characters of text by page 2"), (20_000_000, "page 1 holds 20,")],
+)
+def test_a_small_pdf_that_inflates_to_gigabytes_of_text_is_refused_within_seconds(world, ingest_file, chars_per_page, message):
+    # 500 pages sharing one compressed content stream: read whole, that is 0.5–10 billion characters.
+    data = make_inflating_pdf(500, chars_per_page)
+    assert len(data) < 200_000
+    started = time.monotonic()
+    with pytest.raises(ValidationError, match=message) as caught:
+        ingest_file(world.tenant, world.editor, "bomb.pdf", data)
+    assert time.monotonic() - started < 10
+    assert "RAG_MAX_DOCUMENT_CHARS" in str(caught.value) or "a page may hold" in str(caught.value)
+    assert not Document.objects.exists()
+
+
+def test_a_pdf_of_drawing_operators_without_text_is_refused_once_its_pages_pass_the_content_budget(world, ingest_file, settings):
+    settings.RAG_MAX_DOCUMENT_CHARS = 100_000  # a content budget of 1 MB: pages of 300 kB pass it on page 4
+    with pytest.raises(ValidationError, match="bytes of page content by page 4"):
+        ingest_file(world.tenant, world.editor, "drawing.pdf", make_inflating_pdf(500, 300_000, text=False))
+    assert not Document.objects.exists()
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("run", [" " * 100_000, "#" * 100_000, " \t#" * 30_000], ids=["spaces", "hashes", "mixed"])
+def test_a_heading_with_a_huge_run_of_blanks_or_hashes_is_parsed_and_chunked_in_linear_time(run):
+    # The heading pattern used to backtrack quadratically here: 100k characters took minutes, 2 MB hours.
+    text = f"# Title{run}x\n\nBody text.\n## Closing ##\nMore."
+    parsed = parse_markdown(text.encode(), "long.md")
+    pieces = chunk_text(parsed.text, size=800, overlap=150)
+    assert parsed.title.startswith("Title") and pieces[-1].heading.endswith("Closing")
+
+
+def test_a_pdf_whose_metadata_title_is_longer_than_a_title_is_ingested_with_it_cut_to_300_characters(world, ingest_file):
+    document = ingest_file(world.tenant, world.editor, "long-title.pdf", make_pdf([["Hello there."]], title="Quarterly report " * 40)).document
+    assert document.title.startswith("Quarterly report") and len(document.title) == 300
+
+
+def test_a_pdf_whose_metadata_title_holds_nul_and_control_characters_is_ingested_with_them_removed(world, ingest_file):
+    title = "\xfe\xff" + "".join(f"\x00{c}" for c in "Bad\x00title\x07here")  # UTF-16BE, as PDF strings may be
+    document = ingest_file(world.tenant, world.editor, "nul.pdf", make_pdf([["Hello there."]], title=title)).document
+    assert document.title == "Badtitle here"
+
+
+def test_a_page_without_any_title_under_a_long_source_gets_the_source_cut_to_300_characters_as_its_title(world, ingest_file):
+    name = "pages/" + "a" * 900 + ".html"
+    document = ingest_file(world.tenant, world.editor, name, b"<html><body><p>Plain words, no heading and no title.</p></body></html>").document
+    assert document.source == name and document.title == name[:300]
 
 
 @pytest.mark.parametrize(("field", "value"), [("authority", 1.5), ("authority", "high"), ("tags", "x" * 60), ("tags", [1, 2])])

@@ -72,6 +72,22 @@ def test_a_bad_upload_shows_the_error_and_saves_nothing(client_for, world):
     assert not Document.objects.exists()
 
 
+@pytest.mark.parametrize("field", ["title", "tags", "source"])
+def test_a_nul_character_in_the_forms_title_tags_or_source_is_a_400_naming_the_field(client_for, world, field):
+    form = {"text": "# Notes\nSome text.", "source": "notes.md", "title": "Notes", "tags": "a,b", field: "bad\x00value"}
+    response = client_for(world.editor).post(f"{_t(world)}/documents/", form)
+    assert response.status_code == 400
+    assert f"The {field} contains a NUL character" in response.content.decode()
+    assert not Document.objects.exists()
+
+
+def test_feedback_from_the_playground_with_a_nul_in_its_query_is_stored_without_it(client_for, world, ingest):
+    chunk = ingest(world.tenant, world.editor, "refunds.md", "# Refunds\nMoney back within 30 days.").document.chunks.get()
+    response = client_for(world.viewer).post(f"{_t(world)}/search/feedback", {"chunk_id": chunk.pk, "value": "up", "q": "refund\x00 policy"})
+    assert response.status_code == 200
+    assert Feedback.objects.get().query == "refund policy"
+
+
 def test_the_search_playground_shows_the_route_the_breakdown_and_the_answer_and_takes_feedback(client_for, world, ingest):
     ingest(world.tenant, world.editor, "refunds.md", "# Refund policy\nCustomers may return a purchase within 30 days for their money back.")
     ingest(world.other_tenant, world.outsider, "theirs.md", "# Refund policy\nGlobex never refunds anything.")

@@ -72,6 +72,30 @@ def test_rag_eval_says_what_is_missing(tmp_path):
         call_command("rag_eval", "--dataset", str(tmp_path))
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("corpus.jsonl", b'{"_id": "d1", "text": "caf\xe9"}\n', r"corpus\.jsonl:1: not UTF-8 text"),
+        ("qrels.tsv", b"q1\td1\t1\nq2\td3\thigh\n", r"qrels\.tsv:2: the score 'high' is not a number"),
+        ("qrels.tsv", b"q1\td1\tnan\n", r"qrels\.tsv:1: the score 'nan' is not a number"),
+        ("qrels.tsv", b"q1\td1\n", r"qrels\.tsv:1: each line needs query-id, corpus-id and score"),
+        ("corpus.jsonl", b'{"_id": "d1", "text": "x", "metadata": "recent"}\n', r"corpus\.jsonl:1: metadata must be an object"),
+        ("queries.jsonl", b'{"_id": "q1", "text": "refund", "metadata": [1]}\n', r"queries\.jsonl:1: metadata must be an object"),
+        ("queries.jsonl", b'{"_id": "q1", "text": "  "}\n', "query q1 needs a text of 1 to 1000 characters"),
+        ("corpus.jsonl", b'{"_id": "d1", "text": "x", "metadata": {"published_at": "2025-02-30"}}\n', "published_at '2025-02-30' is not an ISO 8601 date"),
+        ("corpus.jsonl", b'{"_id": "d1", "text": "x", "metadata": {"authority": "high"}}\n', "document d1: Authority is a number from 0 to 1"),
+        ("corpus.jsonl", b'{"_id": "d1", "text": ""}\n', "document d1: d1 is empty"),
+    ],
+)
+def test_a_malformed_dataset_is_a_command_error_naming_the_file_and_line_and_leaves_no_tenant(tmp_path, world, name, content, message):
+    write_set(tmp_path)
+    (tmp_path / name).write_bytes(content)
+    tenants_before = Tenant.objects.count()
+    with pytest.raises(CommandError, match=message):
+        call_command("rag_eval", "--dataset", str(tmp_path), stdout=io.StringIO())
+    assert Tenant.objects.count() == tenants_before and not Document.objects.exists()
+
+
 def test_the_metrics_match_hand_computed_values():
     relevant = {"a": 1}
     assert ndcg_at(["a", "b"], relevant) == 1.0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
 
+from intelligence.rag.ingest import RecordFeedback
 from intelligence.rag.models import Feedback
 from intelligence.rag.router import classify
 from intelligence.rag.search import search
@@ -71,11 +73,28 @@ def test_feedback_moves_a_result_up_and_only_for_the_tenant_that_gave_it(world, 
     # The other tenant's votes on our chunk id would be a cross-tenant leak: they must not count.
     Feedback.objects.create(tenant=world.other_tenant, chunk=chunk, value=-1)
     assert [r["document_id"] for r in search(world.tenant, query, mode="auto")["results"]] == before
-    for _ in range(2):
-        Feedback.objects.create(tenant=world.tenant, chunk=chunk, value=1, user=world.viewer, query=query)
+    for member in (world.viewer, world.editor):
+        Feedback.objects.create(tenant=world.tenant, chunk=chunk, value=1, user=member, query=query)
     after = search(world.tenant, query, mode="auto")["results"]
     assert after[0]["document_id"] == loser
     assert after[0]["scores"]["feedback"] > 0.7
+
+
+def test_one_member_voting_again_and_again_changes_their_one_vote_and_cannot_stuff_the_ranking(world, ingest):
+    a = ingest(world.tenant, world.editor, "a.md", "# Onboarding checklist\nNew hires get a laptop and a buddy on day one.").document
+    b = ingest(world.tenant, world.editor, "b.md", "# Onboarding checklist\nNew hires get a laptop and a buddy on day one!").document
+    query = "what do new hires get on day one"
+    chunk = b.chunks.first()
+    for _ in range(10):
+        RecordFeedback(world.tenant, world.viewer, chunk_id=chunk.pk, value="up", query=query).execute()
+    scores = {r["document_id"]: r["scores"]["feedback"] for r in search(world.tenant, query, mode="auto")["results"]}
+    assert scores[b.pk] == pytest.approx(math.tanh(1 / 2)) and scores[a.pk] == 0.0
+    service = RecordFeedback(world.tenant, world.viewer, chunk_id=chunk.pk, value="down", query=query)
+    service.execute()
+    assert not service.created
+    assert list(Feedback.objects.values_list("user_id", "value")) == [(world.viewer.pk, -1)]
+    RecordFeedback(world.tenant, world.editor, chunk_id=chunk.pk, value="down").execute()  # another member: another vote
+    assert Feedback.objects.filter(chunk=chunk).count() == 2
 
 
 def test_no_router_example_is_a_query_of_the_shipped_evaluation_set():

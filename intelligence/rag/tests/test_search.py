@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -147,6 +149,7 @@ def test_filters_restrict_by_tag_type_authority_and_date_in_every_mode(world, in
         ({"filters": {"source_types": ["docx"]}}, "filters.source_types"),
         ({"filters": {"published_after": "last tuesday"}}, "filters.published_after"),
         ({"filters": {"min_authority": 3}}, "filters.min_authority"),
+        ({"filters": {"published_before": "9999-12-31T23:59:59-01:00"}}, "filters.published_before"),
     ],
 )
 def test_bad_search_input_is_refused_naming_the_field(world, kwargs, field):
@@ -228,3 +231,12 @@ def test_renaming_a_document_reindexes_its_title(world, corpus):
     assert search(world.tenant, "Zanzibar", mode="sparse")["results"] == []
     UpdateDocument(world.tenant, world.editor, corpus["docs"]["onboarding.md"], {"title": "Zanzibar onboarding"}).execute()
     assert titles(search(world.tenant, "Zanzibar", mode="sparse")) == ["onboarding.md"]
+
+
+def test_a_date_filter_with_an_offset_postgres_does_not_know_is_read_in_utc(world, ingest):
+    # Python reads offsets up to ±23:59; PostgreSQL refuses past ±15:59 (it was a 500).
+    ingest(world.tenant, world.editor, "old.md", "# Refunds\nRefunds within 30 days.", published_at=datetime(2020, 1, 1, tzinfo=UTC))
+    ingest(world.tenant, world.editor, "new.md", "# Refunds\nRefunds within 14 days.", published_at=datetime(2025, 1, 2, tzinfo=UTC))
+    response = search(world.tenant, "refunds", mode="sparse", filters={"published_after": "2025-01-01T00:00:00-23:59"})
+    assert [r["source"] for r in response["results"]] == ["new.md"]
+    assert response["filters"]["published_after"] == "2025-01-01T23:59:00+00:00"
