@@ -18,7 +18,7 @@ def keep_each_members_latest_vote(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("intelligence", "0003_corpus_version"),
+        ("intelligence", "0005_graph"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
