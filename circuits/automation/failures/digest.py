@@ -1,0 +1,56 @@
+"""A failure digest instead of a storm, kept in the shared cache (Redis in production).
+
+The first failure of a circuit opens a window of `digest_minutes` and is alerted at once;
+failures inside the window are only counted; the first failure after the window closes
+opens the next one and its alert says how many failed in between, and since when. Every
+step is one atomic cache operation (add / incr / decr), so workers racing on the same
+circuit still alert once per window and lose no count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone
+
+COUNT_TTL = 30 * 24 * 3600  # counts waiting for the next alert are forgotten after a month without failures
+PREFIX = "circuitos:failure-digest"
+
+
+@dataclass(frozen=True)
+class Alert:
+    suppressed: int = 0  # failures since the previous alert that were not alerted on their own
+    since: datetime | None = None  # when the previous alert went out
+
+
+def _keys(tenant_id: int, circuit_id: int) -> tuple[str, str, str]:
+    base = f"{PREFIX}:{tenant_id}:{circuit_id}"
+    return f"{base}:open", f"{base}:count", f"{base}:last"
+
+
+def admit(tenant_id: int, circuit_id: int, minutes: int) -> Alert | None:
+    """An Alert when this failure is alerted now, None when it is counted into the next one."""
+    open_key, count_key, last_key = _keys(tenant_id, circuit_id)
+    now = timezone.now()
+    if minutes > 0 and not cache.add(open_key, now.isoformat(), timeout=minutes * 60):
+        cache.add(count_key, 0, timeout=COUNT_TTL)
+        try:
+            cache.incr(count_key)
+        except ValueError:  # expired between add and incr
+            cache.add(count_key, 1, timeout=COUNT_TTL)
+        return None
+    suppressed = int(cache.get(count_key) or 0)
+    if suppressed:
+        with contextlib.suppress(ValueError):  # expired meanwhile: nothing left to take back
+            cache.decr(count_key, suppressed)  # what arrives meanwhile stays counted for the next alert
+    last = cache.get(last_key)
+    cache.set(last_key, now.isoformat(), timeout=COUNT_TTL)
+    return Alert(suppressed=suppressed, since=datetime.fromisoformat(last) if suppressed and last else None)
+
+
+def close_window(tenant_id: int, circuit_id: int) -> None:
+    """End the circuit's current window now (the next failure alerts at once); the count stays."""
+    cache.delete(_keys(tenant_id, circuit_id)[0])
