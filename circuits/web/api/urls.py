@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path, register_converter
 
-from circuits.web.api.views import actions, apikeys, circuits, credentials, events, executions, members, metrics, records, root, triggers, versions
+from circuits.web.api.views import (
+    actions,
+    apikeys,
+    circuits,
+    credentials,
+    events,
+    executions,
+    members,
+    metrics,
+    records,
+    root,
+    tenant_settings,
+    triggers,
+    versions,
+)
 from intelligence import api as rag_api
 
 
@@ -64,6 +78,7 @@ v1 = [
     path("api-keys", apikeys.ApiKeyListView.as_view(), name="api-keys"),
     path("api-keys/<api_id:id>", apikeys.ApiKeyDetailView.as_view(), name="api-key"),
     path("api-keys/<api_id:id>/revoke", apikeys.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    path("tenant/settings", tenant_settings.TenantSettingsView.as_view(), name="tenant-settings"),
     *rag_api.urlpatterns,  # documents, search, feedback (intelligence/api.py)
 ]
 
