@@ -90,3 +90,13 @@ def deliver_failure_alerts(execution_id: int) -> dict:
     except Exception:  # logged, never retried into a storm: the digest and the mark already counted it
         log.exception("delivering the failure of execution %s failed", execution_id)
         return {"failed": True}
+
+
+@shared_task(ignore_result=True)
+def flush_failure_digest(tenant_id: int, circuit_id: int) -> dict:
+    """A circuit's digest window ended: one alert for the failures counted in it (scheduled when it opened)."""
+    try:
+        return failure_delivery.deliver_digest(tenant_id, circuit_id)
+    except Exception:
+        log.exception("the failure digest of circuit %s failed", circuit_id)
+        return {"failed": True}

@@ -24,7 +24,8 @@ def test_a_failing_circuit_notifies_and_starts_its_error_circuit_through_a_real_
     save_credential(world.tenant, "ops-alerts", "slack_webhook", {"url": slack.webhook_url})
     handler = build(world, "on-error", [node("note", "util.transform", {"template": "handled {{ trigger.id }}"})], chain("note"))
     flaky = build(world, "flaky", [node("call_crm", "control.stop", {"status": "failed", "message": "the CRM said no"})], chain("call_crm"))
-    UpdateCircuit(world.tenant, world.owner, flaky, on_failure={"notify": ["owner"], "slack": "ops-alerts", "error_circuit": "on-error"}).execute()
+    policy = {"notify": ["owner"], "slack": "ops-alerts", "error_circuit": "on-error", "digest_minutes": 0}  # 0: no flush left queued
+    UpdateCircuit(world.tenant, world.owner, flaky, on_failure=policy).execute()
     worker = start_worker(queue)
     try:
         failed = create_execution(flaky, {"lead": 1})
