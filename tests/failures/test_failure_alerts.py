@@ -139,11 +139,11 @@ def test_failures_inside_the_digest_window_are_counted_and_the_next_alert_says_h
     storm = [fail(circuit, capture) for _ in range(5)]
     assert len(alerts_for(world, first)) == 1
     assert not Notification.objects.filter(execution__in=storm).exists()  # a storm is not six alerts
-    digest.close_window(world.tenant.pk, circuit.pk)  # fifteen minutes later
+    digest.close_window(circuit)  # fifteen minutes later
     after = fail(circuit, capture)
     [note] = alerts_for(world, after)
     assert "5 more failures of this circuit since" in note.body
-    digest.close_window(world.tenant.pk, circuit.pk)
+    digest.close_window(circuit)
     [calm] = alerts_for(world, fail(circuit, capture))
     assert "more failure" not in calm.body  # the count was reported once
 
@@ -155,12 +155,12 @@ def test_when_the_window_ends_one_digest_alert_reports_the_counted_failures_and_
     UpdateCircuit(world.tenant, world.owner, circuit, on_failure={"notify": ["owner"], "digest_minutes": 15}).execute()
     fail(circuit, capture)
     storm = [fail(circuit, capture) for _ in range(3)]
-    digest.close_window(world.tenant.pk, circuit.pk)  # the window's end, when its scheduled flush runs
+    digest.close_window(circuit)  # the window's end, when its scheduled flush runs
     report = flush_failure_digest(world.tenant.pk, circuit.pk)
     assert report["digest"] == 3 and report["in_app"] == 1
     [note] = Notification.objects.filter(tenant=world.tenant, title="Flaky: 3 more failures")
     assert note.execution == storm[-1] and note.link == f"/t/acme/executions/{storm[-1].pk}/" and "3 more failures" in note.body
-    digest.close_window(world.tenant.pk, circuit.pk)
+    digest.close_window(circuit)
     assert flush_failure_digest(world.tenant.pk, circuit.pk) == {"digest": 0}  # a quiet window: no alert…
     assert len(alerts_for(world, fail(circuit, capture))) == 1  # …and the next failure alerts at once
 

@@ -30,7 +30,11 @@ def test_a_failing_circuit_notifies_and_starts_its_error_circuit_through_a_real_
     try:
         failed = create_execution(flaky, {"lead": 1})
         enqueue(failed)  # autocommit: on_commit fires at once
-        handled = wait_for(lambda: Execution.objects.filter(circuit=handler, status=ExecutionStatus.SUCCEEDED).first(), timeout=40, what="the error circuit")
+        handled = wait_for(
+            lambda: Execution.objects.filter(circuit=handler, status=ExecutionStatus.SUCCEEDED).first(),
+            timeout=40,
+            what=lambda: f"the error circuit ({list(Execution.objects.values_list('circuit__slug', 'status', 'trigger_type'))})",
+        )
         wait_for(lambda: slack.received or None, timeout=20, what="the Slack alert")
     finally:
         stop(worker)

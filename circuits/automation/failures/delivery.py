@@ -209,7 +209,8 @@ def deliver(execution_id: int) -> dict[str, Any]:
     policy = policy_for(execution.circuit)
     if not policy.alerts and not policy.error_circuit:
         return {"skipped": "no policy"}
-    if not cache.add(f"circuitos:failure-delivered:{execution.pk}", 1, timeout=DELIVERED_TTL):
+    # With the creation time: ids start again at 1 in a new database, the cache would remember old ones.
+    if not cache.add(f"circuitos:failure-delivered:{execution.pk}:{execution.created_at.timestamp():.6f}", 1, timeout=DELIVERED_TTL):
         return {"skipped": "delivered already"}
     report: dict[str, Any] = {"policy": policy.source}
 
@@ -226,7 +227,7 @@ def deliver(execution_id: int) -> dict[str, Any]:
 
     if not policy.alerts:
         return report
-    alert = digest.admit(execution.tenant_id, execution.circuit_id, policy.digest_minutes, execution.pk)
+    alert = digest.admit(execution.circuit, policy.digest_minutes, execution.pk)
     if alert is None:
         report["digest"] = "counted"
         return report
@@ -259,7 +260,7 @@ def deliver_digest(tenant_id: int, circuit_id: int) -> dict[str, Any]:
     policy = policy_for(circuit)
     if not policy.alerts:
         return {"skipped": "no policy"}
-    alert = digest.flush(tenant_id, circuit_id, policy.digest_minutes)
+    alert = digest.flush(circuit, policy.digest_minutes)
     if alert is None:
         return {"digest": 0}
     _schedule_flush(tenant_id, circuit_id, policy.digest_minutes)  # the next window is open: it gets its flush too

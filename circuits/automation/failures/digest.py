@@ -30,8 +30,9 @@ class Alert:
     latest: int | None = None  # a flush: the last counted execution
 
 
-def _keys(tenant_id: int, circuit_id: int) -> tuple[str, str, str, str]:
-    base = f"{PREFIX}:{tenant_id}:{circuit_id}"
+def _keys(circuit) -> tuple[str, str, str, str]:
+    # With the creation time: ids start again at 1 in a new database, the cache would remember old ones.
+    base = f"{PREFIX}:{circuit.tenant_id}:{circuit.pk}:{circuit.created_at.timestamp():.6f}"
     return f"{base}:open", f"{base}:count", f"{base}:last", f"{base}:latest"
 
 
@@ -45,9 +46,9 @@ def _take(count_key: str, last_key: str, now: datetime) -> tuple[int, datetime |
     return suppressed, datetime.fromisoformat(last) if suppressed and last else None
 
 
-def admit(tenant_id: int, circuit_id: int, minutes: int, execution_id: int | None = None) -> Alert | None:
+def admit(circuit, minutes: int, execution_id: int | None = None) -> Alert | None:
     """An Alert when this failure is alerted now, None when it is counted into the next one."""
-    open_key, count_key, last_key, latest_key = _keys(tenant_id, circuit_id)
+    open_key, count_key, last_key, latest_key = _keys(circuit)
     now = timezone.now()
     if minutes > 0 and not cache.add(open_key, now.isoformat(), timeout=minutes * 60):
         cache.add(count_key, 0, timeout=COUNT_TTL)
@@ -62,13 +63,13 @@ def admit(tenant_id: int, circuit_id: int, minutes: int, execution_id: int | Non
     return Alert(suppressed=suppressed, since=since, opened=minutes > 0)
 
 
-def flush(tenant_id: int, circuit_id: int, minutes: int) -> Alert | None:
+def flush(circuit, minutes: int) -> Alert | None:
     """At a window's end: an Alert for what it counted (opening the next window), or None.
 
     None also when a window is open already (a failure after the end alerted and took the
     count, or this flush came early): that window's own flush reports what it counts.
     """
-    open_key, count_key, last_key, latest_key = _keys(tenant_id, circuit_id)
+    open_key, count_key, last_key, latest_key = _keys(circuit)
     now = timezone.now()
     if minutes <= 0 or not cache.add(open_key, now.isoformat(), timeout=minutes * 60):
         return None
@@ -80,6 +81,6 @@ def flush(tenant_id: int, circuit_id: int, minutes: int) -> Alert | None:
     return Alert(suppressed=suppressed, since=since, opened=True, latest=int(latest) if latest else None)
 
 
-def close_window(tenant_id: int, circuit_id: int) -> None:
+def close_window(circuit) -> None:
     """End the circuit's current window now (the next failure alerts at once); the count stays."""
-    cache.delete(_keys(tenant_id, circuit_id)[0])
+    cache.delete(_keys(circuit)[0])
