@@ -20,6 +20,7 @@ from circuits.automation.services.tenant_settings import UpdateTenantSettings
 from circuits.tenancy.credentials import save_credential
 from circuits.tenancy.models.notifications import Notification
 from tests.engine.helpers import build, chain, node, run
+from tests.fixtures import needs_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -272,3 +273,29 @@ def test_only_editors_change_a_circuits_policy_and_only_admins_the_tenant_defaul
     UpdateCircuit(world.tenant, world.editor, circuit, on_failure={"notify": ["owner"]}).execute()
     with pytest.raises(PermissionDenied):
         UpdateTenantSettings(world.tenant, world.editor, on_failure={"notify": ["owner"]}).execute()
+
+
+@needs_redis()
+def test_opening_a_window_queues_its_flush_for_the_windows_end_on_the_broker(world, settings):
+    import json
+    from datetime import datetime
+
+    import redis
+    from django.utils import timezone
+
+    from tests.engine.workers import new_queue
+
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue = new_queue()
+    circuit = failing(world)
+    UpdateCircuit(world.tenant, world.owner, circuit, on_failure={"notify": ["owner"], "digest_minutes": 20}).execute()
+    execution = run(circuit)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        before = timezone.now()
+        delivery.deliver(execution.pk)
+        messages = [json.loads(m) for m in broker.lrange(queue, 0, -1)]
+    finally:
+        broker.delete(queue)
+    [flush] = [m for m in messages if m["headers"]["task"] == "circuits.automation.tasks.flush_failure_digest"]
+    eta = datetime.fromisoformat(flush["headers"]["eta"])
+    assert 20 * 60 <= (eta - before).total_seconds() < 20 * 60 + 30

@@ -244,9 +244,15 @@ def deliver(execution_id: int) -> dict[str, Any]:
 FLUSH_DIGEST_TASK = "circuits.automation.tasks.flush_failure_digest"
 
 
+FLUSH_GRACE_SECONDS = 2  # the window's cache key has surely expired when its flush runs
+
+
 def _schedule_flush(tenant_id: int, circuit_id: int, minutes: int) -> None:
+    # A copy redelivered by the broker (a countdown past CELERY_VISIBILITY_TIMEOUT) finds the
+    # next window open or nothing counted, and sends nothing: flushing is safe to repeat.
+    countdown = minutes * 60 + FLUSH_GRACE_SECONDS
     try:
-        current_app.tasks[FLUSH_DIGEST_TASK].apply_async((tenant_id, circuit_id), countdown=minutes * 60, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        current_app.tasks[FLUSH_DIGEST_TASK].apply_async((tenant_id, circuit_id), countdown=countdown, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
     except Exception:  # the counted failures then go out with the next failure's alert
         log.exception("could not schedule the failure digest of circuit %s", circuit_id)
 
