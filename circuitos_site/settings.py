@@ -218,6 +218,8 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Circuit OS <circuitos@localhost>")
+# The site's address as people reach it, for links that leave it (failure alerts by e-mail and Slack).
+SITE_URL = env_url("SITE_URL", ("http", "https")) or ""
 
 # --- Security (production shape; `check --deploy` is clean with DEBUG off) -----------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -116,26 +116,10 @@ class SendSlackMessage(Action):
             raise ActionError(f"credential {name!r}: the webhook URL is missing")
 
         ctx.log(f"posting to Slack through the webhook of credential {name!r}" + (f" ({len(blocks)} blocks)" if blocks else ""))
-        try:
-            # No redirects: a webhook answers itself, and the URL (the secret) should go nowhere else.
-            response = guarded_request(
-                ctx.tenant,
-                "POST",
-                url,
-                json=payload,
-                timeout=ctx.time_left(DEFAULT_TIMEOUT),  # the step's deadline ends the exchange (guarded_request's own floor)
-                max_bytes=RESPONSE_MAX_BYTES,
-                follow_redirects=False,
-                idempotency_key=ctx.idempotency_key,
-            )
-        except OutboundError as exc:
-            raise ActionError(f"Slack webhook ({name}): {_scrub(str(exc), url)}") from None
-        body = _scrub(response.text.strip(), url)
-        if response.status_code != 200:
-            excerpt = body[:300] or response.reason_phrase or "(empty body)"
-            raise ActionError(f"Slack answered {response.status_code}: {excerpt}")
-        ctx.log(f"Slack answered {response.status_code} {body[:100]!r}")
-        return {"ok": True, "status": response.status_code, "response": body[:1000]}
+        # The step's deadline ends the exchange (guarded_request's own floor).
+        status, body = post_to_webhook(ctx.tenant, url, payload, name=name, timeout=ctx.time_left(DEFAULT_TIMEOUT), idempotency_key=ctx.idempotency_key)
+        ctx.log(f"Slack answered {status} {body[:100]!r}")
+        return {"ok": True, "status": status, "response": body[:1000]}
 
     @staticmethod
     def _blocks(value: Any) -> list[dict]:
@@ -154,6 +138,36 @@ class SendSlackMessage(Action):
         if len(value) > BLOCKS_MAX:
             raise ActionError(f"blocks: Slack allows at most {BLOCKS_MAX} blocks in a message (got {len(value)})")
         return value
+
+
+def post_to_webhook(
+    tenant: Any, url: str, payload: dict, *, name: str, timeout: float = DEFAULT_TIMEOUT, idempotency_key: str | None = None
+) -> tuple[int, str]:
+    """POST `payload` to the incoming webhook `url` through the outbound guard: (200, Slack's answer).
+
+    Used by the action and by the platform's failure alerts (circuits/automation/failures/).
+    Any other answer or a refused destination is an ActionError that never shows the URL
+    (the secret) or its path; `name` is the credential's, for the message.
+    """
+    try:
+        # No redirects: a webhook answers itself, and the URL (the secret) should go nowhere else.
+        response = guarded_request(
+            tenant,
+            "POST",
+            url,
+            json=payload,
+            timeout=timeout,
+            max_bytes=RESPONSE_MAX_BYTES,
+            follow_redirects=False,
+            idempotency_key=idempotency_key,
+        )
+    except OutboundError as exc:
+        raise ActionError(f"Slack webhook ({name}): {_scrub(str(exc), url)}") from None
+    body = _scrub(response.text.strip(), url)
+    if response.status_code != 200:
+        excerpt = body[:300] or response.reason_phrase or "(empty body)"
+        raise ActionError(f"Slack answered {response.status_code}: {excerpt}")
+    return response.status_code, body
 
 
 SLACK_HOOK_HOST = "hooks.slack.com"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from circuits.automation import retention
 from circuits.automation.dispatch import claim, send_to_worker
 from circuits.automation.engine.runner import run_claimed
+from circuits.automation.failures import delivery as failure_delivery
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.triggers.kinds.schedule import fire_due
 from circuits.tenancy.models.effects import AppliedWrite
@@ -79,3 +80,23 @@ def prune_executions(batch: int = 500) -> int:
     if deleted:
         log.info("pruned %d executions past their retention", deleted)
     return deleted
+
+
+@shared_task(ignore_result=True)
+def deliver_failure_alerts(execution_id: int) -> dict:
+    """A failed execution's "on failure" policy: its error circuit and alerts (circuits/automation/failures/)."""
+    try:
+        return failure_delivery.deliver(execution_id)
+    except Exception:  # logged, never retried into a storm: the digest and the mark already counted it
+        log.exception("delivering the failure of execution %s failed", execution_id)
+        return {"failed": True}
+
+
+@shared_task(ignore_result=True)
+def flush_failure_digest(tenant_id: int, circuit_id: int) -> dict:
+    """A circuit's digest window ended: one alert for the failures counted in it (scheduled when it opened)."""
+    try:
+        return failure_delivery.deliver_digest(tenant_id, circuit_id)
+    except Exception:
+        log.exception("the failure digest of circuit %s failed", circuit_id)
+        return {"failed": True}

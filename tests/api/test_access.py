@@ -157,6 +157,16 @@ ENDPOINTS = [
     Endpoint(
         "revoke", "post", lambda o: f"{V}/api-keys/{o.api_key.pk}/revoke", Perm.MANAGE_SETTINGS, cross=lambda o: f"{V}/api-keys/{o.other_api_key.pk}/revoke"
     ),
+    Endpoint(
+        "circuit-on-failure",
+        "patch",
+        lambda o: f"{V}/circuits/greeter",
+        Perm.EDIT,
+        lambda o: {"on_failure": {"notify": ["owner"], "error_circuit": "spare"}},
+        cross=lambda o: f"{V}/circuits/theirs",
+    ),
+    Endpoint("tenant-settings", "get", lambda o: f"{V}/tenant/settings", Perm.VIEW),
+    Endpoint("tenant-settings", "patch", lambda o: f"{V}/tenant/settings", Perm.MANAGE_SETTINGS, lambda o: {"on_failure": {"notify": ["admins"]}}),
 ]
 
 

@@ -31,6 +31,7 @@ def test_create_read_change_and_delete_a_circuit(world, editor):
         "description": "",
         "enabled": True,
         "tags": ["sales"],
+        "on_failure": None,
         "owner": "editor-a",
         "published_version": None,
         "draft_revision": None,

@@ -9,7 +9,7 @@ from circuits.records.models import Record
 from circuits.tenancy.models.access import ApiKey, Credential
 from circuits.tenancy.services.apikeys import CreateApiKey
 from tests.access import Page, TenantAccessSuite
-from tests.pages.helpers import execution
+from tests.pages.helpers import circuit, execution
 
 _n = itertools.count()
 
@@ -144,4 +144,25 @@ class TestSettingsPagesAccess(TenantAccessSuite):
         Page("limits-save", lambda w: f"{_t(w)}/settings/limits/", perm="manage_settings", method="post", data=lambda w: {"max_steps": "500"}),
         Page("retention", lambda w: f"{_t(w)}/settings/retention/"),
         Page("retention-save", lambda w: f"{_t(w)}/settings/retention/", perm="manage_settings", method="post", data=lambda w: {"days": "10"}),
+        Page("on-failure", lambda w: f"{_t(w)}/settings/on-failure/"),
+        Page(
+            "on-failure-save",
+            lambda w: f"{_t(w)}/settings/on-failure/",
+            perm="manage_settings",
+            method="post",
+            data=lambda w: {"notify_admins": "1", "digest_minutes": "5"},
+        ),
+    ]
+
+
+class TestCircuitFailurePageAccess(TenantAccessSuite):
+    pages = [
+        Page("circuit-on-failure", lambda w: f"{_t(w)}/circuits/{circuit(w).slug}/on-failure/"),
+        Page(
+            "circuit-on-failure-save",
+            lambda w: f"{_t(w)}/circuits/{circuit(w).slug}/on-failure/",
+            perm="edit",
+            method="post",
+            data=lambda w: {"mode": "own", "notify_owner": "1"},
+        ),
     ]

@@ -16,6 +16,9 @@ class Circuit(TenantOwned):
     enabled = models.BooleanField(default=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     tags = models.JSONField(default=list, blank=True)
+    # On failure: notify and/or start an error circuit (circuits/automation/failures/policy.py).
+    # None = the tenant's default (Tenant.on_failure); {} = nothing, whatever the default says.
+    on_failure = models.JSONField(null=True, blank=True, default=None)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
+from circuits.automation.failures import policy as failure_policy
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.tenancy.roles import Perm
@@ -53,7 +54,7 @@ class UpdateCircuit(Service):
 
     perm = Perm.EDIT
     denied_message = "You cannot edit this circuit."
-    fields = ("name", "description", "enabled", "tags")
+    fields = ("name", "description", "enabled", "tags", "on_failure")
 
     def __init__(self, tenant, actor, circuit: Circuit, **changes):
         super().__init__(tenant, actor)
@@ -67,7 +68,11 @@ class UpdateCircuit(Service):
         return self.circuit
 
     def validate(self) -> None:
-        for field, value in self.changes.items():
+        changes = dict(self.changes)
+        if "on_failure" in changes:
+            # Every name in it is checked inside this tenant (members, credential, error circuit).
+            changes["on_failure"] = failure_policy.clean(self.tenant, changes["on_failure"], circuit=self.circuit)
+        for field, value in changes.items():
             setattr(self.circuit, field, value)
         self.circuit.full_clean(exclude=["tenant", "owner", "slug"], validate_unique=False)
 

@@ -11,6 +11,7 @@ from actions.allowlist import entry_errors
 from actions.notify.slack import webhook_url_error
 from circuits.automation import retention
 from circuits.automation.engine import limits as governor
+from circuits.automation.failures import policy as failure_policy
 from circuits.automation.models.trigger import CustomEventType
 from circuits.automation.triggers.catalogue import BUILTIN_EVENTS
 from circuits.tenancy.credentials import save_credential, validate_secret
@@ -79,10 +80,19 @@ class UpdateTenantSettings(Service):
     denied_message = "Only owners and admins can change tenant settings."
 
     def __init__(
-        self, tenant, actor, *, outbound_allowlist: list[str] | None = None, limits: dict | None = None, name: str | None = None, retention: dict | None = None
+        self,
+        tenant,
+        actor,
+        *,
+        outbound_allowlist: list[str] | None = None,
+        limits: dict | None = None,
+        name: str | None = None,
+        retention: dict | None = None,
+        on_failure: dict | None = None,
     ):
         super().__init__(tenant, actor)
         self.allowlist, self.limits, self.name, self.retention = outbound_allowlist, limits, name, retention
+        self.on_failure = on_failure
 
     def validate(self) -> None:
         errors: dict[str, list[str]] = {}
@@ -116,6 +126,11 @@ class UpdateTenantSettings(Service):
                 self.cleaned_retention = retention.validate(self.retention)
             except ValueError as exc:
                 errors["retention"] = [str(exc)]
+        if self.on_failure is not None:
+            try:
+                self.cleaned_on_failure = failure_policy.clean(self.tenant, self.on_failure)
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
         if errors:
             raise ValidationError(errors)
 
@@ -128,6 +143,8 @@ class UpdateTenantSettings(Service):
             self.tenant.name = self.name.strip()
         if self.retention is not None:
             self.tenant.retention = self.cleaned_retention
+        if self.on_failure is not None:
+            self.tenant.on_failure = self.cleaned_on_failure
         self.tenant.save()
         return self.tenant
 

@@ -30,6 +30,9 @@ class Tenant(models.Model):
     metrics_since = models.DateTimeField(null=True, blank=True)
     # How long finished executions are kept: {"days": N, "per_circuit": M} (circuits.automation.retention.py).
     retention = models.JSONField(default=dict, blank=True)
+    # What happens when an execution fails, for circuits without a policy of their own
+    # (circuits/automation/failures/policy.py): {} = nothing.
+    on_failure = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]

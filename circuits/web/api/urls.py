@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path, register_converter
 
-from circuits.web.api.views import actions, apikeys, audit, circuits, credentials, events, executions, members, metrics, records, root, triggers, versions
+from circuits.web.api.views import (
+    actions,
+    apikeys,
+    audit,
+    circuits,
+    credentials,
+    events,
+    executions,
+    members,
+    metrics,
+    records,
+    root,
+    tenant_settings,
+    triggers,
+    versions,
+)
 from intelligence import api as rag_api
 from intelligence.graph import api as graph_api
 
@@ -67,6 +82,7 @@ v1 = [
     path("api-keys", apikeys.ApiKeyListView.as_view(), name="api-keys"),
     path("api-keys/<api_id:id>", apikeys.ApiKeyDetailView.as_view(), name="api-key"),
     path("api-keys/<api_id:id>/revoke", apikeys.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    path("tenant/settings", tenant_settings.TenantSettingsView.as_view(), name="tenant-settings"),
     *rag_api.urlpatterns,  # documents, search, feedback (intelligence/api.py)
     *graph_api.urlpatterns,  # graph/… (intelligence/graph/api.py)
 ]

@@ -14,15 +14,63 @@ from circuits.tenancy.models.tenants import slug_validator
 from circuits.web.api.serializers.common import MAX_INT, FiniteFloatField, JSONObjectField, StrictSerializer
 
 
+class FailurePolicySerializer(serializers.Serializer):
+    """The shape of an "on failure" policy (documentation; the service checks every name in the tenant)."""
+
+    notify = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        max_length=50,
+        help_text="In-app notifications for: owner (the circuit's), admins (owners and admins), editors, or members' usernames.",
+    )
+    emails = serializers.ListField(
+        child=serializers.CharField(), required=False, max_length=50, help_text="E-mail addresses of members of the tenant (nobody else's)."
+    )
+    slack = serializers.CharField(required=False, allow_blank=True, help_text="The name of a slack_webhook credential of the tenant.")
+    error_circuit = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Slug of a circuit of the tenant started with the failed execution as its payload "
+        "(id, url, circuit, circuit_name, error, failed_step, input, …); never from a run that is itself an error circuit's.",
+    )
+    digest_minutes = serializers.IntegerField(
+        required=False, min_value=0, max_value=1440, help_text="One alert per window of this many minutes (default 15; 0 alerts every failure)."
+    )
+
+
+@extend_schema_field(FailurePolicySerializer(allow_null=True))
+class FailurePolicyField(serializers.JSONField):
+    """A JSON object or null; its contents are checked by the service (UpdateCircuit, UpdateTenantSettings)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object (or null for the tenant's default).")
+        return value
+
+
 class CircuitSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     published_version = serializers.IntegerField(read_only=True, allow_null=True, help_text="Number of the published version, if any.")
     draft_revision = serializers.IntegerField(read_only=True, allow_null=True, help_text="Revision of the draft, if there is one.")
     tags = serializers.ListField(child=serializers.CharField(max_length=50))
+    on_failure = FailurePolicyField(read_only=True, allow_null=True, help_text="What happens when an execution fails; null = the tenant's default.")
 
     class Meta:
         model = Circuit
-        fields = ["slug", "name", "description", "enabled", "tags", "owner", "published_version", "draft_revision", "created_at", "updated_at"]
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "enabled",
+            "tags",
+            "on_failure",
+            "owner",
+            "published_version",
+            "draft_revision",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -39,6 +87,9 @@ class CircuitUpdateSerializer(StrictSerializer):
     description = serializers.CharField(required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
+    on_failure = FailurePolicyField(
+        required=False, allow_null=True, help_text="The circuit's own failure policy; null = the tenant's default, {} = nothing on failure."
+    )
 
 
 class PositionSerializer(StrictSerializer):

@@ -31,6 +31,7 @@ CIRCUIT_EXAMPLE = OpenApiExample(
         "description": "Scores new leads and alerts sales.",
         "enabled": True,
         "tags": ["sales"],
+        "on_failure": {"notify": ["owner"], "slack": "ops-alerts", "error_circuit": "on-error", "digest_minutes": 15},
         "owner": "owner@acme.test",
         "published_version": 3,
         "draft_revision": None,
@@ -104,9 +105,21 @@ class CircuitDetailView(ApiView):
         return Response(circuit_data(self, self.get_circuit(name)))
 
     @extend_schema(
-        summary="Change a circuit's name, description, tags or enabled flag",
+        summary="Change a circuit's name, description, tags, enabled flag or failure policy",
+        description=(
+            "`on_failure`: whom to notify in the app (owner, admins, editors or usernames of members), members' e-mail addresses, "
+            "a Slack webhook credential, an error circuit to start with the failed execution as its payload, and the digest window "
+            "(one alert per window; the next says how many more failed). Every name is checked in this tenant: a 400 names the part "
+            "that is wrong and nothing is saved. null = the tenant's default (GET /api/v1/tenant/settings)."
+        ),
         request=CircuitUpdateSerializer,
-        examples=[OpenApiExample("Rename", request_only=True, value={"name": "Lead scoring v2", "tags": ["sales", "ai"]}), CIRCUIT_EXAMPLE],
+        examples=[
+            OpenApiExample("Rename", request_only=True, value={"name": "Lead scoring v2", "tags": ["sales", "ai"]}),
+            OpenApiExample(
+                "On failure", request_only=True, value={"on_failure": {"notify": ["owner", "admins"], "emails": ["ops@acme.test"], "error_circuit": "on-error"}}
+            ),
+            CIRCUIT_EXAMPLE,
+        ],
     )
     def patch(self, request, name: str):
         circuit = self.get_circuit(name)

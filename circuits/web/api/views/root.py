@@ -30,6 +30,7 @@ LINKS = {
     "members": "api:members",
     "roles": "api:roles",
     "api_keys": "api:api-keys",
+    "tenant_settings": "api:tenant-settings",
     "schema": "api-schema",
     "docs": "api-docs",
     "health": "health",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from circuits.web.views.pages import dashboard, events, executions, notifications, records, tenant_settings
+from circuits.web.views.pages import dashboard, events, executions, failure, notifications, records, tenant_settings
 
 urlpatterns = [
     path("executions/", executions.ExecutionListView.as_view(), name="execution_list"),
@@ -32,4 +32,6 @@ urlpatterns = [
     path("settings/limits/", tenant_settings.LimitsView.as_view(), name="settings_limits"),
     path("settings/retention/", tenant_settings.RetentionView.as_view(), name="settings_retention"),
     path("settings/audit/", tenant_settings.AuditView.as_view(), name="settings_audit"),
+    path("settings/on-failure/", failure.TenantFailureView.as_view(), name="settings_on_failure"),
+    path("circuits/<slug:slug>/on-failure/", failure.CircuitFailureView.as_view(), name="circuit_on_failure"),
 ]
