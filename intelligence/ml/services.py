@@ -158,7 +158,10 @@ class RequestTraining(_MlService):
             })  # fmt: skip
 
     def perform(self) -> ModelVersion:
-        version = training.new_version(self.definition, self.actor)
+        try:  # busy() again, under the definition's lock: a second request at once is refused here
+            version = training.new_version(self.definition, self.actor)
+        except training.Busy as exc:
+            raise ValidationError({"definition": str(exc)}) from None
         tasks.enqueue_training(self.tenant.pk, version.pk)
         return version
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from intelligence.ml import training
+from intelligence.ml.models import ModelDefinition
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -35,8 +36,11 @@ def retrain_due() -> int:
         labelled, positives = training.label_counts(definition.tenant, definition)
         if not training.enough_labels(definition, labelled, positives):
             continue
-        with transaction.atomic():
-            version = training.new_version(definition)
-            enqueue_training(definition.tenant_id, version.pk)
+        try:
+            with transaction.atomic():
+                version = training.new_version(definition)
+                enqueue_training(definition.tenant_id, version.pk)
+        except (training.Busy, ModelDefinition.DoesNotExist):  # queued on demand, or deleted, since due_definitions()
+            continue
         queued += 1
     return queued

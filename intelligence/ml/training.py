@@ -37,6 +37,10 @@ class NotEnoughLabels(Exception):
     pass
 
 
+class Deleted(Exception):
+    """The definition (and with it the version) was deleted while the version trained."""
+
+
 def label_counts(tenant, definition: ModelDefinition) -> tuple[int, int]:
     """(labelled records, positives) of the definition now."""
     rows = labelled(tenant, definition)
@@ -57,10 +61,21 @@ def busy(definition: ModelDefinition) -> bool:
     return pending.exists()
 
 
+class Busy(Exception):
+    pass
+
+
 def new_version(definition: ModelDefinition, actor=None) -> ModelVersion:
-    """A queued version (the caller enqueues its training once the transaction commits)."""
+    """A queued version (the caller enqueues its training once the transaction commits).
+
+    Raises Busy when a run is already queued or training: the check is made under the
+    definition's row lock, so of two requests at once (two clicks, a click and beat) one wins."""
     with transaction.atomic():
-        ModelDefinition.objects.select_for_update().filter(pk=definition.pk).first()  # numbers in order
+        locked = ModelDefinition.objects.select_for_update().filter(pk=definition.pk).first()  # numbers in order
+        if locked is None:
+            raise ModelDefinition.DoesNotExist("Model not found.")
+        if busy(definition):
+            raise Busy(f"{definition.name} is already training; wait for that run to finish.")
         number = (definition.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
         return ModelVersion.objects.create(tenant=definition.tenant, definition=definition, number=number, requested_by=user, message="waiting for a worker")
@@ -144,13 +159,19 @@ def train(tenant_id: int, version_id: int, grid: dict | None = None) -> ModelVer
     claimed = _claim(tenant, version_id)
     if claimed is None:  # another worker has it, it is done, or it is not this tenant's
         return None
-    version = ModelVersion.objects.for_tenant(tenant).select_related("definition").get(pk=claimed.pk)
+    version = ModelVersion.objects.for_tenant(tenant).select_related("definition").filter(pk=claimed.pk).first()
+    if version is None:  # its model was deleted since the claim
+        return None
     try:
         run(tenant, version, grid)
+    except Deleted:
+        logger.info("the model of %s was deleted while it trained; nothing is kept", version)
+        return None
     except Exception as exc:
         if not isinstance(exc, NotEnoughLabels):
             logger.exception("training %s failed", version)
-        ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED, message=f"failed: {exc}", progress=1.0)
+        if not ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED, message=f"failed: {exc}", progress=1.0):
+            return None  # deleted with its model meanwhile
         version.refresh_from_db()
     return version
 
@@ -202,7 +223,11 @@ def _run(tenant, version: ModelVersion, grid: dict | None) -> None:
     background = X_train[rng.choice(len(X_train), size=min(BACKGROUND_ROWS, len(X_train)), replace=False)]
     data, sha = artifacts.dump({"model": result.estimator, "background": background})
     with transaction.atomic():
-        ModelDefinition.objects.select_for_update().filter(pk=definition.pk).first()
+        # The version's row, then the definition's: the order in which deleting the model locks them.
+        if not ModelVersion.objects.select_for_update().filter(pk=version.pk).exists() or (
+            ModelDefinition.objects.select_for_update().filter(pk=definition.pk).first() is None
+        ):
+            raise Deleted(str(version))
         active = ModelVersion.objects.for_tenant(tenant).filter(definition=definition, active=True).first()
         promote, reason, comparison = decide(version, active, dataset, test_idx, test_scores)
         if comparison:

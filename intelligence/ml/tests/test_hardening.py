@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import skops.io as sio
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.test.utils import override_settings
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from intelligence.ml import artifacts, automl
+from intelligence.ml import artifacts, automl, tasks, training
+from intelligence.ml.models import ModelDefinition, ModelVersion
+from intelligence.ml.services import DeleteDefinition, RequestTraining
+from intelligence.ml.tests.fixtures import LINEAR_ONLY, lead_model, make_leads
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +39,42 @@ def test_every_family_calibrated_either_way_loads_with_only_the_trusted_types():
             data, sha = artifacts.dump({"model": model, "background": X[:3]})
             assert set(artifacts.untrusted_types(data)) <= artifacts.TRUSTED, (family, method)
             assert artifacts.load(data, sha)["model"].predict_proba(X[:2]).shape == (2, 2)
+
+
+def test_two_train_requests_at_once_queue_one_run_and_refuse_the_other(world):
+    make_leads(world.tenant, 80)
+    definition = lead_model(world.tenant)
+    first, second = RequestTraining(world.tenant, world.editor, definition), RequestTraining(world.tenant, world.editor, definition)
+    first.check()
+    second.check()  # both requests pass the early check before either has queued its run
+    with transaction.atomic():
+        first.perform()
+    with pytest.raises(ValidationError, match="already training"), transaction.atomic():
+        second.perform()
+    assert definition.versions.count() == 1
+
+
+def test_beat_skips_a_model_queued_on_demand_since_it_was_found_due(world, monkeypatch):
+    make_leads(world.tenant, 80)
+    definition = lead_model(world.tenant)
+    due = training.due_definitions()
+    assert [d.pk for d in due] == [definition.pk]
+    RequestTraining(world.tenant, world.editor, definition).execute()  # a click between beat's scan and its queueing
+    monkeypatch.setattr(training, "due_definitions", lambda: due)
+    assert tasks.retrain_due() == 0 and definition.versions.count() == 1
+
+
+def test_a_model_deleted_while_its_version_trains_leaves_nothing_and_the_task_ends_quietly(world, monkeypatch):
+    make_leads(world.tenant, 80)
+    definition = lead_model(world.tenant)
+    version = training.new_version(definition)
+    search = automl.search
+
+    def delete_then_search(*args, **kwargs):
+        DeleteDefinition(world.tenant, world.editor, ModelDefinition.objects.get(pk=definition.pk)).execute()
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(automl, "search", delete_then_search)
+    with override_settings(ML_GRIDS=LINEAR_ONLY):
+        assert tasks.train_model(world.tenant.pk, version.pk) == "skipped"
+    assert not ModelVersion.objects.filter(pk=version.pk).exists() and not ModelDefinition.objects.filter(pk=definition.pk).exists()
