@@ -63,8 +63,22 @@ def validate_definition(tenant, values: dict[str, Any]) -> None:
     unknown = [f for f in values.get("features") or [] if f not in names]
     if unknown:
         problems["features"] = f"not fields of {type_def.slug}: {', '.join(map(str, unknown))}"
-    if values.get("label_field") in (values.get("features") or []):
+    features = values.get("features") or []
+    twice = sorted({str(f) for f in features if features.count(f) > 1})
+    if twice:
+        problems["features"] = f"named more than once: {', '.join(twice)}"
+    if values.get("label_field") in features:
         problems["features"] = "the label field cannot also be a feature"
+    label = type_def.field(values["label_field"]) if values.get("label_field") in names else None
+    positive = values.get("positive_value")
+    if label is not None and isinstance(positive, str) and positive:
+        # A value the label field can never hold would leave the model without positives for ever.
+        allowed = list(label.choices) if label.type == "choice" else ["true", "false"] if label.type == "boolean" else None
+        if allowed is not None and positive not in allowed:
+            problems["positive_value"] = f"{positive!r} is not a value {label.name} can take ({', '.join(allowed)})"
+        bad = [str(v) for v in values.get("negative_values") or [] if allowed is not None and v not in allowed]
+        if bad:
+            problems["negative_values"] = f"not values {label.name} can take: {', '.join(bad)} ({', '.join(allowed)})"
     if not isinstance(values.get("positive_value"), str) or not values["positive_value"]:
         problems["positive_value"] = "name the value of the label field that counts as positive"
     if values.get("positive_value") in (values.get("negative_values") or []):

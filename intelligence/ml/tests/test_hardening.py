@@ -13,11 +13,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from intelligence.ml import artifacts, automl, tasks, training
-from intelligence.ml.models import ModelDefinition, ModelVersion
+from intelligence.ml.models import ModelDefinition, ModelVersion, Prediction
 from intelligence.ml.services import DeleteDefinition, RequestTraining
 from intelligence.ml.tests.fixtures import LINEAR_ONLY, lead_model, make_leads
+from tests.api.access import assert_problem
+from tests.api.helpers import client_as
 
 pytestmark = pytest.mark.django_db
+V = "/api/v1"
 
 
 def test_an_artifact_whose_estimator_calls_a_builtin_function_is_refused():
@@ -78,3 +81,56 @@ def test_a_model_deleted_while_its_version_trains_leaves_nothing_and_the_task_en
     with override_settings(ML_GRIDS=LINEAR_ONLY):
         assert tasks.train_model(world.tenant.pk, version.pk) == "skipped"
     assert not ModelVersion.objects.filter(pk=version.pk).exists() and not ModelDefinition.objects.filter(pk=definition.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"title": {"a": [1]}}, "title"),
+        ({"phone": ["x"]}, "phone"),
+        ({"email": "not an address"}, "email"),
+        ({"score": "NaN"}, "score"),
+        ({"score": 1e9}, "score"),
+    ],
+)
+def test_predicting_from_fields_of_the_wrong_type_is_a_400_naming_the_field(world, fields, named):
+    lead_model(world.tenant)
+    response = client_as(world, "editor").post(f"{V}/models/lead-score/predict", {"fields": fields}, format="json")
+    assert named in assert_problem(response, 400)["errors"] and not Prediction.objects.exists()
+
+
+def test_predicting_from_some_valid_fields_leaves_the_others_missing(world):
+    lead_model(world.tenant)
+    response = client_as(world, "editor").post(f"{V}/models/lead-score/predict", {"fields": {"title": "VP Sales", "score": "42"}}, format="json")
+    assert response.status_code == 200 and response.json()["cold_start"] is True
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        ({"field": "source", "op": "in", "value": ["web"] * 101, "weight": 0.1}, "list of 1 to 100 values"),
+        ({"field": "title", "op": "contains", "value": {"a": [1, {"b": 2}]}, "weight": 0.1}, "value must be text"),
+        ({"field": "title", "op": "contains", "value": "x" * 201, "weight": 0.1}, "at most 200 characters"),
+        ({"field": "score", "op": "gt", "value": "ten", "weight": 0.1}, "finite number"),
+        ({"field": "title", "op": "contains", "value": "vp", "weight": 0.1, "then": "{0.__class__}"}, "unknown keys: then"),
+    ],
+)
+def test_cold_start_rules_with_unbounded_or_nested_values_are_refused(world, rule, says):
+    lead_model(world.tenant)
+    response = client_as(world, "editor").patch(f"{V}/models/lead-score", {"rules": {"base": 0.1, "rules": [rule]}}, format="json")
+    assert says in str(assert_problem(response, 400)["errors"]["rules"])
+    assert ModelDefinition.objects.get(name="lead-score").rules["base"] == 0.2  # unchanged
+
+
+def test_a_positive_value_the_label_field_can_never_take_is_refused(world):
+    client = client_as(world, "editor")
+    values = {"name": "never", "object_type": "lead", "label_field": "status", "positive_value": "won", "negative_values": ["lost"]}
+    errors = assert_problem(client.post(f"{V}/models", values, format="json"), 400)["errors"]
+    assert "'won' is not a value status can take" in str(errors["positive_value"]) and "lost" in str(errors["negative_values"])
+    assert not ModelDefinition.objects.exists()
+
+
+def test_a_feature_named_twice_is_refused(world):
+    lead_model(world.tenant)
+    response = client_as(world, "editor").patch(f"{V}/models/lead-score", {"features": ["title"] * 50}, format="json")
+    assert "named more than once: title" in str(assert_problem(response, 400)["errors"]["features"])
