@@ -40,10 +40,12 @@ def _definition(view: TenantView, name: str) -> ModelDefinition:
 class ModelListView(TenantView):
     def context(self, **extra):
         definitions = list(ModelDefinition.objects.for_tenant(self.tenant).order_by("name"))
+        # One pass per object type and one query for the versions, however many models there are.
+        counts, active = training.label_counts_many(self.tenant, definitions), training.active_versions(definitions)
         rows = []
         for d in definitions:
-            labelled, positives = training.label_counts(self.tenant, d)
-            rows.append({"definition": d, "active": d.versions.filter(active=True).defer("artifact").first(), "labelled": labelled, "positives": positives,
+            labelled, positives = counts[d.pk]
+            rows.append({"definition": d, "active": active.get(d.pk), "labelled": labelled, "positives": positives,
                          "enough": training.enough_labels(d, labelled, positives)})  # fmt: skip
         return {
             "rows": rows,

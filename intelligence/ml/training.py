@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -21,10 +22,11 @@ from django.utils import timezone
 from sklearn.inspection import permutation_importance
 from sklearn.model_selection import train_test_split
 
+from circuits.records.models import Record, RecordChange
 from circuits.records.types import get_type
 from circuits.tenancy.models.tenants import Tenant
 from intelligence.ml import artifacts, automl, scoring
-from intelligence.ml.dataset import Dataset, encode, fit_encoder, labelled, load, prune
+from intelligence.ml.dataset import Dataset, encode, fit_encoder, label_of, labelled, load, prune
 from intelligence.ml.models import ModelDefinition, ModelVersion, SplitMode, VersionStatus
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,47 @@ def label_counts(tenant, definition: ModelDefinition) -> tuple[int, int]:
     """(labelled records, positives) of the definition now."""
     rows = labelled(tenant, definition)
     return len(rows), sum(1 for row in rows if row[3])
+
+
+def label_counts_many(tenant, definitions: list[ModelDefinition]) -> dict[int, tuple[int, int]]:
+    """label_counts of many definitions (a list page), reading each object type's records once
+    rather than once per definition."""
+    by_type: dict[str, list[ModelDefinition]] = defaultdict(list)
+    for definition in definitions:
+        by_type[definition.object_type].append(definition)
+    counts: dict[int, list[int]] = {d.pk: [0, 0] for d in definitions}
+    for object_type, group in by_type.items():
+        ever = _history_positives_many(tenant, object_type, [d for d in group if d.label_from_history])
+        records = Record.objects.for_tenant(tenant).filter(object_type=object_type).values_list("pk", "data")
+        for pk, data in records.iterator(chunk_size=2000):
+            for definition in group:
+                label = True if pk in ever.get(definition.pk, ()) else label_of(definition, data)
+                if label is not None:
+                    counts[definition.pk][0] += 1
+                    counts[definition.pk][1] += int(label)
+    return {pk: (n, positives) for pk, (n, positives) in counts.items()}
+
+
+def _history_positives_many(tenant, object_type: str, definitions: list[ModelDefinition]) -> dict[int, set[int]]:
+    """dataset.history_positives (without the times) of many definitions of one type, in one query."""
+    ever: dict[int, set[int]] = {d.pk: set() for d in definitions}
+    if not definitions:
+        return ever
+    changes = RecordChange.objects.filter(tenant=tenant, object_type=object_type, changes__has_any_keys=sorted({d.label_field for d in definitions}))
+    for record_id, diff in changes.values_list("record_id", "changes").iterator(chunk_size=2000):
+        for definition in definitions:
+            if record_id is None or definition.label_field not in diff:
+                continue
+            new = (diff.get(definition.label_field) or [None, None])[-1]
+            if (str(new).lower() if isinstance(new, bool) else str(new)) == str(definition.positive_value):
+                ever[definition.pk].add(record_id)
+    return ever
+
+
+def active_versions(definitions: list[ModelDefinition]) -> dict[int, ModelVersion]:
+    """The active version of each definition (artifact left out), in one query."""
+    versions = ModelVersion.objects.filter(definition__in=[d.pk for d in definitions], active=True).defer("artifact")
+    return {v.definition_id: v for v in versions}
 
 
 def enough_labels(definition: ModelDefinition, labelled: int, positives: int) -> bool:

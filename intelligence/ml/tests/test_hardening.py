@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import skops.io as sio
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.test.utils import override_settings
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext, override_settings
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -134,3 +134,33 @@ def test_a_feature_named_twice_is_refused(world):
     lead_model(world.tenant)
     response = client_as(world, "editor").patch(f"{V}/models/lead-score", {"features": ["title"] * 50}, format="json")
     assert "named more than once: title" in str(assert_problem(response, 400)["errors"]["features"])
+
+
+def _definitions_with_versions(tenant, count: int, start: int = 0) -> None:
+    for i in range(start, start + count):
+        definition = lead_model(tenant, name=f"m{i}", label_from_history=i % 2 == 0)
+        for number in (1, 2, 3):
+            ModelVersion.objects.create(tenant=tenant, definition=definition, number=number, status="ready", active=number == 2, metrics={"roc_auc": 0.8})
+
+
+def test_the_models_page_and_list_take_as_many_queries_for_many_models_as_for_two(world, client_for):
+    make_leads(world.tenant, 30)
+    page, api = client_for(world.editor), client_as(world, "editor")
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as on_page:
+            assert page.get(f"/t/{world.tenant.slug}/models/").status_code == 200
+        with CaptureQueriesContext(connection) as on_api:
+            assert api.get(f"{V}/models").status_code == 200
+        return len(on_page), len(on_api)
+
+    _definitions_with_versions(world.tenant, 2)
+    queries()  # the first request of a session warms caches
+    few = queries()
+    _definitions_with_versions(world.tenant, 10, start=2)
+    assert queries() == few
+    listed = api.get(f"{V}/models").json()["results"]
+    assert len(listed) == 12 and all(d["active_version"]["number"] == 2 for d in listed)
+    assert training.label_counts_many(world.tenant, list(ModelDefinition.objects.all())) == {
+        d.pk: training.label_counts(world.tenant, d) for d in ModelDefinition.objects.all()
+    }
