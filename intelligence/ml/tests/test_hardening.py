@@ -12,6 +12,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from circuits.records.models import Record
 from intelligence.ml import artifacts, automl, tasks, training
 from intelligence.ml.models import ModelDefinition, ModelVersion, Prediction
 from intelligence.ml.services import DeleteDefinition, RequestTraining
@@ -164,3 +165,20 @@ def test_the_models_page_and_list_take_as_many_queries_for_many_models_as_for_tw
     assert training.label_counts_many(world.tenant, list(ModelDefinition.objects.all())) == {
         d.pk: training.label_counts(world.tenant, d) for d in ModelDefinition.objects.all()
     }
+
+
+XSS = '<img src=x onerror="alert(1)">'
+
+
+def test_labels_rule_values_and_explanations_are_escaped_on_the_models_pages_and_the_record_panel(world, client_for):
+    rules = {"base": 0.2, "rules": [{"field": "title", "op": "contains", "value": f"vp{XSS}</textarea>", "weight": 0.3}]}
+    lead_model(world.tenant, label=XSS, negative_values=["disqualified"], rules=rules)
+    lead = make_leads(world.tenant, 1, labelled=False)[0]
+    Record.objects.filter(pk=lead.pk).update(data={**lead.data, "title": f"VP{XSS}</textarea> Sales"})
+    page = client_for(world.editor)
+    t = f"/t/{world.tenant.slug}"
+    scored = page.post(f"{t}/models/_records/{lead.pk}/predictions", {"model": "lead-score"})
+    assert scored.status_code == 200 and "title contains vp&lt;img" in scored.content.decode()
+    for response in (scored, page.get(f"{t}/models/"), page.get(f"{t}/models/lead-score/"), page.get(f"{t}/models/_records/{lead.pk}/predictions")):
+        html = response.content.decode()
+        assert response.status_code == 200 and XSS not in html and "</textarea><" not in html.replace("</textarea>\n", "")
