@@ -219,11 +219,12 @@ class Rollback(_MlService):
 
     def perform(self) -> ModelVersion | None:
         ModelDefinition.objects.select_for_update().filter(pk=self.definition.pk).first()
-        previous = (
-            self.definition.versions.filter(status=VersionStatus.READY, promoted_at__isnull=False, number__lt=self.current.number)
-            .order_by("-promoted_at", "-number")
-            .first()
-        )
+        # The one promoted last before the current one was: by promotion time, not by number
+        # (an older version promoted again by hand is current; the newer one it replaced comes back).
+        earlier = self.definition.versions.filter(status=VersionStatus.READY, promoted_at__isnull=False).exclude(pk=self.current.pk)
+        if self.current.promoted_at is not None:
+            earlier = earlier.filter(promoted_at__lt=self.current.promoted_at)
+        previous = earlier.defer("artifact").order_by("-promoted_at", "-number").first()
         self.current.active = False
         self.current.decision = f"{self.current.decision}; rolled back".strip("; ")
         self.current.save(update_fields=["active", "decision"])

@@ -8,6 +8,7 @@ import skops.io as sio
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -15,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from circuits.records.models import Record
 from intelligence.ml import artifacts, automl, tasks, training
 from intelligence.ml.models import ModelDefinition, ModelVersion, Prediction
-from intelligence.ml.services import DeleteDefinition, RequestTraining
+from intelligence.ml.services import DeleteDefinition, PromoteVersion, RequestTraining, Rollback
 from intelligence.ml.tests.fixtures import LINEAR_ONLY, lead_model, make_leads
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as
@@ -182,3 +183,24 @@ def test_labels_rule_values_and_explanations_are_escaped_on_the_models_pages_and
     for response in (scored, page.get(f"{t}/models/"), page.get(f"{t}/models/lead-score/"), page.get(f"{t}/models/_records/{lead.pk}/predictions")):
         html = response.content.decode()
         assert response.status_code == 200 and XSS not in html and "</textarea><" not in html.replace("</textarea>\n", "")
+
+
+def test_rolling_back_an_older_version_promoted_again_by_hand_reactivates_the_one_it_replaced(world):
+    definition = lead_model(world.tenant)
+    start = timezone.now() - timezone.timedelta(days=2)
+    v1, v2 = (
+        ModelVersion.objects.create(tenant=world.tenant, definition=definition, number=n, status="ready", promoted_at=start + timezone.timedelta(hours=n))
+        for n in (1, 2)
+    )
+    ModelVersion.objects.filter(pk=v2.pk).update(active=True)
+    PromoteVersion(world.tenant, world.editor, v1).execute()  # back to v1 by hand
+    assert Rollback(world.tenant, world.editor, definition).execute() == v2
+    assert ModelVersion.objects.get(active=True) == v2
+
+
+@pytest.mark.parametrize("status", ["queued", "training", "failed"])
+def test_a_version_that_is_not_ready_cannot_be_promoted(world, status):
+    definition = lead_model(world.tenant)
+    version = ModelVersion.objects.create(tenant=world.tenant, definition=definition, number=1, status=status)
+    response = client_as(world, "editor").post(f"{V}/models/lead-score/versions/1/promote")
+    assert f"v1 is {status}" in str(assert_problem(response, 400)) and not ModelVersion.objects.get(pk=version.pk).active
