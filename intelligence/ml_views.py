@@ -136,12 +136,20 @@ class RollbackView(_ModelAction):
         return f"Rolled back: v{previous.number} is active again." if previous else "Rolled back: the cold-start rules score until a version is promoted."
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"not JSON: {name} is not a JSON number")
+
+
 class RulesView(_ModelAction):
     def act(self, request, definition):
         try:
-            rules = json.loads(request.POST.get("rules", ""))
+            rules = json.loads(request.POST.get("rules", ""), parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise ValidationError({"rules": f"not JSON: {exc.msg} (line {exc.lineno})"}) from None
+        except RecursionError:  # "[[[[…" thousands deep: the parser's stack, not a 500
+            raise ValidationError({"rules": "not JSON we accept: nested too deeply"}) from None
+        except ValueError as exc:
+            raise ValidationError({"rules": str(exc)}) from None
         UpdateDefinition(self.tenant, request.user, definition, {"rules": rules}).execute()
         return "Saved the cold-start rules."
 

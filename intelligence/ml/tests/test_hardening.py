@@ -204,3 +204,14 @@ def test_a_version_that_is_not_ready_cannot_be_promoted(world, status):
     version = ModelVersion.objects.create(tenant=world.tenant, definition=definition, number=1, status=status)
     response = client_as(world, "editor").post(f"{V}/models/lead-score/versions/1/promote")
     assert f"v1 is {status}" in str(assert_problem(response, 400)) and not ModelVersion.objects.get(pk=version.pk).active
+
+
+@pytest.mark.parametrize(
+    ("text", "says"), [("[" * 50_000 + "]" * 50_000, "nested too deeply"), ('{"base": NaN}', "NaN is not a JSON number")], ids=["deep", "nan"]
+)
+def test_rules_pasted_on_the_model_page_nested_thousands_deep_or_with_nan_are_refused_with_a_message(world, client_for, text, says):
+    lead_model(world.tenant)
+    page = client_for(world.editor)
+    response = page.post(f"/t/{world.tenant.slug}/models/lead-score/rules", {"rules": text}, follow=True)
+    assert response.status_code == 200 and says in response.content.decode()
+    assert ModelDefinition.objects.get(name="lead-score").rules["base"] == 0.2
