@@ -165,10 +165,18 @@ class RecordPredictionsView(TenantView):
         return record
 
     def context(self, record: Record, **extra) -> dict:
-        rows = []
-        for definition in ModelDefinition.objects.for_tenant(self.tenant).filter(object_type=record.object_type).order_by("name"):
-            latest = Prediction.objects.for_tenant(self.tenant).filter(definition=definition, record=record).select_related("version").first()
-            rows.append({"definition": definition, "prediction": latest})
+        definitions = list(ModelDefinition.objects.for_tenant(self.tenant).filter(object_type=record.object_type).order_by("name"))
+        # The latest prediction of each model in one query (DISTINCT ON the model), not one per model.
+        latest = {
+            p.definition_id: p
+            for p in Prediction.objects.for_tenant(self.tenant)
+            .filter(record=record, definition__in=definitions)
+            .select_related("version")
+            .defer("version__artifact")
+            .order_by("definition_id", "-created_at", "-pk")
+            .distinct("definition_id")
+        }
+        rows = [{"definition": d, "prediction": latest.get(d.pk)} for d in definitions]
         return {"record": record, "rows": rows, **extra}
 
     def get(self, request, pk: int):

@@ -16,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from circuits.records.models import Record
 from intelligence.ml import artifacts, automl, tasks, training
 from intelligence.ml.models import ModelDefinition, ModelVersion, Prediction
-from intelligence.ml.services import DeleteDefinition, PromoteVersion, RequestTraining, Rollback
+from intelligence.ml.services import DeleteDefinition, PromoteVersion, RequestTraining, Rollback, run_prediction
 from intelligence.ml.tests.fixtures import LINEAR_ONLY, lead_model, make_leads
 from tests.api.access import assert_problem
 from tests.api.helpers import client_as
@@ -215,3 +215,25 @@ def test_rules_pasted_on_the_model_page_nested_thousands_deep_or_with_nan_are_re
     response = page.post(f"/t/{world.tenant.slug}/models/lead-score/rules", {"rules": text}, follow=True)
     assert response.status_code == 200 and says in response.content.decode()
     assert ModelDefinition.objects.get(name="lead-score").rules["base"] == 0.2
+
+
+def test_the_record_panel_takes_as_many_queries_for_many_scored_models_as_for_two(world, client_for):
+    lead = make_leads(world.tenant, 1, labelled=False)[0]
+    page = client_for(world.editor)
+    url = f"/t/{world.tenant.slug}/models/_records/{lead.pk}/predictions"
+
+    def scored(count: int, start: int = 0) -> int:
+        for i in range(start, start + count):
+            definition = lead_model(world.tenant, name=f"m{i}")
+            for _ in range(2):
+                run_prediction(world.tenant, definition, record=lead)
+        page.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = page.get(url)
+        assert response.status_code == 200
+        return len(queries)
+
+    few = scored(2)
+    assert scored(8, start=2) == few
+    newest = Prediction.objects.filter(definition__name="m5").order_by("-pk").first()
+    assert newest.version is None and f"{newest.score:.2f}" in page.get(url).content.decode()
