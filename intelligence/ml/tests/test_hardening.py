@@ -237,3 +237,13 @@ def test_the_record_panel_takes_as_many_queries_for_many_scored_models_as_for_tw
     assert scored(8, start=2) == few
     newest = Prediction.objects.filter(definition__name="m5").order_by("-pk").first()
     assert newest.version is None and f"{newest.score:.2f}" in page.get(url).content.decode()
+
+
+def test_a_model_whose_only_feature_is_never_filled_in_fails_its_run_with_the_reason(world, django_capture_on_commit_callbacks):
+    make_leads(world.tenant, 80)
+    definition = lead_model(world.tenant, features=["first_name"])  # no lead has one
+    with override_settings(ML_GRIDS=LINEAR_ONLY), django_capture_on_commit_callbacks(execute=True):
+        version = RequestTraining(world.tenant, world.editor, definition).execute()
+    version.refresh_from_db()
+    assert version.status == "failed" and "no columns that vary" in version.message and not version.active
+    assert run_prediction(world.tenant, definition, fields={"title": "VP Sales"})["cold_start"] is True
