@@ -5,6 +5,7 @@ The engine passes actor=None: the circuit was allowed to run, only the tenant sc
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -51,8 +52,21 @@ def _scoped(tenant, obj) -> None:
         raise ModelDefinition.DoesNotExist("Model not found.")
 
 
+_NAME = re.compile(r"[-a-zA-Z0-9_]{1,50}")
+_LENGTHS = {"label": 100, "positive_value": 200}  # the columns' sizes: longer is a 400, not a DataError
+MAX_NEGATIVES = 50
+
+
 def validate_definition(tenant, values: dict[str, Any]) -> None:
     problems: dict[str, str | list] = {}
+    for key, limit in _LENGTHS.items():
+        if isinstance(values.get(key), str) and len(values[key]) > limit:
+            problems[key] = f"at most {limit} characters"
+    negatives = values.get("negative_values") or []
+    if not isinstance(negatives, list) or len(negatives) > MAX_NEGATIVES or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in negatives):
+        problems["negative_values"] = f"a list of at most {MAX_NEGATIVES} values of 1 to 200 characters"
+    if problems:
+        raise ValidationError(problems)
     try:
         type_def = get_type(tenant, values.get("object_type"))
     except ValidationError as exc:
@@ -104,8 +118,9 @@ class CreateDefinition(_MlService):
     def validate(self) -> None:
         values = self.values
         name = values.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValidationError({"name": "Name the model (letters, digits, hyphens)."})
+        # The name is in every URL of the model: anything but a slug would break the pages' links.
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ValidationError({"name": "Name the model with 1 to 50 letters, digits, hyphens or underscores, e.g. lead-score."})
         if ModelDefinition.objects.for_tenant(self.tenant).filter(name=name).exists():
             raise ValidationError({"name": f"A model named {name!r} already exists."})
         validate_definition(self.tenant, values)

@@ -247,3 +247,23 @@ def test_a_model_whose_only_feature_is_never_filled_in_fails_its_run_with_the_re
     version.refresh_from_db()
     assert version.status == "failed" and "no columns that vary" in version.message and not version.active
     assert run_prediction(world.tenant, definition, fields={"title": "VP Sales"})["cold_start"] is True
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"name": "a b"}, "name"),
+        ({"name": "<b>"}, "name"),
+        ({"name": "x" * 51}, "name"),
+        ({"name": "ok", "label": "L" * 101}, "label"),
+        ({"name": "ok", "negative_values": ",".join(f"v{i}" for i in range(51))}, "negative_values"),
+    ],
+    ids=["space", "markup", "long name", "long label", "many negatives"],
+)
+def test_defining_a_model_on_the_page_with_a_name_no_url_can_hold_or_an_oversized_value_is_a_400_and_the_list_still_loads(world, client_for, values, field):
+    page = client_for(world.editor)
+    url = f"/t/{world.tenant.slug}/models/"
+    response = page.post(url, {"object_type": "lead", "label_field": "status", "positive_value": "converted", **values})
+    assert response.status_code == 400 and not ModelDefinition.objects.exists()
+    assert {"name": "Name the model", "label": "at most 100", "negative_values": "at most 50 values"}[field] in response.content.decode()
+    assert page.get(url).status_code == 200
