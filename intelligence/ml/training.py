@@ -9,6 +9,7 @@ version's own held-out rows (so both are measured on the same records).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -88,6 +89,12 @@ def active_versions(definitions: list[ModelDefinition]) -> dict[int, ModelVersio
     """The active version of each definition (artifact left out), in one query."""
     versions = ModelVersion.objects.filter(definition__in=[d.pk for d in definitions], active=True).defer("artifact")
     return {v.definition_id: v for v in versions}
+
+
+def fewest_per_outcome() -> int:
+    """Records of each outcome a run needs whatever the definition says: every stratified fold of
+    the training rows must hold both outcomes, and the held-out rows at least one of each."""
+    return math.ceil(settings.ML_CV_FOLDS / (1 - TEST_SHARE)) + 1
 
 
 def enough_labels(definition: ModelDefinition, labelled: int, positives: int) -> bool:
@@ -244,6 +251,12 @@ def _run(tenant, version: ModelVersion, grid: dict | None) -> None:
         raise NotEnoughLabels(
             f"{n} labelled records with {positives} positive; training needs {definition.min_labels} labelled and "
             f"{definition.min_positives} of each outcome (cold-start rules score until then)"
+        )
+    fewest, needed = min(positives, n - positives), fewest_per_outcome()
+    if fewest < needed:  # else scikit-learn fails deep inside the split or a fold, in its own words
+        raise NotEnoughLabels(
+            f"{fewest} records of the rarer outcome; holding out {TEST_SHARE:.0%} and {settings.ML_CV_FOLDS}-fold cross-validation "
+            f"need at least {needed} of each outcome"
         )
     if not dataset.fields:
         raise NotEnoughLabels("no usable fields are left to learn from")

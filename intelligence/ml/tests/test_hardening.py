@@ -267,3 +267,13 @@ def test_defining_a_model_on_the_page_with_a_name_no_url_can_hold_or_an_oversize
     assert response.status_code == 400 and not ModelDefinition.objects.exists()
     assert {"name": "Name the model", "label": "at most 100", "negative_values": "at most 50 values"}[field] in response.content.decode()
     assert page.get(url).status_code == 200
+
+
+def test_a_run_with_too_few_of_one_outcome_for_the_split_and_folds_fails_with_that_reason_not_scikit_learns(world, django_capture_on_commit_callbacks):
+    make_leads(world.tenant, 7, seed=1)
+    definition = lead_model(world.tenant, min_labels=2, min_positives=2)
+    with override_settings(ML_GRIDS=LINEAR_ONLY), django_capture_on_commit_callbacks(execute=True):
+        version = RequestTraining(world.tenant, world.editor, definition).execute()
+    version.refresh_from_db()
+    assert version.status == "failed" and "records of the rarer outcome" in version.message
+    assert f"at least {training.fewest_per_outcome()} of each outcome" in version.message
