@@ -272,6 +272,8 @@ class RecordOutcome(_MlService):
                 self.value = d.positive_value
             elif d.negative_values:
                 self.value = d.negative_values[0]
+            elif self._label_type() == "boolean":  # the negative of a true/false label is the other one
+                self.value = "false" if d.positive_value == "true" else "true"
             else:
                 raise ValidationError({"outcome": f"{d.name} has no negative value configured; give the value for {d.label_field} instead"})
         elif isinstance(self.outcome, str) and self.outcome:
@@ -281,6 +283,10 @@ class RecordOutcome(_MlService):
         self.label = label_of(d, {d.label_field: self.value})
         if self.label is None:
             raise ValidationError({"outcome": f"{self.value!r} is neither {d.positive_value!r} nor one of the negative values {d.negative_values}"})
+
+    def _label_type(self) -> str | None:
+        field = get_type(self.tenant, self.definition.object_type).field(self.definition.label_field)
+        return field.type if field is not None else None
 
     def perform(self) -> dict:
         field = get_type(self.tenant, self.definition.object_type).field(self.definition.label_field)
