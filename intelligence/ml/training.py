@@ -305,12 +305,15 @@ def _run(tenant, version: ModelVersion, grid: dict | None) -> None:
 
 
 def due_definitions() -> list[ModelDefinition]:
-    """Definitions whose scheduled retraining is due and have no run queued or training."""
+    """Definitions whose scheduled retraining is due and have no run queued or training (a
+    constant number of queries, however many definitions: beat runs this every hour)."""
     now = timezone.now()
+    pending = ModelVersion.objects.filter(status__in=[VersionStatus.QUEUED, VersionStatus.TRAINING])
+    cutoff = now - timedelta(seconds=settings.ML_TRAIN_STALE_SECONDS)
+    pending.filter(created_at__lt=cutoff).update(status=VersionStatus.FAILED, message="failed: no worker finished this run in time", progress=1.0)
+    running = set(pending.values_list("definition_id", flat=True))
     due = []
-    for definition in ModelDefinition.objects.exclude(retrain_every_hours=0).select_related("tenant"):
-        if busy(definition):
-            continue
+    for definition in ModelDefinition.objects.exclude(retrain_every_hours=0).exclude(pk__in=running).select_related("tenant"):
         if definition.last_trained_at is None or definition.last_trained_at <= now - timedelta(hours=definition.retrain_every_hours):
             due.append(definition)
     return due

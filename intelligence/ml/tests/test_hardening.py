@@ -277,3 +277,16 @@ def test_a_run_with_too_few_of_one_outcome_for_the_split_and_folds_fails_with_th
     version.refresh_from_db()
     assert version.status == "failed" and "records of the rarer outcome" in version.message
     assert f"at least {training.fewest_per_outcome()} of each outcome" in version.message
+
+
+def test_beat_checks_many_models_in_as_many_queries_as_two(world):
+    make_leads(world.tenant, 30)  # too few labels to queue anything: the scan alone is counted
+
+    def queries(count: int, start: int = 0) -> int:
+        for i in range(start, start + count):
+            lead_model(world.tenant if i % 2 else world.other_tenant, name=f"m{i}", min_labels=1000)
+        with CaptureQueriesContext(connection) as seen:
+            assert tasks.retrain_due() == 0
+        return len(seen)
+
+    assert queries(2) == queries(10, start=2)
