@@ -48,7 +48,8 @@ class ModelDefinitionSerializer(serializers.ModelSerializer):
                   "min_labels", "min_positives", "split", "retrain_every_hours", "last_trained_at", "created_at", "active_version", "labels"]  # fmt: skip
 
     def get_active_version(self, definition: ModelDefinition) -> dict | None:
-        version = definition.versions.filter(active=True).defer("artifact").first()
+        active = self.context.get("active_versions")  # a list's, fetched in one query
+        version = active.get(definition.pk) if active is not None else definition.versions.filter(active=True).defer("artifact").first()
         return ModelVersionSummarySerializer(version).data if version else None
 
     def get_labels(self, definition: ModelDefinition) -> dict:
@@ -162,7 +163,8 @@ class ModelListView(ApiView):
     @extend_schema(summary="List the tenant's models with their active versions", examples=[DEFINITION_EXAMPLE])
     def get(self, request):
         page = self.paginate_queryset(ModelDefinition.objects.for_tenant(self.tenant).select_related("tenant").order_by("name"))
-        return self.get_paginated_response(ModelDefinitionSerializer(page, many=True).data)
+        context = {"active_versions": training.active_versions(page)}
+        return self.get_paginated_response(ModelDefinitionSerializer(page, many=True, context=context).data)
 
     @extend_schema(
         summary="Define a model: records of one type, a label (field and positive value), the fields to use, cold-start rules",

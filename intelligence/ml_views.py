@@ -40,10 +40,12 @@ def _definition(view: TenantView, name: str) -> ModelDefinition:
 class ModelListView(TenantView):
     def context(self, **extra):
         definitions = list(ModelDefinition.objects.for_tenant(self.tenant).order_by("name"))
+        # One pass per object type and one query for the versions, however many models there are.
+        counts, active = training.label_counts_many(self.tenant, definitions), training.active_versions(definitions)
         rows = []
         for d in definitions:
-            labelled, positives = training.label_counts(self.tenant, d)
-            rows.append({"definition": d, "active": d.versions.filter(active=True).defer("artifact").first(), "labelled": labelled, "positives": positives,
+            labelled, positives = counts[d.pk]
+            rows.append({"definition": d, "active": active.get(d.pk), "labelled": labelled, "positives": positives,
                          "enough": training.enough_labels(d, labelled, positives)})  # fmt: skip
         return {
             "rows": rows,
@@ -134,12 +136,20 @@ class RollbackView(_ModelAction):
         return f"Rolled back: v{previous.number} is active again." if previous else "Rolled back: the cold-start rules score until a version is promoted."
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"not JSON: {name} is not a JSON number")
+
+
 class RulesView(_ModelAction):
     def act(self, request, definition):
         try:
-            rules = json.loads(request.POST.get("rules", ""))
+            rules = json.loads(request.POST.get("rules", ""), parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise ValidationError({"rules": f"not JSON: {exc.msg} (line {exc.lineno})"}) from None
+        except RecursionError:  # "[[[[…" thousands deep: the parser's stack, not a 500
+            raise ValidationError({"rules": "not JSON we accept: nested too deeply"}) from None
+        except ValueError as exc:
+            raise ValidationError({"rules": str(exc)}) from None
         UpdateDefinition(self.tenant, request.user, definition, {"rules": rules}).execute()
         return "Saved the cold-start rules."
 
@@ -155,10 +165,18 @@ class RecordPredictionsView(TenantView):
         return record
 
     def context(self, record: Record, **extra) -> dict:
-        rows = []
-        for definition in ModelDefinition.objects.for_tenant(self.tenant).filter(object_type=record.object_type).order_by("name"):
-            latest = Prediction.objects.for_tenant(self.tenant).filter(definition=definition, record=record).select_related("version").first()
-            rows.append({"definition": definition, "prediction": latest})
+        definitions = list(ModelDefinition.objects.for_tenant(self.tenant).filter(object_type=record.object_type).order_by("name"))
+        # The latest prediction of each model in one query (DISTINCT ON the model), not one per model.
+        latest = {
+            p.definition_id: p
+            for p in Prediction.objects.for_tenant(self.tenant)
+            .filter(record=record, definition__in=definitions)
+            .select_related("version")
+            .defer("version__artifact")
+            .order_by("definition_id", "-created_at", "-pk")
+            .distinct("definition_id")
+        }
+        rows = [{"definition": d, "prediction": latest.get(d.pk)} for d in definitions]
         return {"record": record, "rows": rows, **extra}
 
     def get(self, request, pk: int):

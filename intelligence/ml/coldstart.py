@@ -7,6 +7,7 @@ The score is base + the weights of the rules that hold, clipped to [0, 1].
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -30,6 +31,33 @@ DEFAULT_RULES = {"base": 0.5, "rules": []}
 
 def default_rules(kind: str) -> dict:
     return {"lead_score": LEAD_RULES, "churn": CHURN_RULES}.get(kind, DEFAULT_RULES)
+
+
+RULE_KEYS = {"field", "op", "value", "weight"}
+MAX_VALUE_LENGTH = 200
+MAX_IN_VALUES = 100
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) <= MAX_VALUE_LENGTH
+    return isinstance(value, int | float | bool) and math.isfinite(value)
+
+
+def _value_problem(op: Any, value: Any) -> str | None:
+    """What is wrong with a rule's value for its op (None: nothing). Values are compared as
+    text or numbers, never interpreted, but they are stored, shown and compared on every
+    prediction, so they are bounded."""
+    if op in ("gt", "gte", "lt", "lte"):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        return None if ok else f"op {op} needs a finite number as its value"
+    if op == "in":
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_IN_VALUES or not all(_scalar(v) for v in value):
+            return f"op in needs a list of 1 to {MAX_IN_VALUES} values (text of at most {MAX_VALUE_LENGTH} characters, or numbers)"
+        return None
+    if not _scalar(value):
+        return f"value must be text of at most {MAX_VALUE_LENGTH} characters, a number or true/false"
+    return None
 
 
 def validate_rules(rules: Any, field_names: list[str]) -> None:
@@ -56,6 +84,13 @@ def validate_rules(rules: Any, field_names: list[str]) -> None:
             problems.append(f"rules[{i}]: weight must be a number from -1 to 1")
         if rule.get("op") not in ("is_set", "is_empty") and "value" not in rule:
             problems.append(f"rules[{i}]: op {rule.get('op')!r} needs a value")
+        elif "value" in rule:
+            problem = _value_problem(rule.get("op"), rule["value"])
+            if problem:
+                problems.append(f"rules[{i}]: {problem}")
+        extra = set(rule) - RULE_KEYS
+        if extra:
+            problems.append(f"rules[{i}]: unknown keys: {', '.join(sorted(map(str, extra)))}")
     unknown = set(rules) - {"base", "rules"}
     if unknown:
         problems.append(f"unknown keys: {', '.join(sorted(unknown))}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 
 from circuits.records.models import ObjectType, Record
-from circuits.records.types import FIELD_NAME, definition_from_row
+from circuits.records.types import FIELD_NAME, MAX_CHOICES, MAX_FIELDS, definition_from_row
 
 _INT = re.compile(r"^-?\d{1,15}$")
 _NUM = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -50,17 +50,36 @@ def infer(values: list[str], is_target: bool) -> dict:
 
 
 def read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise ValidationError({"csv": f"{path} has no header row"})
-        return list(reader.fieldnames), list(reader)
+    """The header and the rows; a table that is not UTF-8 CSV, holds NUL bytes (PostgreSQL
+    cannot store them in JSON), a field over csv's limit or more columns than a type may have
+    is a ValidationError naming the problem, before anything is written."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames:
+                raise ValidationError({"csv": f"{path} has no header row"})
+            headers = list(reader.fieldnames)
+            if len(headers) > MAX_FIELDS:
+                raise ValidationError({"csv": f"{path} has {len(headers)} columns; a record type holds at most {MAX_FIELDS}"})
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"csv": f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})"}) from None
+    except csv.Error as exc:
+        raise ValidationError({"csv": f"{path} is not a readable CSV table: {exc}"}) from None
+    if any("\x00" in h for h in headers) or any("\x00" in (v or "") for row in rows for v in row.values() if isinstance(v, str)):
+        raise ValidationError({"csv": f"{path} holds NUL bytes; it is not a text table"})
+    if not rows:
+        raise ValidationError({"csv": f"{path} has a header but no rows"})
+    return headers, rows
 
 
 def load_records(tenant, slug: str, headers: list[str], rows: list[dict[str, str]], target: str) -> tuple[str, int, int]:
     """Create the type and its records (bulk); returns (label field, loaded, skipped)."""
     if target not in headers:
         raise ValidationError({"target": f"{target!r} is not a column; columns: {', '.join(headers)}"})
+    targets = {r.get(target) for r in rows if r.get(target)}
+    if len(targets) > MAX_CHOICES:
+        raise ValidationError({"target": f"{target!r} has {len(targets)} distinct values; a label column has at most {MAX_CHOICES}"})
     names = {h: field_name(h) for h in headers}
     if len(set(names.values())) != len(names):
         raise ValidationError({"csv": "two columns give the same field name once lower-cased"})

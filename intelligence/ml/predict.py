@@ -38,6 +38,17 @@ def score(definition: ModelDefinition, data: dict, created=None) -> dict:
     }
 
 
+def _validate_given(type_def, data: dict) -> None:
+    """The fields given must be valid values of their type (an object for a title is a 400, not
+    a silently missing value); fields left out are simply missing, even required ones."""
+    try:
+        type_def.validate(data)
+    except ValidationError as exc:
+        given = {name: messages for name, messages in exc.message_dict.items() if name in data}
+        if given:
+            raise ValidationError(given) from None
+
+
 def predict(definition: ModelDefinition, record: Record | None = None, fields: dict | None = None) -> dict:
     """Score a record of the tenant (or bare fields, validated against the type) and store it."""
     tenant = definition.tenant
@@ -50,6 +61,7 @@ def predict(definition: ModelDefinition, record: Record | None = None, fields: d
     else:
         type_def = get_type(tenant, definition.object_type)
         data = type_def.normalize(fields or {})  # unknown fields are refused here
+        _validate_given(type_def, data)
         created = None
     out = score(definition, data, created)
     version = out.pop("_version", None)

@@ -5,6 +5,7 @@ The engine passes actor=None: the circuit was allowed to run, only the tenant sc
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -51,8 +52,21 @@ def _scoped(tenant, obj) -> None:
         raise ModelDefinition.DoesNotExist("Model not found.")
 
 
+_NAME = re.compile(r"[-a-zA-Z0-9_]{1,50}")
+_LENGTHS = {"label": 100, "positive_value": 200}  # the columns' sizes: longer is a 400, not a DataError
+MAX_NEGATIVES = 50
+
+
 def validate_definition(tenant, values: dict[str, Any]) -> None:
     problems: dict[str, str | list] = {}
+    for key, limit in _LENGTHS.items():
+        if isinstance(values.get(key), str) and len(values[key]) > limit:
+            problems[key] = f"at most {limit} characters"
+    negatives = values.get("negative_values") or []
+    if not isinstance(negatives, list) or len(negatives) > MAX_NEGATIVES or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in negatives):
+        problems["negative_values"] = f"a list of at most {MAX_NEGATIVES} values of 1 to 200 characters"
+    if problems:
+        raise ValidationError(problems)
     try:
         type_def = get_type(tenant, values.get("object_type"))
     except ValidationError as exc:
@@ -63,8 +77,22 @@ def validate_definition(tenant, values: dict[str, Any]) -> None:
     unknown = [f for f in values.get("features") or [] if f not in names]
     if unknown:
         problems["features"] = f"not fields of {type_def.slug}: {', '.join(map(str, unknown))}"
-    if values.get("label_field") in (values.get("features") or []):
+    features = values.get("features") or []
+    twice = sorted({str(f) for f in features if features.count(f) > 1})
+    if twice:
+        problems["features"] = f"named more than once: {', '.join(twice)}"
+    if values.get("label_field") in features:
         problems["features"] = "the label field cannot also be a feature"
+    label = type_def.field(values["label_field"]) if values.get("label_field") in names else None
+    positive = values.get("positive_value")
+    if label is not None and isinstance(positive, str) and positive:
+        # A value the label field can never hold would leave the model without positives for ever.
+        allowed = list(label.choices) if label.type == "choice" else ["true", "false"] if label.type == "boolean" else None
+        if allowed is not None and positive not in allowed:
+            problems["positive_value"] = f"{positive!r} is not a value {label.name} can take ({', '.join(allowed)})"
+        bad = [str(v) for v in values.get("negative_values") or [] if allowed is not None and v not in allowed]
+        if bad:
+            problems["negative_values"] = f"not values {label.name} can take: {', '.join(bad)} ({', '.join(allowed)})"
     if not isinstance(values.get("positive_value"), str) or not values["positive_value"]:
         problems["positive_value"] = "name the value of the label field that counts as positive"
     if values.get("positive_value") in (values.get("negative_values") or []):
@@ -90,8 +118,9 @@ class CreateDefinition(_MlService):
     def validate(self) -> None:
         values = self.values
         name = values.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValidationError({"name": "Name the model (letters, digits, hyphens)."})
+        # The name is in every URL of the model: anything but a slug would break the pages' links.
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ValidationError({"name": "Name the model with 1 to 50 letters, digits, hyphens or underscores, e.g. lead-score."})
         if ModelDefinition.objects.for_tenant(self.tenant).filter(name=name).exists():
             raise ValidationError({"name": f"A model named {name!r} already exists."})
         validate_definition(self.tenant, values)
@@ -158,7 +187,10 @@ class RequestTraining(_MlService):
             })  # fmt: skip
 
     def perform(self) -> ModelVersion:
-        version = training.new_version(self.definition, self.actor)
+        try:  # busy() again, under the definition's lock: a second request at once is refused here
+            version = training.new_version(self.definition, self.actor)
+        except training.Busy as exc:
+            raise ValidationError({"definition": str(exc)}) from None
         tasks.enqueue_training(self.tenant.pk, version.pk)
         return version
 
@@ -202,11 +234,12 @@ class Rollback(_MlService):
 
     def perform(self) -> ModelVersion | None:
         ModelDefinition.objects.select_for_update().filter(pk=self.definition.pk).first()
-        previous = (
-            self.definition.versions.filter(status=VersionStatus.READY, promoted_at__isnull=False, number__lt=self.current.number)
-            .order_by("-promoted_at", "-number")
-            .first()
-        )
+        # The one promoted last before the current one was: by promotion time, not by number
+        # (an older version promoted again by hand is current; the newer one it replaced comes back).
+        earlier = self.definition.versions.filter(status=VersionStatus.READY, promoted_at__isnull=False).exclude(pk=self.current.pk)
+        if self.current.promoted_at is not None:
+            earlier = earlier.filter(promoted_at__lt=self.current.promoted_at)
+        previous = earlier.defer("artifact").order_by("-promoted_at", "-number").first()
         self.current.active = False
         self.current.decision = f"{self.current.decision}; rolled back".strip("; ")
         self.current.save(update_fields=["active", "decision"])
@@ -239,6 +272,8 @@ class RecordOutcome(_MlService):
                 self.value = d.positive_value
             elif d.negative_values:
                 self.value = d.negative_values[0]
+            elif self._label_type() == "boolean":  # the negative of a true/false label is the other one
+                self.value = "false" if d.positive_value == "true" else "true"
             else:
                 raise ValidationError({"outcome": f"{d.name} has no negative value configured; give the value for {d.label_field} instead"})
         elif isinstance(self.outcome, str) and self.outcome:
@@ -248,6 +283,10 @@ class RecordOutcome(_MlService):
         self.label = label_of(d, {d.label_field: self.value})
         if self.label is None:
             raise ValidationError({"outcome": f"{self.value!r} is neither {d.positive_value!r} nor one of the negative values {d.negative_values}"})
+
+    def _label_type(self) -> str | None:
+        field = get_type(self.tenant, self.definition.object_type).field(self.definition.label_field)
+        return field.type if field is not None else None
 
     def perform(self) -> dict:
         field = get_type(self.tenant, self.definition.object_type).field(self.definition.label_field)

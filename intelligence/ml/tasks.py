@@ -4,11 +4,14 @@ trained: on a worker once the transaction commits, or in process when ML_TRAIN_I
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
 from intelligence.ml import training
+from intelligence.ml.models import ModelDefinition
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -31,12 +34,21 @@ def enqueue_training(tenant_id: int, version_id: int) -> None:
 def retrain_due() -> int:
     """Queue a training run for every definition whose schedule is due and that has enough labels."""
     queued = 0
-    for definition in training.due_definitions():
-        labelled, positives = training.label_counts(definition.tenant, definition)
-        if not training.enough_labels(definition, labelled, positives):
+    due = training.due_definitions()
+    by_tenant: dict[int, list[ModelDefinition]] = defaultdict(list)
+    for definition in due:
+        by_tenant[definition.tenant_id].append(definition)
+    counts: dict[int, tuple[int, int]] = {}
+    for group in by_tenant.values():  # each tenant's records read once per object type, not once per model
+        counts.update(training.label_counts_many(group[0].tenant, group))
+    for definition in due:
+        if not training.enough_labels(definition, *counts[definition.pk]):
             continue
-        with transaction.atomic():
-            version = training.new_version(definition)
-            enqueue_training(definition.tenant_id, version.pk)
+        try:
+            with transaction.atomic():
+                version = training.new_version(definition)
+                enqueue_training(definition.tenant_id, version.pk)
+        except (training.Busy, ModelDefinition.DoesNotExist):  # queued on demand, or deleted, since due_definitions()
+            continue
         queued += 1
     return queued

@@ -9,7 +9,9 @@ version's own held-out rows (so both are measured on the same records).
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -21,10 +23,11 @@ from django.utils import timezone
 from sklearn.inspection import permutation_importance
 from sklearn.model_selection import train_test_split
 
+from circuits.records.models import Record, RecordChange
 from circuits.records.types import get_type
 from circuits.tenancy.models.tenants import Tenant
 from intelligence.ml import artifacts, automl, scoring
-from intelligence.ml.dataset import Dataset, encode, fit_encoder, labelled, load, prune
+from intelligence.ml.dataset import Dataset, encode, fit_encoder, label_of, labelled, load, prune
 from intelligence.ml.models import ModelDefinition, ModelVersion, SplitMode, VersionStatus
 
 logger = logging.getLogger(__name__)
@@ -37,10 +40,61 @@ class NotEnoughLabels(Exception):
     pass
 
 
+class Deleted(Exception):
+    """The definition (and with it the version) was deleted while the version trained."""
+
+
 def label_counts(tenant, definition: ModelDefinition) -> tuple[int, int]:
     """(labelled records, positives) of the definition now."""
     rows = labelled(tenant, definition)
     return len(rows), sum(1 for row in rows if row[3])
+
+
+def label_counts_many(tenant, definitions: list[ModelDefinition]) -> dict[int, tuple[int, int]]:
+    """label_counts of many definitions (a list page), reading each object type's records once
+    rather than once per definition."""
+    by_type: dict[str, list[ModelDefinition]] = defaultdict(list)
+    for definition in definitions:
+        by_type[definition.object_type].append(definition)
+    counts: dict[int, list[int]] = {d.pk: [0, 0] for d in definitions}
+    for object_type, group in by_type.items():
+        ever = _history_positives_many(tenant, object_type, [d for d in group if d.label_from_history])
+        records = Record.objects.for_tenant(tenant).filter(object_type=object_type).values_list("pk", "data")
+        for pk, data in records.iterator(chunk_size=2000):
+            for definition in group:
+                label = True if pk in ever.get(definition.pk, ()) else label_of(definition, data)
+                if label is not None:
+                    counts[definition.pk][0] += 1
+                    counts[definition.pk][1] += int(label)
+    return {pk: (n, positives) for pk, (n, positives) in counts.items()}
+
+
+def _history_positives_many(tenant, object_type: str, definitions: list[ModelDefinition]) -> dict[int, set[int]]:
+    """dataset.history_positives (without the times) of many definitions of one type, in one query."""
+    ever: dict[int, set[int]] = {d.pk: set() for d in definitions}
+    if not definitions:
+        return ever
+    changes = RecordChange.objects.filter(tenant=tenant, object_type=object_type, changes__has_any_keys=sorted({d.label_field for d in definitions}))
+    for record_id, diff in changes.values_list("record_id", "changes").iterator(chunk_size=2000):
+        for definition in definitions:
+            if record_id is None or definition.label_field not in diff:
+                continue
+            new = (diff.get(definition.label_field) or [None, None])[-1]
+            if (str(new).lower() if isinstance(new, bool) else str(new)) == str(definition.positive_value):
+                ever[definition.pk].add(record_id)
+    return ever
+
+
+def active_versions(definitions: list[ModelDefinition]) -> dict[int, ModelVersion]:
+    """The active version of each definition (artifact left out), in one query."""
+    versions = ModelVersion.objects.filter(definition__in=[d.pk for d in definitions], active=True).defer("artifact")
+    return {v.definition_id: v for v in versions}
+
+
+def fewest_per_outcome() -> int:
+    """Records of each outcome a run needs whatever the definition says: every stratified fold of
+    the training rows must hold both outcomes, and the held-out rows at least one of each."""
+    return math.ceil(settings.ML_CV_FOLDS / (1 - TEST_SHARE)) + 1
 
 
 def enough_labels(definition: ModelDefinition, labelled: int, positives: int) -> bool:
@@ -57,10 +111,21 @@ def busy(definition: ModelDefinition) -> bool:
     return pending.exists()
 
 
+class Busy(Exception):
+    pass
+
+
 def new_version(definition: ModelDefinition, actor=None) -> ModelVersion:
-    """A queued version (the caller enqueues its training once the transaction commits)."""
+    """A queued version (the caller enqueues its training once the transaction commits).
+
+    Raises Busy when a run is already queued or training: the check is made under the
+    definition's row lock, so of two requests at once (two clicks, a click and beat) one wins."""
     with transaction.atomic():
-        ModelDefinition.objects.select_for_update().filter(pk=definition.pk).first()  # numbers in order
+        locked = ModelDefinition.objects.select_for_update().filter(pk=definition.pk).first()  # numbers in order
+        if locked is None:
+            raise ModelDefinition.DoesNotExist("Model not found.")
+        if busy(definition):
+            raise Busy(f"{definition.name} is already training; wait for that run to finish.")
         number = (definition.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
         return ModelVersion.objects.create(tenant=definition.tenant, definition=definition, number=number, requested_by=user, message="waiting for a worker")
@@ -144,13 +209,19 @@ def train(tenant_id: int, version_id: int, grid: dict | None = None) -> ModelVer
     claimed = _claim(tenant, version_id)
     if claimed is None:  # another worker has it, it is done, or it is not this tenant's
         return None
-    version = ModelVersion.objects.for_tenant(tenant).select_related("definition").get(pk=claimed.pk)
+    version = ModelVersion.objects.for_tenant(tenant).select_related("definition").filter(pk=claimed.pk).first()
+    if version is None:  # its model was deleted since the claim
+        return None
     try:
         run(tenant, version, grid)
+    except Deleted:
+        logger.info("the model of %s was deleted while it trained; nothing is kept", version)
+        return None
     except Exception as exc:
         if not isinstance(exc, NotEnoughLabels):
             logger.exception("training %s failed", version)
-        ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED, message=f"failed: {exc}", progress=1.0)
+        if not ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED, message=f"failed: {exc}", progress=1.0):
+            return None  # deleted with its model meanwhile
         version.refresh_from_db()
     return version
 
@@ -181,6 +252,12 @@ def _run(tenant, version: ModelVersion, grid: dict | None) -> None:
             f"{n} labelled records with {positives} positive; training needs {definition.min_labels} labelled and "
             f"{definition.min_positives} of each outcome (cold-start rules score until then)"
         )
+    fewest, needed = min(positives, n - positives), fewest_per_outcome()
+    if fewest < needed:  # else scikit-learn fails deep inside the split or a fold, in its own words
+        raise NotEnoughLabels(
+            f"{fewest} records of the rarer outcome; holding out {TEST_SHARE:.0%} and {settings.ML_CV_FOLDS}-fold cross-validation "
+            f"need at least {needed} of each outcome"
+        )
     if not dataset.fields:
         raise NotEnoughLabels("no usable fields are left to learn from")
     train_idx, test_idx, how = split(dataset, definition.split)
@@ -202,7 +279,11 @@ def _run(tenant, version: ModelVersion, grid: dict | None) -> None:
     background = X_train[rng.choice(len(X_train), size=min(BACKGROUND_ROWS, len(X_train)), replace=False)]
     data, sha = artifacts.dump({"model": result.estimator, "background": background})
     with transaction.atomic():
-        ModelDefinition.objects.select_for_update().filter(pk=definition.pk).first()
+        # The version's row, then the definition's: the order in which deleting the model locks them.
+        if not ModelVersion.objects.select_for_update().filter(pk=version.pk).exists() or (
+            ModelDefinition.objects.select_for_update().filter(pk=definition.pk).first() is None
+        ):
+            raise Deleted(str(version))
         active = ModelVersion.objects.for_tenant(tenant).filter(definition=definition, active=True).first()
         promote, reason, comparison = decide(version, active, dataset, test_idx, test_scores)
         if comparison:
@@ -224,12 +305,15 @@ def _run(tenant, version: ModelVersion, grid: dict | None) -> None:
 
 
 def due_definitions() -> list[ModelDefinition]:
-    """Definitions whose scheduled retraining is due and have no run queued or training."""
+    """Definitions whose scheduled retraining is due and have no run queued or training (a
+    constant number of queries, however many definitions: beat runs this every hour)."""
     now = timezone.now()
+    pending = ModelVersion.objects.filter(status__in=[VersionStatus.QUEUED, VersionStatus.TRAINING])
+    cutoff = now - timedelta(seconds=settings.ML_TRAIN_STALE_SECONDS)
+    pending.filter(created_at__lt=cutoff).update(status=VersionStatus.FAILED, message="failed: no worker finished this run in time", progress=1.0)
+    running = set(pending.values_list("definition_id", flat=True))
     due = []
-    for definition in ModelDefinition.objects.exclude(retrain_every_hours=0).select_related("tenant"):
-        if busy(definition):
-            continue
+    for definition in ModelDefinition.objects.exclude(retrain_every_hours=0).exclude(pk__in=running).select_related("tenant"):
         if definition.last_trained_at is None or definition.last_trained_at <= now - timedelta(hours=definition.retrain_every_hours):
             due.append(definition)
     return due

@@ -109,3 +109,16 @@ def test_record_outcome_rerun_with_the_same_idempotency_key_writes_once(world, t
         ctx = DirectContext(tenant=world.tenant, execution=None, node_key="n1", data={}, idempotency_key="exec-1:n1:1")
         assert cls().run(ctx, config)["label"] is True
     assert RecordChange.objects.filter(record=lead, operation="updated").count() == 1
+
+
+def test_record_outcome_writes_a_negative_to_a_true_false_label_without_negative_values_configured(world):
+    from circuits.records.models import ObjectType
+    from intelligence.ml.services import CreateDefinition
+
+    ObjectType.objects.create(tenant=world.tenant, slug="deal", label="Deal", fields=[{"name": "amount", "type": "number"}, {"name": "won", "type": "boolean"}])
+    CreateDefinition(world.tenant, None, name="won", object_type="deal", label_field="won", positive_value="true").execute()
+    deal = Record.objects.create(tenant=world.tenant, object_type="deal", data={"amount": 10})
+    for outcome, stored in (("false", False), (True, True), (False, False)):
+        out = run(world.tenant, "ml.record_outcome", {"model": "won", "record_id": deal.pk, "outcome": outcome})
+        deal.refresh_from_db()
+        assert out["label"] is stored and deal.data["won"] is stored
