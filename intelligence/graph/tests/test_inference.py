@@ -149,3 +149,58 @@ def test_the_loaded_graph_and_its_models_are_reused_until_the_graph_changes(mark
     market.rel("Hooli", "competes_with", "Initech")
     again = infer(market.tenant, limit=5, save=False)
     assert len(loads) == 2 and frozenset((market.e["Hooli"].pk, market.e["Initech"].pk)) not in {frozenset((r.source_id, r.target_id)) for r in again}
+
+
+def test_a_whole_tenant_run_scores_only_each_sources_best_connected_candidates_up_to_the_cap(market, monkeypatch):
+    from intelligence.graph import linkpred
+
+    scored: list[int] = []
+    real = linkpred.Model.score
+    monkeypatch.setattr(linkpred.Model, "score", lambda self, data, pairs: scored.append(len(pairs)) or real(self, data, pairs))
+    monkeypatch.setattr(inference, "PER_SOURCE_CANDIDATES", 1)
+    monkeypatch.setattr(inference, "MAX_CANDIDATES", 3)
+    rows = infer(market.tenant, limit=10, save=False)
+    assert rows and len(rows) <= 3 and scored and max(scored) <= 3
+
+
+def test_the_combiner_of_a_big_graph_learns_from_a_sample_of_its_known_edges(market, monkeypatch):
+    from intelligence.graph import linkpred
+
+    market.rel("Hooli", "competes_with", "Initech")  # nine known competes_with edges
+    monkeypatch.setattr(linkpred, "MAX_TRAINING_EDGES", 8)
+    model = train(load_graph(market.tenant), "competes_with", ({"company"}, {"company"}))
+    assert model.method == LEARNED and model.training_edges == 8
+
+
+def test_a_symmetric_transitive_type_closes_chains_stored_either_way_round_once_in_stored_order(world):
+    t = world.tenant
+    from intelligence.graph.services import DefineRelationType
+
+    DefineRelationType(t, None, "allied_with", symmetric=True, transitive=True).execute()
+    a, b, c = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Alpha", "Beta", "Gamma"))
+    UpsertRelation(t, None, source=a, target=c, type="allied_with").execute()  # stored (Alpha, Gamma)
+    UpsertRelation(t, None, source=b, target=c, type="allied_with").execute()  # stored (Beta, Gamma): Gamma is in both
+    rules = [r for r in infer(t, types=["allied_with"], limit=10, save=False) if r.method == "rule:transitive"]
+    assert [(r.source_id, r.target_id) for r in rules] == [(a.pk, b.pk)]
+    assert [(r.source_id, r.target_id) for r in infer(t, types=["allied_with"], entity=b, limit=10, save=False) if r.method == "rule:transitive"] == [
+        (a.pk, b.pk)
+    ]
+
+
+def test_a_transitive_loop_is_not_closed_the_other_way_round(world):
+    t = world.tenant
+    a, b, c = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Alpha", "Beta", "Gamma"))
+    for s, target in ((a, b), (b, c), (c, a)):  # Alpha ⊂ Beta ⊂ Gamma ⊂ Alpha
+        UpsertRelation(t, None, source=s, target=target, type="subsidiary_of").execute()
+    assert [r for r in infer(t, types=["subsidiary_of"], limit=10, save=False) if r.method == "rule:transitive"] == []
+
+
+def test_inference_for_one_entity_finds_the_chains_ending_at_it(world):
+    t = world.tenant
+    parent, mid, child = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Holding", "Division", "Shop"))
+    UpsertRelation(t, None, source=child, target=mid, type="subsidiary_of").execute()
+    UpsertRelation(t, None, source=mid, target=parent, type="subsidiary_of").execute()
+    for who in (parent, child):
+        rules = [r for r in infer(t, types=["subsidiary_of"], entity=who, limit=5, save=False) if r.method == "rule:transitive"]
+        assert [(r.source_id, r.target_id) for r in rules] == [(child.pk, parent.pk)]
+    assert [r for r in infer(t, types=["subsidiary_of"], entity=mid, limit=5, save=False) if r.method == "rule:transitive"] == []
