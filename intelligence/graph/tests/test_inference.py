@@ -204,3 +204,37 @@ def test_inference_for_one_entity_finds_the_chains_ending_at_it(world):
         rules = [r for r in infer(t, types=["subsidiary_of"], entity=who, limit=5, save=False) if r.method == "rule:transitive"]
         assert [(r.source_id, r.target_id) for r in rules] == [(child.pk, parent.pk)]
     assert [r for r in infer(t, types=["subsidiary_of"], entity=mid, limit=5, save=False) if r.method == "rule:transitive"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "has no edges"),
+        (b"source,relation,target\n", "has no edges"),
+        (b"Acme,competes_with,Acme\nAcme,competes_with,Globex\n", r"bad\.csv:1: 'Acme' competes_with itself"),
+        (b"Acme,competes_with,Globex\nACME,competes_with,acme\n", r"bad\.csv:2: 'ACME' competes_with itself"),
+        (b"Acme,competes_with,Globex\n", "1 edge"),
+        (b"A,competes_with,B\nB,competes_with,C\nA,competes_with,C\n", "every pair is an edge"),
+        (("x" * 201 + ",competes_with,Globex\n").encode(), r"bad\.csv:1: a name has at most 200 characters"),
+        ("Ac\u00e9me,competes_with,Globex\n".encode("latin-1"), r"bad\.csv:1: not UTF-8"),
+        (b"Acme,competes_with,Glo\x00bex\n", r"bad\.csv:1: a name holds a NUL byte"),
+    ],
+    ids=["empty", "header-only", "self-loop", "self-loop-by-spelling", "one-edge", "complete", "long-name", "latin-1", "nul-byte"],
+)
+def test_graph_eval_refuses_a_malformed_file_with_a_clear_error_and_leaves_no_tenant_behind(tmp_path, content, message):
+    from circuits.tenancy.models.tenants import Tenant
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("graph_eval", "--edges", str(bad), "--json", stdout=StringIO())
+    assert not Tenant.objects.filter(slug__startswith="graph-eval-").exists()
+
+
+def test_graph_eval_takes_two_spellings_of_a_name_as_one_entity(tmp_path):
+    edges = tmp_path / "edges.csv"
+    rows = [f"C{i},competes_with,C{i + 1}" for i in range(12)] + ["acme inc,competes_with,C3", '"ACME, Inc.",competes_with,C7', "C1,competes_with,C9"]
+    edges.write_text("\n".join(rows) + "\n")
+    out = StringIO()
+    call_command("graph_eval", "--edges", str(edges), "--json", stdout=out)
+    assert json.loads(out.getvalue())["nodes"] == 14  # C0…C12 and Acme Inc once
