@@ -54,8 +54,9 @@ def _check(tenant, depth: int, types: list[str] | None, direction: str) -> list[
     return None
 
 
-def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None, direction: str = "both") -> dict[int, int]:
-    """{entity id: fewest hops from `entity`} for every entity within `depth` hops (not itself).
+def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None, direction: str = "both", limit: int | None = MAX_NODES) -> dict[int, int]:
+    """{entity id: fewest hops from `entity`} for the `limit` nearest entities within `depth`
+    hops (not itself; limit None: all of them — the walk visits each once per depth anyway).
 
     A hub — an entity with more than HUB_DEGREE relations, like a region every company is in —
     is reached but not walked through (unless the walk starts there): through it, two hops
@@ -112,9 +113,9 @@ def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None
             {step}
             WHERE w.depth < %s AND (w.depth = 0 OR {degree} <= %s)
         )
-        SELECT entity_id, MIN(depth) AS hops FROM walk WHERE entity_id <> %s GROUP BY entity_id ORDER BY hops, entity_id LIMIT %s
+        SELECT entity_id, MIN(depth) AS hops FROM walk WHERE entity_id <> %s GROUP BY entity_id ORDER BY hops, entity_id{" LIMIT %s" if limit else ""}
     """  # noqa: S608
-    params = [entity.pk, *step_params, depth, HUB_DEGREE + 1, HUB_DEGREE + 1, HUB_DEGREE, entity.pk, MAX_NODES]
+    params = [entity.pk, *step_params, depth, HUB_DEGREE + 1, HUB_DEGREE + 1, HUB_DEGREE, entity.pk, *([limit] if limit else [])]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {int(pk): int(hops) for pk, hops in cursor.fetchall()}
@@ -144,14 +145,19 @@ def neighbours(tenant, entity: Entity, depth: int = 1, types: list[str] | None =
 
 
 def shortest_path(tenant, source: Entity, target: Entity, max_depth: int = MAX_DEPTH, types: list[str] | None = None) -> dict | None:
-    """The fewest-hops chain of relations from `source` to `target` (either direction), or None."""
+    """The fewest-hops chain of relations from `source` to `target` (either direction), or None.
+
+    Both ends walk out (unlimited in count: the target may lie beyond the source's nearest
+    MAX_NODES), and only the entities on some shortest chain — as far from the source plus
+    as far from the target as the chain is long — are read back to choose the chain."""
     if source.pk == target.pk:
         return {"entities": [entity_dict(source)], "relations": [], "hops": 0}
-    hops = {source.pk: 0, **reach(tenant, source, max_depth, types)}
+    hops = {source.pk: 0, **reach(tenant, source, max_depth, types, limit=None)}
     if target.pk not in hops:
         return None
     length = hops[target.pk]
-    layer = {pk for pk, h in hops.items() if h <= length}
+    back = {target.pk: 0, **reach(tenant, target, max_depth, types, limit=None)} if length > 1 else {target.pk: 0, source.pk: 1}
+    layer = {pk for pk, h in hops.items() if h + back.get(pk, length + 1) == length}
     links: dict[int, list[Relation]] = defaultdict(list)
     for r in _relations_among(tenant, layer, types).order_by("-confidence", "id"):
         links[r.source_id].append(r)
