@@ -145,3 +145,60 @@ def test_the_matcher_ignores_punctuation_and_spacing_inside_a_name_and_finds_one
     matcher = Matcher([(1, "company", "Globex, Inc.", []), *((i, "company", f"Company {i:05d}", []) for i in range(2, 20_000))])
     found = matcher.find("Yesterday Globex  Inc announced a deal with Company 00042.")
     assert [(m.entity_id, m.text) for m in found] == [(1, "Globex  Inc"), (42, "Company 00042")]
+
+
+def test_an_alias_that_is_another_entitys_name_never_takes_its_mentions():
+    # Acme (older) carries "Globex" as an alias; Globex's own name still names Globex.
+    matcher = Matcher([(1, "company", "Acme", ["Globex", "Acme Corp"]), (2, "company", "Globex", [])])
+    assert [(m.entity_id, m.form) for m in matcher.find("Globex met Acme Corp.")] == [(2, "Globex"), (1, "Acme Corp")]
+    shuffled = Matcher([(2, "company", "Globex", []), (1, "company", "Acme", ["Globex"])])
+    assert [m.entity_id for m in shuffled.find("Globex")] == [2]
+
+
+def test_an_alias_may_not_be_the_name_of_another_entity_of_its_kind(world):
+    from django.core.exceptions import ValidationError
+
+    t = world.tenant
+    acme = UpsertEntity(t, None, kind="company", name="Acme").execute()[0]
+    globex = UpsertEntity(t, None, kind="company", name="Globex").execute()[0]
+    UpsertEntity(t, None, kind="technology", name="LoRaWAN").execute()
+    with pytest.raises(ValidationError, match=rf"'GLOBEX' is the name of another company \(#{globex.pk}\)"):
+        UpsertEntity(t, None, entity=acme, aliases=["Acme Corp", "GLOBEX"]).execute()
+    with pytest.raises(ValidationError, match="is the name of another company"):
+        UpsertEntity(t, None, kind="company", name="acme", aliases=["Globex"]).execute()  # the upsert of Acme by its name
+    acme.refresh_from_db()
+    assert acme.aliases == []  # nothing half-saved
+    UpsertEntity(t, None, entity=acme, aliases=["Acme Corp", "LoRaWAN"]).execute()  # another kind's name is no clash
+    assert UpsertEntity(t, None, kind="company", name="Acme", aliases=["ACME"]).execute()[0].aliases == ["Acme Corp", "LoRaWAN"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": "Glo\x00bex"}, "name.*NUL"),
+        ({"name": "Globex", "aliases": ["Glo\x00bex"]}, "aliases.*NUL"),
+        ({"name": "Globex", "attributes": {"notes": "x" * 1001}}, "notes: a text has at most 1000 characters"),
+        ({"name": "Globex", "attributes": {"tags": ["a"] * 51}}, "tags: a list has at most 50 items"),
+        ({"name": "Globex", "attributes": {"tags": [["a"]]}}, "tags: a list holds text, numbers or booleans"),
+        ({"name": "Globex", "attributes": {"k" * 101: 1}}, "An attribute's name is text of 1 to 100 characters"),
+        ({"name": "Globex", "attributes": {"score": float("nan")}}, "score: a number is finite"),
+        ({"name": "Globex", "attributes": {"region": "DA\x00CH"}}, "attributes.*NUL"),
+    ],
+    ids=["nul-name", "nul-alias", "long-text", "long-list", "nested-list", "long-key", "nan", "nul-attribute"],
+)
+def test_an_entity_with_a_nul_an_oversized_or_a_nested_value_is_refused_naming_the_field(world, fields, message):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        UpsertEntity(world.tenant, None, kind="company", **fields).execute()
+    assert not Entity.objects.for_tenant(world.tenant).exists()
+
+
+def test_the_api_refuses_an_alias_taken_by_another_entity_with_a_400_naming_aliases(world):
+    from tests.api.access import assert_problem
+    from tests.api.helpers import client_as
+
+    UpsertEntity(world.tenant, None, kind="company", name="Globex").execute()
+    acme = UpsertEntity(world.tenant, None, kind="company", name="Acme").execute()[0]
+    body = assert_problem(client_as(world, "editor").patch(f"/api/v1/graph/entities/{acme.pk}", {"aliases": ["Globex"]}, format="json"), 400)
+    assert "aliases" in body["errors"]
