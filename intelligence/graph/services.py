@@ -79,7 +79,7 @@ def _clean_aliases(aliases: Any, name: str) -> list[str]:
     return out
 
 
-def _clean_value(name: str, value: Any) -> Any:
+def clean_value(name: str, value: Any) -> Any:
     """An attribute's value: text (at most MAX_VALUE characters), a finite number, a boolean or
     a list of those (at most MAX_ALIASES) — inference loads every entity's attributes at once."""
     if isinstance(value, list):
@@ -87,7 +87,7 @@ def _clean_value(name: str, value: Any) -> Any:
             raise ValidationError({"attributes": f"{name}: a list has at most {MAX_ALIASES} items."})
         if any(isinstance(v, list | dict) for v in value):
             raise ValidationError({"attributes": f"{name}: a list holds text, numbers or booleans, not lists or objects."})
-        return [_clean_value(name, v) for v in value]
+        return [clean_value(name, v) for v in value]
     if isinstance(value, str):
         if len(value) > MAX_VALUE:
             raise ValidationError({"attributes": f"{name}: a text has at most {MAX_VALUE} characters."})
@@ -110,7 +110,7 @@ def _clean_attributes(attributes: Any) -> dict:
     for name, value in attributes.items():
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_KEY:
             raise ValidationError({"attributes": f"An attribute's name is text of 1 to {MAX_KEY} characters, not {str(name)[:40]!r}."})
-        out[_text(name, "attributes")] = _clean_value(name, value)
+        out[_text(name, "attributes")] = clean_value(name, value)
     return {k: v for k, v in out.items() if v not in (None, "", [])}
 
 

@@ -202,3 +202,25 @@ def test_the_api_refuses_an_alias_taken_by_another_entity_with_a_400_naming_alia
     acme = UpsertEntity(world.tenant, None, kind="company", name="Acme").execute()[0]
     body = assert_problem(client_as(world, "editor").patch(f"/api/v1/graph/entities/{acme.pk}", {"aliases": ["Globex"]}, format="json"), 400)
     assert "aliases" in body["errors"]
+
+
+def test_an_account_with_an_overlong_name_or_an_odd_field_is_synced_with_what_an_entity_holds(world):
+    from intelligence.graph.sync import sync_record
+
+    long_name = "Globex " + "x" * 300
+    data = {"name": long_name, "industry": "Proptech", "website": "w" * 2000, "tier": {"level": 1}, "employees": 40}
+    record = Record.objects.create(tenant=world.tenant, object_type="account", data=data)  # as an import may leave it
+    sync_record(world.tenant, record.pk, "account", "updated", data)
+    company = Entity.objects.for_tenant(world.tenant).get(kind="company")
+    assert company.name == long_name[:200] and company.attributes == {"industry": "Proptech", "employees": 40}
+    assert relations(world.tenant, "in_industry") == {(company.name, "Proptech")}
+
+
+def test_graph_sync_goes_on_past_a_record_it_cannot_sync_and_says_which(world):
+    Record.objects.create(tenant=world.tenant, object_type="account", data={"name": "!!!"})  # no letters: no entity can be called that
+    Record.objects.create(tenant=world.tenant, object_type="account", data={"name": "Globex"})
+    out, err = StringIO(), StringIO()
+    call_command("graph_sync", "--tenant", world.tenant.slug, stdout=out, stderr=err)
+    assert "acme: 2 records, 0 documents read, 1 records skipped" in out.getvalue()
+    assert "skipped account" in err.getvalue() and "letters or digits" in err.getvalue()
+    assert list(Entity.objects.for_tenant(world.tenant).values_list("name", flat=True)) == ["Globex"]
