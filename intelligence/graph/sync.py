@@ -25,7 +25,7 @@ from django.db import transaction
 from circuits.records.models import Record
 from intelligence.graph.matcher import Match, Matcher
 from intelligence.graph.models import Entity, Origin, Relation
-from intelligence.graph.services import UpsertEntity, UpsertRelation, clean_value
+from intelligence.graph.services import UpsertEntity, UpsertRelation, canonical, clean_value
 from intelligence.graph.types import BUILTIN_RELATIONS
 
 logger = logging.getLogger(__name__)
@@ -187,6 +187,8 @@ CUES: tuple[tuple[str, re.Pattern], ...] = (
 )
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.M)
 MAX_PAIRS_PER_DOCUMENT = 500
+MAX_GAP = 300  # characters between two names for one to be said of the other
+MAX_EVIDENCE = 400  # characters of a sentence kept as evidence
 
 
 @dataclass(frozen=True)
@@ -206,17 +208,30 @@ def _fits(type_slug: str, source: Match, target: Match) -> bool:
     )
 
 
+def _excerpt(sentence: str, a: Match, b: Match) -> str:
+    """The sentence as evidence; of a long one, the stretch around the two names."""
+    if len(sentence.strip()) <= MAX_EVIDENCE:
+        return sentence.strip()
+    start, end = max(0, a.start - 80), min(len(sentence), b.end + 80)
+    return ("…" if start else "") + sentence[start:end].strip() + ("…" if end < len(sentence) else "")
+
+
 def extract(text: str, matcher: Matcher) -> list[Found]:
-    """The relations a text states between known entities, each with its sentence and rule."""
+    """The relations a text states between known entities, each with its sentence and rule.
+    Two names more than MAX_GAP characters apart are not taken as related (a "sentence" of a
+    document without full stops can be the whole document), which also keeps it linear."""
     found: list[Found] = []
     for sentence in _SENTENCE.finditer(text):
-        matches = matcher.find(sentence.group(0))
+        words = sentence.group(0)
+        matches = matcher.find(words)
         for i, a in enumerate(matches):
             for b in matches[i + 1 :]:
+                if b.start - a.end > MAX_GAP:
+                    break  # matches come in order: the rest are further still
                 if a.entity_id == b.entity_id:
                     continue
-                between = sentence.group(0)[a.end : b.start]
-                said = sentence.group(0).strip()[:400]
+                between = words[a.end : b.start]
+                said = _excerpt(words, a, b)
                 relation = None
                 for type_slug, cue in CUES:
                     hit = cue.search(between)
@@ -251,7 +266,9 @@ def sync_document(tenant, document) -> list[Relation]:
         relations: dict[int, Relation] = {}
         for f in extract(document.text, matcher):
             source, target = entities[f.source.entity_id], entities[f.target.entity_id]
-            existing = Relation.objects.for_tenant(tenant).filter(source__in=[source, target], target__in=[source, target], type=f.type).first()
+            # Exactly this relation as it is stored: a directed one the other way round is another relation.
+            stored_source, stored_target = canonical(BUILTIN_RELATIONS[f.type], source, target)
+            existing = Relation.objects.for_tenant(tenant).filter(source=stored_source, target=stored_target, type=f.type).first()
             previous = existing.evidence.get("documents", []) if existing else []
             evidence = {"documents": sorted({*previous, document.pk}), "document_title": document.title, "sentence": f.sentence, "rule": f.rule}
             relation, _ = UpsertRelation(

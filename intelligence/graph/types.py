@@ -55,7 +55,7 @@ BUILTIN_RELATIONS: dict[str, RelationDef] = {
         RelationDef("in_region", "is based in", source_kinds=_kinds("company", "person"), target_kinds=_kinds("region")),
         RelationDef("subsidiary_of", "is a subsidiary of", transitive=True, source_kinds=_kinds("company"), target_kinds=_kinds("company")),
         RelationDef("part_of", "is part of", transitive=True),
-        RelationDef("mentions", "is mentioned with"),
+        RelationDef("mentions", "is mentioned with", symmetric=True),  # named together: no direction, stored once
     )
 }
 

@@ -224,3 +224,48 @@ def test_graph_sync_goes_on_past_a_record_it_cannot_sync_and_says_which(world):
     assert "acme: 2 records, 0 documents read, 1 records skipped" in out.getvalue()
     assert "skipped account" in err.getvalue() and "letters or digits" in err.getvalue()
     assert list(Entity.objects.for_tenant(world.tenant).values_list("name", flat=True)) == ["Globex"]
+
+
+def test_two_documents_naming_a_pair_in_either_order_make_one_mention_with_both_as_evidence(world, known, ingest):
+    first = ingest(world.tenant, world.editor, "a.md", "Globex and Initech were at the fair.").document
+    second = ingest(world.tenant, world.editor, "b.md", "Initech and Globex shared a stand.").document
+    mentions = list(Relation.objects.for_tenant(world.tenant).filter(type="mentions"))
+    assert len(mentions) == 1 and mentions[0].source_id < mentions[0].target_id
+    assert mentions[0].evidence["documents"] == sorted([first.pk, second.pk])
+
+
+def test_a_document_saying_the_reverse_of_a_directed_relation_does_not_lend_it_its_evidence(world, known, ingest):
+    e = {x.name: x for x in Entity.objects.for_tenant(world.tenant)}
+    ingest(world.tenant, world.editor, "a.md", "Globex invested in Initech.")
+    document = ingest(world.tenant, world.editor, "b.md", "Initech invested in Globex.").document
+    ahead = Relation.objects.for_tenant(world.tenant).get(type="invested_in", source=e["Globex"])
+    back = Relation.objects.for_tenant(world.tenant).get(type="invested_in", source=e["Initech"])
+    assert back.evidence["documents"] == [document.pk] and document.pk not in ahead.evidence["documents"]
+    DeleteDocument(world.tenant, world.editor, document).execute()
+    assert not Relation.objects.filter(pk=back.pk).exists() and Relation.objects.filter(pk=ahead.pk).exists()
+
+
+def test_names_far_apart_in_one_endless_sentence_are_not_related_and_a_near_pair_keeps_its_stretch_as_evidence():
+    from intelligence.graph.sync import extract
+
+    matcher = Matcher([(1, "company", "Globex", []), (2, "company", "Initech", []), (3, "company", "Hooli", [])])
+    filler = "word " * 20_000
+    text = f"Globex {filler} Initech {filler} Hooli competes with Globex {filler}"  # no full stop anywhere
+    found = extract(text, matcher)
+    assert [(f.source.entity_id, f.type, f.target.entity_id) for f in found] == [(3, "competes_with", 1)]
+    assert "Hooli competes with Globex" in found[0].sentence and len(found[0].sentence) < 300 and found[0].sentence.startswith("…")
+
+
+def test_the_migration_stores_old_mentions_once_in_order_merging_a_pair_stored_both_ways(world):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("intelligence.migrations.0006_graph_mentions_symmetric")
+    a, b, c = (UpsertEntity(world.tenant, None, kind="company", name=n).execute()[0] for n in ("A", "B", "C"))
+    Relation.objects.create(tenant=world.tenant, source=a, target=b, type="mentions", confidence=0.3, evidence={"documents": [1]})
+    Relation.objects.create(tenant=world.tenant, source=b, target=a, type="mentions", confidence=0.3, evidence={"documents": [2]})
+    Relation.objects.create(tenant=world.tenant, source=c, target=a, type="mentions", confidence=0.3, evidence={"documents": [3]})
+    migration.canonical_mentions(apps, None)
+    stored = {(r.source_id, r.target_id): r.evidence["documents"] for r in Relation.objects.filter(type="mentions")}
+    assert stored == {(a.pk, b.pk): [1, 2], (a.pk, c.pk): [3]}
