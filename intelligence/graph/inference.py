@@ -19,7 +19,7 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 
 from intelligence.graph.linkpred import FEATURES, MAX_HUB_DEGREE, GraphData, Model, explain, train
@@ -230,9 +230,15 @@ def infer(tenant, types: list[str] | None = None, entity: Entity | None = None, 
     saved = []
     with transaction.atomic():
         for p in chosen:
-            row, _ = Suggestion.objects.update_or_create(
-                tenant=tenant, source_id=p.source, target_id=p.target, type=p.type, status=SuggestionStatus.PENDING,
-                defaults={"score": p.score, "method": p.method, "reason": p.reason, "details": p.details},
-            )  # fmt: skip
+            try:
+                with transaction.atomic():
+                    row, _ = Suggestion.objects.update_or_create(
+                        tenant=tenant, source_id=p.source, target_id=p.target, type=p.type, status=SuggestionStatus.PENDING,
+                        defaults={"score": p.score, "method": p.method, "reason": p.reason, "details": p.details},
+                    )  # fmt: skip
+            except IntegrityError:  # decided, or stored by a run beside this one, since `decided` was read
+                row = Suggestion.objects.for_tenant(tenant).filter(source_id=p.source, target_id=p.target, type=p.type, status=SuggestionStatus.PENDING).first()
+                if row is None:
+                    continue
             saved.append(row)
     return saved

@@ -238,3 +238,24 @@ def test_graph_eval_takes_two_spellings_of_a_name_as_one_entity(tmp_path):
     out = StringIO()
     call_command("graph_eval", "--edges", str(edges), "--json", stdout=out)
     assert json.loads(out.getvalue())["nodes"] == 14  # C0…C12 and Acme Inc once
+
+
+def test_a_suggestion_decided_while_inference_runs_is_neither_stored_again_nor_an_error(market, monkeypatch):
+    real = inference.predict
+
+    def decided_meanwhile(tenant, type_, *args, **kwargs):
+        found = real(tenant, type_, *args, **kwargs)
+        first = found[0]
+        Suggestion.objects.create(
+            tenant=tenant, source_id=first.source, target_id=first.target, type=first.type, score=first.score, method="x", reason="x",
+            status=SuggestionStatus.REJECTED,
+        )  # fmt: skip
+        return found
+
+    monkeypatch.setattr(inference, "predict", decided_meanwhile)
+    rows = infer(market.tenant, limit=5)
+    assert rows and all(r.status == SuggestionStatus.PENDING for r in rows)
+    assert Suggestion.objects.filter(tenant=market.tenant, status=SuggestionStatus.REJECTED).count() == 1
+    assert not {(r.source_id, r.target_id) for r in rows} & set(
+        Suggestion.objects.filter(status=SuggestionStatus.REJECTED).values_list("source_id", "target_id")
+    )
