@@ -281,7 +281,7 @@ def company_for_record(tenant, record_id) -> Entity:
         pk = int(record_id)
     except (TypeError, ValueError):
         raise ValidationError({"account_id": f"{record_id!r} is not a record id."}) from None
-    entity = Entity.objects.for_tenant(tenant).filter(record_id=pk).first()
+    entity = Entity.objects.for_tenant(tenant).filter(kind="company", record_id=pk).order_by("pk").first()  # a contact's id names a person
     if entity is None:
         raise ValidationError({"account_id": f"Account {pk} is not in the graph (no such account, or it has no name)."})
     return entity
