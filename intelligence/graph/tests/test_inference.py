@@ -259,3 +259,12 @@ def test_a_suggestion_decided_while_inference_runs_is_neither_stored_again_nor_a
     assert not {(r.source_id, r.target_id) for r in rows} & set(
         Suggestion.objects.filter(status=SuggestionStatus.REJECTED).values_list("source_id", "target_id")
     )
+
+
+def test_a_slug_with_a_trailing_newline_is_refused(world):
+    from intelligence.graph.services import DefineEntityKind, DefineRelationType
+
+    with pytest.raises(ValidationError, match="slug"):
+        DefineEntityKind(world.tenant, None, "regulation\n").execute()
+    with pytest.raises(ValidationError, match="slug"):
+        DefineRelationType(world.tenant, None, "resells\n").execute()
