@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from circuits.records.models import Record
 from intelligence.graph.matcher import Match, Matcher
@@ -246,7 +246,10 @@ def extract(text: str, matcher: Matcher) -> list[Found]:
 
 def forget_document(tenant, document_id: int) -> None:
     """Take a document's support away from the relations it supported; delete the unsupported."""
-    for relation in Relation.objects.for_tenant(tenant).filter(origin=Origin.DOCUMENT):
+    supported = Relation.objects.for_tenant(tenant).filter(origin=Origin.DOCUMENT)
+    if connection.vendor == "postgresql":  # only the relations it supports, not every one documents made (jsonb containment)
+        supported = supported.filter(evidence__documents__contains=[document_id])
+    for relation in supported:
         documents = [d for d in relation.evidence.get("documents", []) if d != document_id]
         if len(documents) == len(relation.evidence.get("documents", [])):
             continue

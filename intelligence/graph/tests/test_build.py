@@ -269,3 +269,16 @@ def test_the_migration_stores_old_mentions_once_in_order_merging_a_pair_stored_b
     migration.canonical_mentions(apps, None)
     stored = {(r.source_id, r.target_id): r.evidence["documents"] for r in Relation.objects.filter(type="mentions")}
     assert stored == {(a.pk, b.pk): [1, 2], (a.pk, c.pk): [3]}
+
+
+def test_forgetting_a_document_reads_only_the_relations_it_supported(world, known, monkeypatch):
+    from intelligence.graph.sync import forget_document
+
+    e = {x.name: x for x in Entity.objects.for_tenant(world.tenant)}
+    for i, (a, b) in enumerate((("Globex", "Initech"), ("Globex", "SAP"), ("Initech", "SAP"))):
+        UpsertRelation(world.tenant, None, source=e[a], target=e[b], type="mentions", origin=Origin.DOCUMENT, evidence={"documents": [100 + i]}).execute()
+    read: list[int] = []
+    real = Relation.from_db.__func__
+    monkeypatch.setattr(Relation, "from_db", classmethod(lambda cls, *args: read.append(1) or real(cls, *args)))
+    forget_document(world.tenant, 101)
+    assert len(read) == 1 and Relation.objects.for_tenant(world.tenant).count() == 2
