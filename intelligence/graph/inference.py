@@ -214,6 +214,9 @@ def infer(tenant, types: list[str] | None = None, entity: Entity | None = None, 
         get_relation_type(tenant, type_)  # unknown types are refused before any work
     data, models = graph_and_models(tenant)
     decided = set(Suggestion.objects.for_tenant(tenant).exclude(status=SuggestionStatus.PENDING).values_list("source_id", "target_id", "type"))
+    # A type made symmetric after a decision: the pair is proposed in stored order now.
+    definitions = relation_types(tenant)
+    decided |= {(min(s, t), max(s, t), r) for s, t, r in decided if r in definitions and definitions[r].symmetric}
     proposals = [p for t in dict.fromkeys(types) for p in predict(tenant, t, entity, data, models, skip=decided, top=limit, min_score=min_score)]
     proposals += [p for p in transitive_rules(tenant, data, entity) if p.type in types]
     best: dict[tuple, Proposal] = {}

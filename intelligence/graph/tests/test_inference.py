@@ -268,3 +268,16 @@ def test_a_slug_with_a_trailing_newline_is_refused(world):
         DefineEntityKind(world.tenant, None, "regulation\n").execute()
     with pytest.raises(ValidationError, match="slug"):
         DefineRelationType(world.tenant, None, "resells\n").execute()
+
+
+def test_a_pair_rejected_before_its_type_was_made_symmetric_is_not_suggested_again(world):
+    from intelligence.graph.services import DefineRelationType
+
+    t = world.tenant
+    DefineRelationType(t, None, "allied_with").execute()
+    a, b, c = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Alpha", "Beta", "Gamma"))
+    Suggestion.objects.create(tenant=t, source=b, target=a, type="allied_with", score=0.4, method="x", reason="x", status=SuggestionStatus.REJECTED)
+    DefineRelationType(t, None, "allied_with", symmetric=True).execute()  # no relations of it yet: allowed
+    UpsertRelation(t, None, source=a, target=c, type="partner_of").execute()
+    UpsertRelation(t, None, source=c, target=b, type="partner_of").execute()  # Alpha and Beta two hops apart
+    assert (a.pk, b.pk) not in {(r.source_id, r.target_id) for r in infer(t, types=["allied_with"], limit=10, save=False)}
