@@ -95,8 +95,8 @@ def _kinds(definition: RelationDef) -> tuple[set[str] | None, set[str] | None]:
     return (set(definition.source_kinds) if definition.source_kinds else None, set(definition.target_kinds) if definition.target_kinds else None)
 
 
-def _candidates(data: GraphData, definition: RelationDef, entity: Entity | None, kinds) -> dict[tuple[int, int], int]:
-    """Candidate pairs (canonical) with how many two-hop paths join them. A whole-tenant run
+def _candidates(data: GraphData, definition: RelationDef, entity: Entity | None, kinds, unwanted: set) -> dict[tuple[int, int], int]:
+    """Candidate pairs (canonical, not in `unwanted`) with how many two-hop paths join them. A whole-tenant run
     keeps each source's PER_SOURCE_CANDIDATES best-connected candidates, so its cost grows
     with the entities, not with the square of a dense neighbourhood; then at most
     MAX_CANDIDATES pairs are scored, the best-connected first."""
@@ -109,7 +109,8 @@ def _candidates(data: GraphData, definition: RelationDef, entity: Entity | None,
     paths: dict[tuple[int, int], int] = {}
 
     def keep(found: dict[int, int], pair) -> None:
-        for v, n in heapq.nlargest(per_source, found.items(), key=lambda kv: (kv[1], -kv[0])):
+        fresh = [(v, n) for v, n in found.items() if pair(v) not in unwanted]  # related or decided pairs take no place
+        for v, n in heapq.nlargest(per_source, fresh, key=lambda kv: (kv[1], -kv[0])):
             key = pair(v)
             paths[key] = max(paths.get(key, 0), n)
 
@@ -139,8 +140,8 @@ def predict(
     linked = {(s, t) for s, r, t in data.edges if r == type_}
     if definition.symmetric:
         linked |= {(t, s) for s, t in linked}
-    pairs = _candidates(data, definition, entity, kinds)
-    ordered = sorted(p for p in pairs if p not in linked and p[0] != p[1] and (p[0], p[1], type_) not in skip)
+    unwanted = linked | {(s, t) for s, t, r in skip if r == type_}
+    ordered = sorted(p for p in _candidates(data, definition, entity, kinds, unwanted) if p[0] != p[1])
     scores, rows = model.score(data, ordered)
     ranked = sorted((i for i in range(len(ordered)) if scores[i] >= min_score), key=lambda i: (-float(scores[i]), ordered[i]))
     label = definition.label

@@ -281,3 +281,12 @@ def test_a_pair_rejected_before_its_type_was_made_symmetric_is_not_suggested_aga
     UpsertRelation(t, None, source=a, target=c, type="partner_of").execute()
     UpsertRelation(t, None, source=c, target=b, type="partner_of").execute()  # Alpha and Beta two hops apart
     assert (a.pk, b.pk) not in {(r.source_id, r.target_id) for r in infer(t, types=["allied_with"], limit=10, save=False)}
+
+
+def test_a_sources_candidate_places_go_to_pairs_not_yet_related(market, monkeypatch):
+    monkeypatch.setattr(inference, "PER_SOURCE_CANDIDATES", 1)
+    stated = {frozenset((r.source_id, r.target_id)) for r in Relation.objects.filter(tenant=market.tenant, type="competes_with")}
+    rows = infer(market.tenant, limit=20, save=False)
+    assert rows and not {frozenset((r.source_id, r.target_id)) for r in rows} & stated
+    # every company that has an unrelated company two hops away gets its one place filled with such a pair
+    assert {market.e[n].pk for n in ("Acme", "Globex", "Hooli")} <= {r.source_id for r in rows} | {r.target_id for r in rows}
