@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Count
 
 from intelligence.graph.models import Entity, Relation
 from intelligence.graph.types import SHARED_CONTEXT, normalize, relation_types
@@ -162,9 +163,20 @@ def shortest_path(tenant, source: Entity, target: Entity, max_depth: int = MAX_D
     for r in _relations_among(tenant, layer, types).order_by("-confidence", "id"):
         links[r.source_id].append(r)
         links[r.target_id].append(r)
+    # The walk went through no hub: neither does the chain (a hub one hop from each end can
+    # be in the layer without leading on).
+    degree: dict[int, int] = defaultdict(int)
+    for column in ("source_id", "target_id"):
+        for pk, n in Relation.objects.for_tenant(tenant).filter(**{f"{column}__in": layer}).values_list(column).annotate(n=Count("id")).order_by():
+            degree[pk] += n
+
+    def nearer(r: Relation, node: int) -> bool:
+        other = r.target_id if r.source_id == node else r.source_id
+        return hops.get(other) == hops[node] - 1 and other in layer and (other == source.pk or degree[other] <= HUB_DEGREE)
+
     chain, node = [], target.pk
     while node != source.pk:  # walk back one hop at a time to an entity one hop nearer
-        step = next(r for r in links[node] if hops.get(r.target_id if r.source_id == node else r.source_id) == hops[node] - 1)
+        step = next(r for r in links[node] if nearer(r, node))
         chain.append(step)
         node = step.target_id if step.source_id == node else step.source_id
     chain.reverse()
