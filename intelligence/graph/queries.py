@@ -157,8 +157,9 @@ def shortest_path(tenant, source: Entity, target: Entity, max_depth: int = MAX_D
     if target.pk not in hops:
         return None
     length = hops[target.pk]
-    back = {target.pk: 0, **reach(tenant, target, max_depth, types, limit=None)} if length > 1 else {target.pk: 0, source.pk: 1}
-    layer = {pk for pk, h in hops.items() if h + back.get(pk, length + 1) == length}
+    # From the target only as far as one hop short of the source: its walk is the cheaper the shorter.
+    back = {target.pk: 0, **(reach(tenant, target, length - 1, types, limit=None) if length > 1 else {})}
+    layer = {source.pk} | {pk for pk, h in hops.items() if h + back.get(pk, length + 1) == length}
     links: dict[int, list[Relation]] = defaultdict(list)
     for r in _relations_among(tenant, layer, types).order_by("-confidence", "id"):
         links[r.source_id].append(r)
