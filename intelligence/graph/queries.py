@@ -153,8 +153,12 @@ def shortest_path(tenant, source: Entity, target: Entity, max_depth: int = MAX_D
     as far from the target as the chain is long — are read back to choose the chain."""
     if source.pk == target.pk:
         return {"entities": [entity_dict(source)], "relations": [], "hops": 0}
-    hops = {source.pk: 0, **reach(tenant, source, max_depth, types, limit=None)}
-    if target.pk not in hops:
+    _check(tenant, max_depth, types, "both")
+    for depth in range(1, max_depth + 1):  # one hop deeper at a time: a walk costs ever more per hop, most paths are short
+        hops = {source.pk: 0, **reach(tenant, source, depth, types, limit=None)}
+        if target.pk in hops:
+            break
+    else:
         return None
     length = hops[target.pk]
     # From the target only as far as one hop short of the source: its walk is the cheaper the shorter.
