@@ -4,7 +4,7 @@
 industries, regions and technologies like intelligence/graph/eval/generate.py, about two
 competes_with each; bulk-loaded). Reported: neighbours at depth 1–3 (the recursive CTE),
 shortest path, competitors of a company, and Infer Relationships for one company (which loads
-the tenant's graph and trains the combiner each time).
+the tenant's graph and trains the combiner each time) and for the whole tenant (bounded candidates).
 """
 
 from __future__ import annotations
@@ -84,3 +84,4 @@ def main() -> None:
     report("competitors of a company", timed(lambda: competitors(tenant, next(it)), 20))
     it = iter(picks * 10)
     report("infer relationships for one company", timed(lambda: infer(tenant, entity=next(it), limit=10, save=False), 3), unit="ms")
+    report("infer relationships for the whole tenant", timed(lambda: infer(tenant, limit=10, save=False), 1), unit="ms")

@@ -94,7 +94,7 @@ class InferSerializer(StrictSerializer):
 
 class WalkQuerySerializer(StrictSerializer):
     depth = serializers.IntegerField(min_value=1, max_value=MAX_DEPTH, default=1, required=False)
-    types = serializers.CharField(required=False, help_text="Comma-separated relation types.")
+    types = serializers.CharField(max_length=1000, required=False, help_text="Comma-separated relation types.")
     direction = serializers.ChoiceField(choices=DIRECTIONS, default="both", required=False)
 
 
@@ -304,7 +304,7 @@ class PathQuerySerializer(StrictSerializer):
     source = serializers.CharField(max_length=200, help_text="An entity id or name.")
     target = serializers.CharField(max_length=200, help_text="An entity id or name.")
     max_depth = serializers.IntegerField(min_value=1, max_value=MAX_DEPTH, default=MAX_DEPTH, required=False)
-    types = serializers.CharField(required=False, help_text="Comma-separated relation types.")
+    types = serializers.CharField(max_length=1000, required=False, help_text="Comma-separated relation types.")
 
 
 @extend_schema(tags=TAG)

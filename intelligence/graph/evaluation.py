@@ -29,6 +29,7 @@ from intelligence.graph.models import Entity, Origin, Relation
 from intelligence.graph.types import BUILTIN_RELATIONS, normalize
 
 HIDDEN_SHARE = 0.10
+MAX_NAME = 200  # as Entity.name
 HITS_AT = 10
 # Kinds of entity a CSV implies: the target of these relations is of this kind, all else a company.
 TARGET_KINDS = {"in_industry": "industry", "in_market": "market", "in_region": "region", "uses": "technology", "works_at": "company"}
@@ -42,42 +43,60 @@ def read_edges(path: Path) -> list[tuple[str, str, str]]:
     if not path.is_file():
         raise EvalError(f"{path} is not a file")
     edges = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            if number == 1 and [c.strip().lower() for c in row] == ["source", "relation", "target"]:
-                continue
-            if len(row) != 3 or not all(cell.strip() for cell in row):
-                raise EvalError(f"{path}:{number}: expected source,relation,target, got {row!r}")
-            source, relation, target = (cell.strip() for cell in row)
-            if relation not in BUILTIN_RELATIONS:
-                raise EvalError(f"{path}:{number}: unknown relation {relation!r} (known: {', '.join(sorted(BUILTIN_RELATIONS))})")
-            edges.append((source, relation, target))
+    number = 0
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for number, row in enumerate(csv.reader(handle), start=1):
+                if not row or not any(cell.strip() for cell in row):
+                    continue
+                if number == 1 and [c.strip().lower() for c in row] == ["source", "relation", "target"]:
+                    continue
+                if len(row) != 3 or not all(cell.strip() for cell in row):
+                    raise EvalError(f"{path}:{number}: expected source,relation,target, got {row!r}")
+                source, relation, target = (cell.strip() for cell in row)
+                if relation not in BUILTIN_RELATIONS:
+                    raise EvalError(f"{path}:{number}: unknown relation {relation!r} (known: {', '.join(sorted(BUILTIN_RELATIONS))})")
+                for name in (source, target):
+                    if "\x00" in name:
+                        raise EvalError(f"{path}:{number}: a name holds a NUL byte ({name[:40]!r})")
+                    if len(name) > MAX_NAME:
+                        raise EvalError(f"{path}:{number}: a name has at most {MAX_NAME} characters ({name[:40]!r}… has {len(name)})")
+                if _key(source) == _key(target):
+                    raise EvalError(f"{path}:{number}: {source!r} {relation} itself; a relation joins two different entities")
+                edges.append((source, relation, target))
+    except UnicodeDecodeError as exc:
+        raise EvalError(f"{path}:{number + 1}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line's block)") from None
+    except csv.Error as exc:
+        raise EvalError(f"{path}:{number + 1}: not CSV ({exc})") from None
     if not edges:
         raise EvalError(f"{path} has no edges")
     return edges
 
 
+def _key(name: str) -> str:
+    """The entity a name is in the throwaway tenant: its normalised name, as the product keys
+    entities ("Acme" and "ACME" are one), or the name itself when nothing of it is left."""
+    return normalize(name) or name
+
+
 def _load(tenant: Tenant, edges: list[tuple[str, str, str]]) -> None:
     kinds: dict[str, str] = {}
+    names: dict[str, str] = {}  # key → the first spelling seen
     for _, relation, target in edges:
-        kinds.setdefault(target, TARGET_KINDS.get(relation, "company"))
+        names.setdefault(_key(target), target)
+        kinds.setdefault(_key(target), TARGET_KINDS.get(relation, "company"))
     for source, _, _ in edges:
-        kinds.setdefault(source, "company")
+        names.setdefault(_key(source), source)
+        kinds.setdefault(_key(source), "company")
     ids = {
-        e.name: e.pk
-        for e in Entity.objects.bulk_create(
-            Entity(tenant=tenant, kind=kind, name=name, key=normalize(name) or name, origin=Origin.MANUAL) for name, kind in kinds.items()
-        )
+        e.key: e.pk
+        for e in Entity.objects.bulk_create(Entity(tenant=tenant, kind=kind, name=names[key], key=key, origin=Origin.MANUAL) for key, kind in kinds.items())
     }
     if None in ids.values():  # backends that return no ids from bulk_create
-        ids = dict(Entity.objects.for_tenant(tenant).values_list("name", "id"))
+        ids = dict(Entity.objects.for_tenant(tenant).values_list("key", "id"))
     rows: dict[tuple[int, int, str], Relation] = {}
     for source, relation, target in edges:
-        s, t = ids[source], ids[target]
-        if s == t:
-            continue
+        s, t = ids[_key(source)], ids[_key(target)]
         if BUILTIN_RELATIONS[relation].symmetric:
             s, t = min(s, t), max(s, t)
         rows[(s, t, relation)] = Relation(tenant=tenant, source_id=s, target_id=t, type=relation, origin=Origin.MANUAL)
@@ -127,6 +146,8 @@ def evaluate(edges: list[tuple[str, str, str]], seed: int = SEED) -> Result:
     if len(hidden) >= len(positives):
         raise EvalError(f"{relation} has {len(positives)} edge(s); at least two are needed to hide one")
     negatives = sample_non_edges(data, relation, kinds, len(hidden), rng)
+    if not negatives:  # ROC AUC and AP compare hidden edges with non-edges: there must be some
+        raise EvalError(f"no pair of entities that {relation} could join is unrelated by it (every pair is an edge); nothing to tell the hidden edges from")
     hidden_set = {frozenset(p) for p in hidden}
     visible = GraphData(data.kinds, data.names, data.attributes, [e for e in data.edges if not (e[1] == relation and frozenset((e[0], e[2])) in hidden_set)])
     learned = train(visible, relation, kinds, exclude={frozenset(p) for p in negatives}, seed=seed, force=None)

@@ -28,6 +28,9 @@ HEURISTICS = ("common_neighbours", "adamic_adar", "resource_allocation")
 FEATURES = (*HEURISTICS, "same_industry", "same_market", "same_region", "shared_technology", "degree_product")
 LEARNED = "learned"
 MIN_TRAINING_EDGES = 8  # fewer known edges than this: the product falls back to Adamic–Adar
+# A big tenant's combiner learns from a seeded sample of its known edges: seven features need
+# no more, and featurising every edge (with three non-edges each) costs seconds per thousand.
+MAX_TRAINING_EDGES = 2000
 NEGATIVES_PER_POSITIVE = 3
 MAX_HUB_DEGREE = 500  # an entity related to more than this is not walked through for candidates
 SEED = 0
@@ -64,13 +67,21 @@ class GraphData:
         graph.remove_edges_from(without)
         return graph
 
+    def two_hop_counts(self, node: int, kinds: set[str] | None) -> dict[int, int]:
+        """Entities two hops from `node` in the whole graph (through any relation), of `kinds`,
+        with how many paths of two hops lead there. A hub (an industry of thousands) is no
+        path here: it would make every member a candidate of every other, and what it says
+        is in the facet features anyway."""
+        counts: dict[int, int] = defaultdict(int)
+        for mid in self.full[node]:
+            if self.full.degree(mid) <= MAX_HUB_DEGREE:
+                for far in self.full[mid]:
+                    counts[far] += 1
+        counts.pop(node, None)
+        return {n: c for n, c in counts.items() if kinds is None or self.kinds.get(n) in kinds}
+
     def two_hop(self, node: int, kinds: set[str] | None) -> set[int]:
-        """Entities two hops from `node` in the whole graph (through any relation), of `kinds`.
-        A hub (an industry of thousands) is no path here: it would make every member a
-        candidate of every other, and what it says is in the facet features anyway."""
-        near = [mid for mid in self.full[node] if self.full.degree(mid) <= MAX_HUB_DEGREE]
-        out = {far for mid in near for far in self.full[mid]} - {node}
-        return {n for n in out if kinds is None or self.kinds.get(n) in kinds}
+        return set(self.two_hop_counts(node, kinds))
 
 
 def features(data: GraphData, graph: nx.Graph, pairs: list[tuple[int, int]]) -> np.ndarray:
@@ -157,6 +168,8 @@ def train(data: GraphData, type_: str, kinds: tuple[set[str] | None, set[str] | 
     if force == "adamic_adar" or len(positives) < MIN_TRAINING_EDGES:
         return Model(type_, "adamic_adar", None, graph, len(positives))
     rng = random.Random(seed)
+    if len(positives) > MAX_TRAINING_EDGES:
+        positives = rng.sample(positives, MAX_TRAINING_EDGES)
     negatives = sample_non_edges(data, type_, kinds, len(positives) * NEGATIVES_PER_POSITIVE, rng, exclude, hard_from=[s for s, _ in positives])
     if not negatives:
         return Model(type_, "adamic_adar", None, graph, len(positives))

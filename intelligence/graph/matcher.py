@@ -40,12 +40,15 @@ class Matcher:
         """entities: (id, kind, name, aliases)."""
         # folded words → (id, kind, name, form, the form's words as written)
         self.forms: dict[tuple[str, ...], tuple[int, str, str, str, tuple[str, ...]]] = {}
-        for pk, kind, name, aliases in entities:
-            for form in (name, *aliases):
-                words = tuple(_WORD.findall(form or ""))
-                if not words or len(words) > MAX_WORDS or len("".join(words)) < MIN_FORM:
-                    continue
-                self.forms.setdefault(tuple(w.casefold() for w in words), (pk, kind, name, form, words))
+        ordered = sorted(entities, key=lambda e: e[0])
+        # Every name before any alias: an alias that is also another entity's name never takes
+        # that entity's mentions; among names (or aliases) alike, the older entity's holds.
+        forms = [(e, e[2]) for e in ordered] + [(e, alias) for e in ordered for alias in e[3]]
+        for (pk, kind, name, _), form in forms:
+            words = tuple(_WORD.findall(form or ""))
+            if not words or len(words) > MAX_WORDS or len("".join(words)) < MIN_FORM:
+                continue
+            self.forms.setdefault(tuple(w.casefold() for w in words), (pk, kind, name, form, words))
         self.longest = max((len(k) for k in self.forms), default=0)
 
     @classmethod

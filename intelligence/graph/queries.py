@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Count
 
 from intelligence.graph.models import Entity, Relation
 from intelligence.graph.types import SHARED_CONTEXT, normalize, relation_types
@@ -54,8 +55,9 @@ def _check(tenant, depth: int, types: list[str] | None, direction: str) -> list[
     return None
 
 
-def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None, direction: str = "both") -> dict[int, int]:
-    """{entity id: fewest hops from `entity`} for every entity within `depth` hops (not itself).
+def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None, direction: str = "both", limit: int | None = MAX_NODES) -> dict[int, int]:
+    """{entity id: fewest hops from `entity`} for the `limit` nearest entities within `depth`
+    hops (not itself; limit None: all of them — the walk visits each once per depth anyway).
 
     A hub — an entity with more than HUB_DEGREE relations, like a region every company is in —
     is reached but not walked through (unless the walk starts there): through it, two hops
@@ -112,9 +114,9 @@ def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None
             {step}
             WHERE w.depth < %s AND (w.depth = 0 OR {degree} <= %s)
         )
-        SELECT entity_id, MIN(depth) AS hops FROM walk WHERE entity_id <> %s GROUP BY entity_id ORDER BY hops, entity_id LIMIT %s
+        SELECT entity_id, MIN(depth) AS hops FROM walk WHERE entity_id <> %s GROUP BY entity_id ORDER BY hops, entity_id{" LIMIT %s" if limit else ""}
     """  # noqa: S608
-    params = [entity.pk, *step_params, depth, HUB_DEGREE + 1, HUB_DEGREE + 1, HUB_DEGREE, entity.pk, MAX_NODES]
+    params = [entity.pk, *step_params, depth, HUB_DEGREE + 1, HUB_DEGREE + 1, HUB_DEGREE, entity.pk, *([limit] if limit else [])]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {int(pk): int(hops) for pk, hops in cursor.fetchall()}
@@ -144,21 +146,42 @@ def neighbours(tenant, entity: Entity, depth: int = 1, types: list[str] | None =
 
 
 def shortest_path(tenant, source: Entity, target: Entity, max_depth: int = MAX_DEPTH, types: list[str] | None = None) -> dict | None:
-    """The fewest-hops chain of relations from `source` to `target` (either direction), or None."""
+    """The fewest-hops chain of relations from `source` to `target` (either direction), or None.
+
+    Both ends walk out (unlimited in count: the target may lie beyond the source's nearest
+    MAX_NODES), and only the entities on some shortest chain — as far from the source plus
+    as far from the target as the chain is long — are read back to choose the chain."""
     if source.pk == target.pk:
         return {"entities": [entity_dict(source)], "relations": [], "hops": 0}
-    hops = {source.pk: 0, **reach(tenant, source, max_depth, types)}
-    if target.pk not in hops:
+    _check(tenant, max_depth, types, "both")
+    for depth in range(1, max_depth + 1):  # one hop deeper at a time: a walk costs ever more per hop, most paths are short
+        hops = {source.pk: 0, **reach(tenant, source, depth, types, limit=None)}
+        if target.pk in hops:
+            break
+    else:
         return None
     length = hops[target.pk]
-    layer = {pk for pk, h in hops.items() if h <= length}
+    # From the target only as far as one hop short of the source: its walk is the cheaper the shorter.
+    back = {target.pk: 0, **(reach(tenant, target, length - 1, types, limit=None) if length > 1 else {})}
+    layer = {source.pk} | {pk for pk, h in hops.items() if h + back.get(pk, length + 1) == length}
     links: dict[int, list[Relation]] = defaultdict(list)
     for r in _relations_among(tenant, layer, types).order_by("-confidence", "id"):
         links[r.source_id].append(r)
         links[r.target_id].append(r)
+    # The walk went through no hub: neither does the chain (a hub one hop from each end can
+    # be in the layer without leading on).
+    degree: dict[int, int] = defaultdict(int)
+    for column in ("source_id", "target_id"):
+        for pk, n in Relation.objects.for_tenant(tenant).filter(**{f"{column}__in": layer}).values_list(column).annotate(n=Count("id")).order_by():
+            degree[pk] += n
+
+    def nearer(r: Relation, node: int) -> bool:
+        other = r.target_id if r.source_id == node else r.source_id
+        return hops.get(other) == hops[node] - 1 and other in layer and (other == source.pk or degree[other] <= HUB_DEGREE)
+
     chain, node = [], target.pk
     while node != source.pk:  # walk back one hop at a time to an entity one hop nearer
-        step = next(r for r in links[node] if hops.get(r.target_id if r.source_id == node else r.source_id) == hops[node] - 1)
+        step = next(r for r in links[node] if nearer(r, node))
         chain.append(step)
         node = step.target_id if step.source_id == node else step.source_id
     chain.reverse()
@@ -275,7 +298,7 @@ def company_for_record(tenant, record_id) -> Entity:
         pk = int(record_id)
     except (TypeError, ValueError):
         raise ValidationError({"account_id": f"{record_id!r} is not a record id."}) from None
-    entity = Entity.objects.for_tenant(tenant).filter(record_id=pk).first()
+    entity = Entity.objects.for_tenant(tenant).filter(kind="company", record_id=pk).order_by("pk").first()  # a contact's id names a person
     if entity is None:
         raise ValidationError({"account_id": f"Account {pk} is not in the graph (no such account, or it has no name)."})
     return entity

@@ -3,6 +3,7 @@ steps (actor None: the engine — the circuit was allowed to run) and the record
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -51,6 +52,16 @@ def canonical(definition: RelationDef, source: Entity, target: Entity) -> tuple[
     return source, target
 
 
+MAX_VALUE = 1000  # characters of an attribute's text (a list: of each item)
+MAX_KEY = 100
+
+
+def _text(value: str, field: str) -> str:
+    if "\x00" in value:  # PostgreSQL stores no NUL in text or JSON
+        raise ValidationError({field: f"{value[:40]!r} holds a NUL character."})
+    return value
+
+
 def _clean_aliases(aliases: Any, name: str) -> list[str]:
     if aliases in (None, ""):
         return []
@@ -59,13 +70,33 @@ def _clean_aliases(aliases: Any, name: str) -> list[str]:
     if not isinstance(aliases, list | tuple) or not all(isinstance(a, str) for a in aliases):
         raise ValidationError({"aliases": "Give aliases as a list of names."})
     seen, out = {normalize(name)}, []
-    for alias in (a.strip() for a in aliases):
+    for alias in (_text(a, "aliases").strip() for a in aliases):
         if alias and normalize(alias) and normalize(alias) not in seen and len(alias) <= 200:
             seen.add(normalize(alias))
             out.append(alias)
     if len(out) > MAX_ALIASES:
         raise ValidationError({"aliases": f"At most {MAX_ALIASES} aliases."})
     return out
+
+
+def clean_value(name: str, value: Any) -> Any:
+    """An attribute's value: text (at most MAX_VALUE characters), a finite number, a boolean or
+    a list of those (at most MAX_ALIASES) — inference loads every entity's attributes at once."""
+    if isinstance(value, list):
+        if len(value) > MAX_ALIASES:
+            raise ValidationError({"attributes": f"{name}: a list has at most {MAX_ALIASES} items."})
+        if any(isinstance(v, list | dict) for v in value):
+            raise ValidationError({"attributes": f"{name}: a list holds text, numbers or booleans, not lists or objects."})
+        return [clean_value(name, v) for v in value]
+    if isinstance(value, str):
+        if len(value) > MAX_VALUE:
+            raise ValidationError({"attributes": f"{name}: a text has at most {MAX_VALUE} characters."})
+        return _text(value, "attributes")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError({"attributes": f"{name}: a number is finite."})
+    if isinstance(value, bool | int | float | type(None)):
+        return value
+    raise ValidationError({"attributes": f"{name}: a value is text, a number, a boolean or a list."})
 
 
 def _clean_attributes(attributes: Any) -> dict:
@@ -75,10 +106,12 @@ def _clean_attributes(attributes: Any) -> dict:
         raise ValidationError({"attributes": "Attributes are an object of names to values."})
     if len(attributes) > MAX_ATTRIBUTES:
         raise ValidationError({"attributes": f"At most {MAX_ATTRIBUTES} attributes."})
+    out = {}
     for name, value in attributes.items():
-        if not isinstance(value, str | int | float | bool | list | type(None)):
-            raise ValidationError({"attributes": f"{name}: a value is text, a number, a boolean or a list."})
-    return {k: v for k, v in attributes.items() if v not in (None, "", [])}
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_KEY:
+            raise ValidationError({"attributes": f"An attribute's name is text of 1 to {MAX_KEY} characters, not {str(name)[:40]!r}."})
+        out[_text(name, "attributes")] = clean_value(name, value)
+    return {k: v for k, v in out.items() if v not in (None, "", [])}
 
 
 class UpsertEntity(_GraphService):
@@ -101,6 +134,7 @@ class UpsertEntity(_GraphService):
         get_kind(self.tenant, self.kind)
         if not self.name or not normalize(self.name):
             raise ValidationError({"name": "An entity needs a name with letters or digits."})
+        _text(self.name, "name")
         if len(self.name) > 200:
             raise ValidationError({"name": "A name has at most 200 characters."})
         self.clean_aliases = _clean_aliases(self.aliases, self.name)
@@ -108,9 +142,16 @@ class UpsertEntity(_GraphService):
         if self.record is not None and self.record.tenant_id != self.tenant.pk:
             raise ValidationError({"record": "That record belongs to another tenant."})
         key = normalize(self.name)
-        clash = Entity.objects.for_tenant(self.tenant).filter(kind=self.kind, key=key)
-        if self.entity is not None and clash.exclude(pk=self.entity.pk).exists():
+        same_kind = Entity.objects.for_tenant(self.tenant).filter(kind=self.kind)
+        if self.entity is not None and same_kind.filter(key=key).exclude(pk=self.entity.pk).exists():
             raise ValidationError({"name": f"Another {self.kind} is already called {self.name!r}."})
+        # An alias that is another entity's name would take that entity's mentions in documents
+        # and make its name ambiguous.
+        itself = self.entity.pk if self.entity is not None else same_kind.filter(key=key).values_list("pk", flat=True).first()
+        aliases = {normalize(a): a for a in self.clean_aliases}
+        taken = same_kind.filter(key__in=list(aliases)).exclude(pk=itself).order_by("pk").first()
+        if taken is not None:
+            raise ValidationError({"aliases": f"{aliases[taken.key]!r} is the name of another {self.kind} (#{taken.pk}); an alias names this entity only."})
 
     def perform(self) -> tuple[Entity, bool]:
         key = normalize(self.name)

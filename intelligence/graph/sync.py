@@ -20,20 +20,38 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from circuits.records.models import Record
 from intelligence.graph.matcher import Match, Matcher
 from intelligence.graph.models import Entity, Origin, Relation
-from intelligence.graph.services import UpsertEntity, UpsertRelation
+from intelligence.graph.services import UpsertEntity, UpsertRelation, canonical, clean_value
 from intelligence.graph.types import BUILTIN_RELATIONS
 
 logger = logging.getLogger(__name__)
 
+MAX_NAME = 200  # as Entity.name
 _ACCOUNT_ATTRIBUTES = ("industry", "website", "employees", "annual_revenue", "tier", "region", "country", "technology")
 
 
 # -- records ---------------------------------------------------------------------------------
+
+
+def _name(value: object) -> str:
+    """A record's text as an entity's name: records hold what people typed, so an overlong
+    name is clipped to what an entity holds rather than keeping the record out of the graph."""
+    return str(value or "").strip()[:MAX_NAME].strip() if isinstance(value, str | int | float) else ""
+
+
+def _attributes(data: dict, keys: tuple[str, ...]) -> dict:
+    """The record's fields an entity keeps as attributes, without values it cannot hold."""
+    out = {}
+    for k in keys:
+        try:
+            out[k] = clean_value(k, data[k]) if data.get(k) not in (None, "") else None
+        except ValidationError:
+            logger.info("graph sync: %s of a record is not an attribute an entity holds; left out", k)
+    return {k: v for k, v in out.items() if v not in (None, "", [])}
 
 
 def _company_for_account(tenant, account_id) -> Entity | None:
@@ -53,18 +71,18 @@ def _drop_record_relations(tenant, record_id: int, keep: set[int] = frozenset())
 
 def sync_account(tenant, record: Record) -> Entity | None:
     data = record.data
-    name = str(data.get("name") or "").strip()
+    name = _name(data.get("name"))
     if not name:
         return None
-    attributes = {k: data[k] for k in _ACCOUNT_ATTRIBUTES if data.get(k) not in (None, "")}
+    attributes = _attributes(data, _ACCOUNT_ATTRIBUTES)
     linked = Entity.objects.for_tenant(tenant).filter(kind="company", record=record).first()
     try:
         company, _ = UpsertEntity(tenant, None, kind="company", name=name, attributes=attributes, record=record, origin=Origin.RECORD, entity=linked).execute()
     except ValidationError:  # renamed to the name of another company: link that one instead
         company, _ = UpsertEntity(tenant, None, kind="company", name=name, attributes=attributes, record=record, origin=Origin.RECORD).execute()
     keep: set[int] = set()
-    if attributes.get("industry"):
-        industry, _ = UpsertEntity(tenant, None, kind="industry", name=str(attributes["industry"]), origin=Origin.RECORD).execute()
+    if _name(attributes.get("industry")):
+        industry, _ = UpsertEntity(tenant, None, kind="industry", name=_name(attributes["industry"]), origin=Origin.RECORD).execute()
         relation, _ = UpsertRelation(
             tenant, None, source=company, target=industry, type="in_industry", origin=Origin.RECORD, evidence={"record": record.pk, "field": "industry"}
         ).execute()  # fmt: skip
@@ -75,10 +93,10 @@ def sync_account(tenant, record: Record) -> Entity | None:
 
 def sync_contact(tenant, record: Record) -> Entity | None:
     data = record.data
-    name = " ".join(str(data.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+    name = _name(" ".join(_name(data.get(k)) for k in ("first_name", "last_name")))
     if not name:
         return None
-    attributes = {k: data[k] for k in ("email", "title", "phone") if data.get(k)}
+    attributes = _attributes(data, ("email", "title", "phone"))
     linked = Entity.objects.for_tenant(tenant).filter(kind="person", record=record).first()
     try:
         person, _ = UpsertEntity(tenant, None, kind="person", name=name, attributes=attributes, record=record, origin=Origin.RECORD, entity=linked).execute()
@@ -97,7 +115,7 @@ def sync_contact(tenant, record: Record) -> Entity | None:
 
 def sync_product_line(tenant, record: Record) -> Relation | None:
     data = record.data
-    product_name = str(data.get("product") or "").strip()
+    product_name = _name(data.get("product"))
     account_id = data.get("account_id")
     if not isinstance(account_id, int) and isinstance(data.get("opportunity_id"), int):
         opportunity = Record.objects.for_tenant(tenant).filter(pk=data["opportunity_id"], object_type="opportunity").first()
@@ -134,18 +152,26 @@ def sync_record(tenant, record_id: int, object_type: str, operation: str, new: d
             sync_product_line(tenant, record)
 
 
-def sync_all_records(tenant) -> int:
-    """(Re)build everything records say, accounts first; returns how many records were read."""
-    count = 0
+def sync_all_records(tenant) -> tuple[int, list[str]]:
+    """(Re)build everything records say, accounts first: how many records were read, and why
+    each one that could not be synced was not (the others are synced all the same)."""
+    count, skipped = 0, []
+
+    def one(record: Record) -> None:
+        nonlocal count
+        count += 1
+        try:
+            sync_record(tenant, record.pk, record.object_type, "updated", record.data)
+        except ValidationError as exc:
+            skipped.append(f"{record.object_type} {record.pk}: {' '.join(exc.messages)}")
+
     for object_type in ("account", "contact"):
         for record in Record.objects.for_tenant(tenant).filter(object_type=object_type).order_by("pk"):
-            sync_record(tenant, record.pk, object_type, "updated", record.data)
-            count += 1
+            one(record)
     for record in Record.objects.for_tenant(tenant).exclude(object_type__in=("account", "contact", "lead")).order_by("pk"):
         if is_product_line(record.data):
-            sync_record(tenant, record.pk, record.object_type, "updated", record.data)
-            count += 1
-    return count
+            one(record)
+    return count, skipped
 
 
 # -- documents -------------------------------------------------------------------------------
@@ -161,6 +187,8 @@ CUES: tuple[tuple[str, re.Pattern], ...] = (
 )
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.M)
 MAX_PAIRS_PER_DOCUMENT = 500
+MAX_GAP = 300  # characters between two names for one to be said of the other
+MAX_EVIDENCE = 400  # characters of a sentence kept as evidence
 
 
 @dataclass(frozen=True)
@@ -180,17 +208,30 @@ def _fits(type_slug: str, source: Match, target: Match) -> bool:
     )
 
 
+def _excerpt(sentence: str, a: Match, b: Match) -> str:
+    """The sentence as evidence; of a long one, the stretch around the two names."""
+    if len(sentence.strip()) <= MAX_EVIDENCE:
+        return sentence.strip()
+    start, end = max(0, a.start - 80), min(len(sentence), b.end + 80)
+    return ("…" if start else "") + sentence[start:end].strip() + ("…" if end < len(sentence) else "")
+
+
 def extract(text: str, matcher: Matcher) -> list[Found]:
-    """The relations a text states between known entities, each with its sentence and rule."""
+    """The relations a text states between known entities, each with its sentence and rule.
+    Two names more than MAX_GAP characters apart are not taken as related (a "sentence" of a
+    document without full stops can be the whole document), which also keeps it linear."""
     found: list[Found] = []
     for sentence in _SENTENCE.finditer(text):
-        matches = matcher.find(sentence.group(0))
+        words = sentence.group(0)
+        matches = matcher.find(words)
         for i, a in enumerate(matches):
             for b in matches[i + 1 :]:
+                if b.start - a.end > MAX_GAP:
+                    break  # matches come in order: the rest are further still
                 if a.entity_id == b.entity_id:
                     continue
-                between = sentence.group(0)[a.end : b.start]
-                said = sentence.group(0).strip()[:400]
+                between = words[a.end : b.start]
+                said = _excerpt(words, a, b)
                 relation = None
                 for type_slug, cue in CUES:
                     hit = cue.search(between)
@@ -205,7 +246,10 @@ def extract(text: str, matcher: Matcher) -> list[Found]:
 
 def forget_document(tenant, document_id: int) -> None:
     """Take a document's support away from the relations it supported; delete the unsupported."""
-    for relation in Relation.objects.for_tenant(tenant).filter(origin=Origin.DOCUMENT):
+    supported = Relation.objects.for_tenant(tenant).filter(origin=Origin.DOCUMENT)
+    if connection.vendor == "postgresql":  # only the relations it supports, not every one documents made (jsonb containment)
+        supported = supported.filter(evidence__documents__contains=[document_id])
+    for relation in supported:
         documents = [d for d in relation.evidence.get("documents", []) if d != document_id]
         if len(documents) == len(relation.evidence.get("documents", [])):
             continue
@@ -225,7 +269,9 @@ def sync_document(tenant, document) -> list[Relation]:
         relations: dict[int, Relation] = {}
         for f in extract(document.text, matcher):
             source, target = entities[f.source.entity_id], entities[f.target.entity_id]
-            existing = Relation.objects.for_tenant(tenant).filter(source__in=[source, target], target__in=[source, target], type=f.type).first()
+            # Exactly this relation as it is stored: a directed one the other way round is another relation.
+            stored_source, stored_target = canonical(BUILTIN_RELATIONS[f.type], source, target)
+            existing = Relation.objects.for_tenant(tenant).filter(source=stored_source, target=stored_target, type=f.type).first()
             previous = existing.evidence.get("documents", []) if existing else []
             evidence = {"documents": sorted({*previous, document.pk}), "document_title": document.title, "sentence": f.sentence, "rule": f.rule}
             relation, _ = UpsertRelation(

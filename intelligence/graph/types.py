@@ -55,7 +55,7 @@ BUILTIN_RELATIONS: dict[str, RelationDef] = {
         RelationDef("in_region", "is based in", source_kinds=_kinds("company", "person"), target_kinds=_kinds("region")),
         RelationDef("subsidiary_of", "is a subsidiary of", transitive=True, source_kinds=_kinds("company"), target_kinds=_kinds("company")),
         RelationDef("part_of", "is part of", transitive=True),
-        RelationDef("mentions", "is mentioned with"),
+        RelationDef("mentions", "is mentioned with", symmetric=True),  # named together: no direction, stored once
     )
 }
 
@@ -65,7 +65,7 @@ SHARED_CONTEXT = {"in_market": "market", "in_industry": "industry", "uses": "tec
 FACET_RELATIONS = {"in_industry": "industry", "in_market": "market", "in_region": "region", "uses": "technology"}
 FACETS = ("industry", "market", "region", "technology")
 
-_SLUG = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+_SLUG = re.compile(r"[a-z][a-z0-9_]{0,49}")
 
 
 def normalize(name: str) -> str:
@@ -106,6 +106,6 @@ def get_relation_type(tenant, slug: str) -> RelationDef:
 
 
 def validate_slug(slug: object, field: str) -> str:
-    if not isinstance(slug, str) or not _SLUG.match(slug):
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):  # fullmatch: `$` would let a trailing newline through
         raise ValidationError({field: "A slug is lower-case letters, digits and underscores, starting with a letter (max 50)."})
     return slug

@@ -21,6 +21,7 @@ from intelligence.graph.services import DecideSuggestion, UpsertEntity
 from intelligence.graph.types import kinds
 
 PAGE_SIZE = 100
+RELATIONS_SHOWN = 200
 
 
 def _entity(view: TenantView, pk: int) -> Entity:
@@ -72,10 +73,13 @@ class EntityDetailView(TenantView):
         suggestions = Suggestion.objects.for_tenant(self.tenant).filter(status=SuggestionStatus.PENDING).filter(source=entity).select_related(
             "source", "target"
         ) | Suggestion.objects.for_tenant(self.tenant).filter(status=SuggestionStatus.PENDING).filter(target=entity).select_related("source", "target")
+        relations = relations.select_related("source", "target").order_by("type", "id")
         context = {
             "entity": entity,
             "graph": graph,
-            "relations": relations.select_related("source", "target").order_by("type", "id"),
+            # A hub (a region every company is in) has thousands: the page lists the first ones.
+            "relations": relations[:RELATIONS_SHOWN],
+            "relations_total": relations.count(),
             "competitors": competitors(self.tenant, entity) if entity.kind in ("company", "product") else [],
             "suggestions": suggestions.order_by("-score", "id")[:20],
             "can_edit": has_perm(request.user, self.tenant, "edit"),

@@ -133,3 +133,12 @@ def test_a_step_never_sees_another_tenants_graph(world, market):
 def test_bad_configs_are_refused_naming_the_field(name, config, fragment):
     errors = step(name).validate_config(config)
     assert errors and any(fragment in e for e in errors), errors
+
+
+def test_query_competitors_by_a_contacts_record_id_is_refused_not_answered_for_the_person(world):
+    from intelligence.graph.services import UpsertEntity
+
+    contact = Record.objects.create(tenant=world.tenant, object_type="contact", data={"first_name": "Peter", "last_name": "Gibbons"})
+    UpsertEntity(world.tenant, None, kind="person", name="Peter Gibbons", record=contact).execute()
+    with pytest.raises(ActionError, match=f"account_id: Account {contact.pk} is not in the graph"):
+        run(world.tenant, "graph.query_competitors", {"account_id": contact.pk})

@@ -205,3 +205,33 @@ def test_a_tenant_defines_its_own_kinds_and_relation_types_and_uses_them(world):
     assert types["allied_with"]["symmetric"] and not types["allied_with"]["builtin"] and types["competes_with"]["builtin"]
     assert "built-in" in str(assert_problem(client.post(f"{V}/kinds", {"slug": "company"}, format="json"), 400)["errors"])
     assert "regulation" not in kinds(world.other_tenant)
+
+
+def test_a_hub_entitys_page_lists_its_first_relations_and_says_how_many_there_are(world, client_for, monkeypatch):
+    from intelligence.graph import views
+
+    m = _small(world.tenant)[0]
+    monkeypatch.setattr(views, "RELATIONS_SHOWN", 1)
+    page = client_for(world.viewer).get(f"/t/acme/graph/{m.e['Globex'].pk}").content.decode()
+    assert "the first 1 of 2" in page and page.count("<code>competes_with</code>") == 1
+
+
+def test_names_and_reasons_that_look_like_markup_stay_text_on_the_entity_page(world, client_for):
+    evil = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
+    m = Market(world.tenant)
+    m.add("company", evil)
+    m.add("company", "Globex")
+    m.add("company", "Hooli")
+    m.rel(evil, "competes_with", "Globex")
+    m.rel("Globex", "competes_with", "Hooli")
+    from intelligence.graph.services import UpsertEntity
+
+    UpsertEntity(world.tenant, None, entity=m.e[evil], aliases=["<b>bold</b>"], attributes={"<i>k</i>": "<svg onload=alert(3)>"}).execute()
+    Suggestion.objects.create(tenant=world.tenant, source=m.e[evil], target=m.e["Hooli"], type="competes_with", score=0.5, method="x", reason=evil)
+    page = client_for(world.editor).get(f"/t/acme/graph/{m.e[evil].pk}").content.decode()
+    assert "<script>alert(1)" not in page and "<img src=x" not in page and "<svg onload" not in page and "<b>bold" not in page
+    data = page.split('id="graph-data" type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert "</" not in data and "<" not in data  # json_script escapes < > & inside the JSON
+    import json
+
+    assert evil in {e["name"] for e in json.loads(data)["entities"]}

@@ -149,3 +149,144 @@ def test_the_loaded_graph_and_its_models_are_reused_until_the_graph_changes(mark
     market.rel("Hooli", "competes_with", "Initech")
     again = infer(market.tenant, limit=5, save=False)
     assert len(loads) == 2 and frozenset((market.e["Hooli"].pk, market.e["Initech"].pk)) not in {frozenset((r.source_id, r.target_id)) for r in again}
+
+
+def test_a_whole_tenant_run_scores_only_each_sources_best_connected_candidates_up_to_the_cap(market, monkeypatch):
+    from intelligence.graph import linkpred
+
+    scored: list[int] = []
+    real = linkpred.Model.score
+    monkeypatch.setattr(linkpred.Model, "score", lambda self, data, pairs: scored.append(len(pairs)) or real(self, data, pairs))
+    monkeypatch.setattr(inference, "PER_SOURCE_CANDIDATES", 1)
+    monkeypatch.setattr(inference, "MAX_CANDIDATES", 3)
+    rows = infer(market.tenant, limit=10, save=False)
+    assert rows and len(rows) <= 3 and scored and max(scored) <= 3
+
+
+def test_the_combiner_of_a_big_graph_learns_from_a_sample_of_its_known_edges(market, monkeypatch):
+    from intelligence.graph import linkpred
+
+    market.rel("Hooli", "competes_with", "Initech")  # nine known competes_with edges
+    monkeypatch.setattr(linkpred, "MAX_TRAINING_EDGES", 8)
+    model = train(load_graph(market.tenant), "competes_with", ({"company"}, {"company"}))
+    assert model.method == LEARNED and model.training_edges == 8
+
+
+def test_a_symmetric_transitive_type_closes_chains_stored_either_way_round_once_in_stored_order(world):
+    t = world.tenant
+    from intelligence.graph.services import DefineRelationType
+
+    DefineRelationType(t, None, "allied_with", symmetric=True, transitive=True).execute()
+    a, b, c = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Alpha", "Beta", "Gamma"))
+    UpsertRelation(t, None, source=a, target=c, type="allied_with").execute()  # stored (Alpha, Gamma)
+    UpsertRelation(t, None, source=b, target=c, type="allied_with").execute()  # stored (Beta, Gamma): Gamma is in both
+    rules = [r for r in infer(t, types=["allied_with"], limit=10, save=False) if r.method == "rule:transitive"]
+    assert [(r.source_id, r.target_id) for r in rules] == [(a.pk, b.pk)]
+    assert [(r.source_id, r.target_id) for r in infer(t, types=["allied_with"], entity=b, limit=10, save=False) if r.method == "rule:transitive"] == [
+        (a.pk, b.pk)
+    ]
+
+
+def test_a_transitive_loop_is_not_closed_the_other_way_round(world):
+    t = world.tenant
+    a, b, c = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Alpha", "Beta", "Gamma"))
+    for s, target in ((a, b), (b, c), (c, a)):  # Alpha ⊂ Beta ⊂ Gamma ⊂ Alpha
+        UpsertRelation(t, None, source=s, target=target, type="subsidiary_of").execute()
+    assert [r for r in infer(t, types=["subsidiary_of"], limit=10, save=False) if r.method == "rule:transitive"] == []
+
+
+def test_inference_for_one_entity_finds_the_chains_ending_at_it(world):
+    t = world.tenant
+    parent, mid, child = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Holding", "Division", "Shop"))
+    UpsertRelation(t, None, source=child, target=mid, type="subsidiary_of").execute()
+    UpsertRelation(t, None, source=mid, target=parent, type="subsidiary_of").execute()
+    for who in (parent, child):
+        rules = [r for r in infer(t, types=["subsidiary_of"], entity=who, limit=5, save=False) if r.method == "rule:transitive"]
+        assert [(r.source_id, r.target_id) for r in rules] == [(child.pk, parent.pk)]
+    assert [r for r in infer(t, types=["subsidiary_of"], entity=mid, limit=5, save=False) if r.method == "rule:transitive"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "has no edges"),
+        (b"source,relation,target\n", "has no edges"),
+        (b"Acme,competes_with,Acme\nAcme,competes_with,Globex\n", r"bad\.csv:1: 'Acme' competes_with itself"),
+        (b"Acme,competes_with,Globex\nACME,competes_with,acme\n", r"bad\.csv:2: 'ACME' competes_with itself"),
+        (b"Acme,competes_with,Globex\n", "1 edge"),
+        (b"A,competes_with,B\nB,competes_with,C\nA,competes_with,C\n", "every pair is an edge"),
+        (("x" * 201 + ",competes_with,Globex\n").encode(), r"bad\.csv:1: a name has at most 200 characters"),
+        ("Ac\u00e9me,competes_with,Globex\n".encode("latin-1"), r"bad\.csv:1: not UTF-8"),
+        (b"Acme,competes_with,Glo\x00bex\n", r"bad\.csv:1: a name holds a NUL byte"),
+    ],
+    ids=["empty", "header-only", "self-loop", "self-loop-by-spelling", "one-edge", "complete", "long-name", "latin-1", "nul-byte"],
+)
+def test_graph_eval_refuses_a_malformed_file_with_a_clear_error_and_leaves_no_tenant_behind(tmp_path, content, message):
+    from circuits.tenancy.models.tenants import Tenant
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("graph_eval", "--edges", str(bad), "--json", stdout=StringIO())
+    assert not Tenant.objects.filter(slug__startswith="graph-eval-").exists()
+
+
+def test_graph_eval_takes_two_spellings_of_a_name_as_one_entity(tmp_path):
+    edges = tmp_path / "edges.csv"
+    rows = [f"C{i},competes_with,C{i + 1}" for i in range(12)] + ["acme inc,competes_with,C3", '"ACME, Inc.",competes_with,C7', "C1,competes_with,C9"]
+    edges.write_text("\n".join(rows) + "\n")
+    out = StringIO()
+    call_command("graph_eval", "--edges", str(edges), "--json", stdout=out)
+    assert json.loads(out.getvalue())["nodes"] == 14  # C0…C12 and Acme Inc once
+
+
+def test_a_suggestion_decided_while_inference_runs_is_neither_stored_again_nor_an_error(market, monkeypatch):
+    real = inference.predict
+
+    def decided_meanwhile(tenant, type_, *args, **kwargs):
+        found = real(tenant, type_, *args, **kwargs)
+        first = found[0]
+        Suggestion.objects.create(
+            tenant=tenant, source_id=first.source, target_id=first.target, type=first.type, score=first.score, method="x", reason="x",
+            status=SuggestionStatus.REJECTED,
+        )  # fmt: skip
+        return found
+
+    monkeypatch.setattr(inference, "predict", decided_meanwhile)
+    rows = infer(market.tenant, limit=5)
+    assert rows and all(r.status == SuggestionStatus.PENDING for r in rows)
+    assert Suggestion.objects.filter(tenant=market.tenant, status=SuggestionStatus.REJECTED).count() == 1
+    assert not {(r.source_id, r.target_id) for r in rows} & set(
+        Suggestion.objects.filter(status=SuggestionStatus.REJECTED).values_list("source_id", "target_id")
+    )
+
+
+def test_a_slug_with_a_trailing_newline_is_refused(world):
+    from intelligence.graph.services import DefineEntityKind, DefineRelationType
+
+    with pytest.raises(ValidationError, match="slug"):
+        DefineEntityKind(world.tenant, None, "regulation\n").execute()
+    with pytest.raises(ValidationError, match="slug"):
+        DefineRelationType(world.tenant, None, "resells\n").execute()
+
+
+def test_a_pair_rejected_before_its_type_was_made_symmetric_is_not_suggested_again(world):
+    from intelligence.graph.services import DefineRelationType
+
+    t = world.tenant
+    DefineRelationType(t, None, "allied_with").execute()
+    a, b, c = (UpsertEntity(t, None, kind="company", name=n).execute()[0] for n in ("Alpha", "Beta", "Gamma"))
+    Suggestion.objects.create(tenant=t, source=b, target=a, type="allied_with", score=0.4, method="x", reason="x", status=SuggestionStatus.REJECTED)
+    DefineRelationType(t, None, "allied_with", symmetric=True).execute()  # no relations of it yet: allowed
+    UpsertRelation(t, None, source=a, target=c, type="partner_of").execute()
+    UpsertRelation(t, None, source=c, target=b, type="partner_of").execute()  # Alpha and Beta two hops apart
+    assert (a.pk, b.pk) not in {(r.source_id, r.target_id) for r in infer(t, types=["allied_with"], limit=10, save=False)}
+
+
+def test_a_sources_candidate_places_go_to_pairs_not_yet_related(market, monkeypatch):
+    monkeypatch.setattr(inference, "PER_SOURCE_CANDIDATES", 1)
+    stated = {frozenset((r.source_id, r.target_id)) for r in Relation.objects.filter(tenant=market.tenant, type="competes_with")}
+    rows = infer(market.tenant, limit=20, save=False)
+    assert rows and not {frozenset((r.source_id, r.target_id)) for r in rows} & stated
+    # every company that has an unrelated company two hops away gets its one place filled with such a pair
+    assert {market.e[n].pk for n in ("Acme", "Globex", "Hooli")} <= {r.source_id for r in rows} | {r.target_id for r in rows}

@@ -115,3 +115,31 @@ def test_a_hub_is_reached_but_not_walked_through_unless_the_walk_starts_there(ma
     monkeypatch.setattr(queries, "HUB_DEGREE", 3)  # the market has four companies: now a hub
     assert {n["name"] for n in neighbours(market.tenant, market.e["Acme"], depth=2, types=["in_market"])} == {"Smart buildings"}
     assert {n["name"] for n in neighbours(market.tenant, market.e["Smart buildings"], depth=1)} == {"Acme", "Globex", "Initech", "Hooli"}
+
+
+def test_a_path_is_found_to_an_entity_beyond_the_nearest_five_hundred(world):
+    from intelligence.graph.models import Entity, Relation
+
+    t = world.tenant
+    rows = Entity.objects.bulk_create(Entity(tenant=t, kind="company", name=f"C{i}", key=f"c{i}") for i in range(queries.MAX_NODES + 102))
+    hub, leaves, far = rows[0], rows[1:-1], rows[-1]
+    Relation.objects.bulk_create(Relation(tenant=t, source=hub, target=leaf, type="partner_of") for leaf in leaves)
+    Relation.objects.create(tenant=t, source=leaves[-1], target=far, type="partner_of")
+    assert far.pk not in reach(t, hub, 2)  # past the nearest MAX_NODES, as a neighbourhood is
+    path = shortest_path(t, hub, far)
+    assert path is not None and path["hops"] == 2 and [e["id"] for e in path["entities"]] == [hub.pk, leaves[-1].pk, far.pk]
+    assert shortest_path(t, far, hub)["hops"] == 2
+
+
+def test_a_path_never_goes_back_through_a_hub_next_to_the_target(world):
+    from intelligence.graph.models import Entity, Relation
+
+    t = world.tenant
+    s, a, hub, b, c, target = Entity.objects.bulk_create(Entity(tenant=t, kind="company", name=n, key=n.lower()) for n in ("S", "A", "Hub", "B", "C", "T"))
+    leaves = Entity.objects.bulk_create(Entity(tenant=t, kind="company", name=f"L{i}", key=f"l{i}") for i in range(queries.HUB_DEGREE + 1))
+    Relation.objects.bulk_create(Relation(tenant=t, source=hub, target=leaf, type="partner_of") for leaf in leaves)
+    Relation.objects.create(tenant=t, source=hub, target=target, type="partner_of", confidence=1.0)  # tried first when walking back
+    for x, y in ((s, a), (a, hub), (s, b), (b, c), (c, target)):
+        Relation.objects.create(tenant=t, source=x, target=y, type="partner_of", confidence=0.5)
+    path = shortest_path(t, s, target)
+    assert [e["name"] for e in path["entities"]] == ["S", "B", "C", "T"]

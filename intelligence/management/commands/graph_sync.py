@@ -23,9 +23,11 @@ class Command(BaseCommand):
             if not tenants.exists():
                 raise CommandError(f"No tenant {options['tenant']!r}.")
         for tenant in tenants:
-            records = sync_all_records(tenant)
+            records, skipped = sync_all_records(tenant)
+            for reason in skipped:
+                self.stderr.write(f"{tenant.slug}: skipped {reason}")
             documents = 0
             for document in Document.objects.for_tenant(tenant).order_by("pk").only("pk", "title", "text", "tenant"):
                 sync_document(tenant, document)
                 documents += 1
-            self.stdout.write(f"{tenant.slug}: {records} records, {documents} documents read")
+            self.stdout.write(f"{tenant.slug}: {records} records, {documents} documents read" + (f", {len(skipped)} records skipped" if skipped else ""))
