@@ -20,6 +20,6 @@ def canonical_mentions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("intelligence", "0005_graph")]
+    dependencies = [("intelligence", "0006_feedback_one_vote_per_member")]
 
     operations = [migrations.RunPython(canonical_mentions, migrations.RunPython.noop)]
