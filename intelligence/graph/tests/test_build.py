@@ -261,7 +261,7 @@ def test_the_migration_stores_old_mentions_once_in_order_merging_a_pair_stored_b
 
     from django.apps import apps
 
-    migration = importlib.import_module("intelligence.migrations.0006_graph_mentions_symmetric")
+    migration = importlib.import_module("intelligence.migrations.0007_graph_mentions_symmetric")
     a, b, c = (UpsertEntity(world.tenant, None, kind="company", name=n).execute()[0] for n in ("A", "B", "C"))
     Relation.objects.create(tenant=world.tenant, source=a, target=b, type="mentions", confidence=0.3, evidence={"documents": [1]})
     Relation.objects.create(tenant=world.tenant, source=b, target=a, type="mentions", confidence=0.3, evidence={"documents": [2]})
