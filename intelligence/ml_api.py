@@ -76,17 +76,15 @@ class DefinitionWriteSerializer(StrictSerializer):
     retrain_every_hours = serializers.IntegerField(min_value=0, max_value=24 * 365, required=False)
 
 
-class DefinitionPatchSerializer(StrictSerializer):
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    positive_value = serializers.CharField(max_length=200, required=False)
-    negative_values = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=50)
-    label_from_history = serializers.BooleanField(required=False, help_text="Positive once the history shows the positive value, even if it changed since.")
-    features = serializers.ListField(child=serializers.CharField(max_length=63), required=False, max_length=200)
-    rules = serializers.DictField(required=False)
-    min_labels = serializers.IntegerField(min_value=2, max_value=1_000_000, required=False)
-    min_positives = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
-    split = serializers.ChoiceField(choices=SplitMode.choices, required=False)
-    retrain_every_hours = serializers.IntegerField(min_value=0, max_value=24 * 365, required=False)
+class DefinitionPatchSerializer(DefinitionWriteSerializer):
+    """What a model's PATCH may change: the write fields but its name, kind, object type and label field, each optional."""
+
+    name = kind = object_type = label_field = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
 
 
 class PredictSerializer(StrictSerializer):

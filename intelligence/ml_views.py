@@ -6,6 +6,7 @@ services as the API and the steps."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -100,10 +101,11 @@ class ModelDetailView(TenantView):
 
 
 class _ModelAction(TenantView):
-    required_perm = "edit"
+    """A button on a model's page: each subclass's `act(request, definition, **url_kwargs)`
+    runs one service and says what it did; a refusal comes back as messages."""
 
-    def act(self, request, definition: ModelDefinition) -> str:
-        raise NotImplementedError
+    required_perm = "edit"
+    act: Callable[..., str]
 
     def post(self, request, name: str, **kwargs):
         definition = _definition(self, name)

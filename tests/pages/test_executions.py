@@ -76,6 +76,7 @@ def test_the_list_pages_by_fifty_and_keeps_the_filters_in_page_links(client_for,
     first = client.get(LIST, {"status": "failed"})
     assert len(first.context["executions"]) == 50
     assert "status=failed&amp;page=2" in first.content.decode()
+    assert 'hx-get="?status=failed&amp;page=2" hx-target="#exec-results"' in first.content.decode()  # swapped in place
     second = client.get(LIST, {"status": "failed", "page": "2"})
     assert len(second.context["executions"]) == 5
     assert second.context["live"] is False  # only the first page takes live rows
