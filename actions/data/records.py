@@ -1,4 +1,4 @@
-"""Record actions: get, create, update, delete and upsert the tenant's business records.
+"""Record actions: get one, find, create, update, delete and upsert the tenant's business records.
 
 Everything goes through `circuits.records` (the same services the UI and API use), scoped
 to `ctx.tenant`: a record id of another tenant is simply "not found" and never touched.
@@ -186,6 +186,26 @@ class GetRecords(Action):
             raise ActionError(f"Cannot query {object_type}: {format_validation_error(exc)}") from None
         records = [record_to_dict(r) for r in result.records]
         return {"records": records, "count": len(records), "total": result.total}
+
+
+@register
+class GetRecord(Action):
+    name = "data.get_record"
+    category = "data"
+    label = "Get Record"
+    description = "Reads one record by its id, as it is now (a trigger's copy may be older); fails when there is none."
+    side_effects = False
+    idempotent = True
+    schema = {
+        "type": "object",
+        "required": ["object_type", "record_id"],
+        "properties": {"object_type": _OBJECT_TYPE, "record_id": _RECORD_ID},
+        "additionalProperties": False,
+    }
+    output_schema = _RECORD_OUT
+
+    def run(self, ctx: Context, config: dict) -> Any:
+        return record_to_dict(_find(ctx, config["object_type"], config["record_id"]))
 
 
 @register

@@ -12,7 +12,7 @@ from jsonschema.validators import Draft202012Validator
 from actions.sdk import Action, RegistryError, register, registry
 
 REQUIRED = {
-    "data": {"data.get_records", "data.create_record", "data.update_record", "data.delete_record", "data.upsert_record"},
+    "data": {"data.get_record", "data.get_records", "data.create_record", "data.update_record", "data.delete_record", "data.upsert_record"},
     "web": {"web.http_request", "web.scrape", "web.search_news"},
     "control": {"control.if", "control.switch", "control.parallel", "control.loop", "control.subcircuit", "control.stop"},
     "notify": {"notify.slack", "notify.email", "notify.inapp"},

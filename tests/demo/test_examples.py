@@ -29,10 +29,10 @@ def demo(live_server, settings, tmp_path):
     return Tenant.objects.get(slug="acme")
 
 
-def test_load_demo_is_idempotent_and_publishes_the_three_examples(demo, live_server):
+def test_load_demo_is_idempotent_and_publishes_the_four_examples(demo, live_server):
     call_command("load_demo", base_url=live_server.url, stdout=open("/dev/null", "w"))  # noqa: SIM115
     slugs = sorted(Circuit.objects.for_tenant(demo).values_list("slug", flat=True))
-    assert slugs == ["competitor-watch", "hot-lead-alert", "simple-data-circuit"]
+    assert slugs == ["competitor-watch", "hot-lead-alert", "lead-processing-ai", "simple-data-circuit"]
     for circuit in Circuit.objects.for_tenant(demo):
         assert circuit.versions.filter(status="published").count() == 1
 
@@ -49,8 +49,8 @@ def test_a_new_lead_is_scored_and_a_hot_one_alerts_slack_email_and_creates_a_tas
     lead.refresh_from_db()
     assert lead.data["score"] == 100 and lead.data["status"] == "working"  # Simple Data Circuit
     statuses = dict(Execution.objects.values_list("circuit__slug", "status"))
-    assert statuses == {"simple-data-circuit": "succeeded", "hot-lead-alert": "succeeded"}
-    [slack] = InboxMessage.objects.for_tenant(demo)
+    assert statuses == {"simple-data-circuit": "succeeded", "hot-lead-alert": "succeeded", "lead-processing-ai": "succeeded"}
+    [slack] = InboxMessage.objects.for_tenant(demo).filter(body__text__startswith="🔥")
     assert "Hot lead: Grace Hopper (US Navy) scored 100" in slack.body["text"]
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["sales@acme.test"]
     task = Record.objects.for_tenant(demo).get(object_type="task")
@@ -61,7 +61,7 @@ def test_a_cold_lead_does_not_alert(demo, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         CreateRecord(demo, None, "lead", {"last_name": "Nobody", "email": "n@example.test"}).execute()
     drain()
-    assert not InboxMessage.objects.exists()
+    assert not InboxMessage.objects.filter(body__text__startswith="🔥").exists()
     assert not Execution.objects.filter(circuit__slug="hot-lead-alert").exists()
 
 

@@ -31,6 +31,35 @@ def make(tenant, object_type: str = "lead", **data) -> Record:
     return CreateRecord(tenant, None, object_type, data).execute()
 
 
+# -- data.get_record -----------------------------------------------------------------------------
+
+
+def test_get_record_reads_the_record_as_it_is_now(world):
+    lead = make(world.tenant, email="ada@example.com", score=10)
+    Record.objects.filter(pk=lead.pk).update(data={**lead.data, "score": 70})  # changed since a trigger copied it
+    out = run(world, "data.get_record", {"object_type": "lead", "record_id": str(lead.pk)})
+    assert out["id"] == lead.pk and out["email"] == "ada@example.com" and out["score"] == 70
+    assert action("data.get_record").side_effects is False
+
+
+def test_get_record_of_another_tenant_or_type_is_not_found(world):
+    theirs = make(world.other_tenant, email="theirs@example.com")
+    ours = make(world.tenant, email="ours@example.com")
+    with pytest.raises(ActionError, match=f"lead record {theirs.pk} not found"):
+        run(world, "data.get_record", {"object_type": "lead", "record_id": theirs.pk})
+    with pytest.raises(ActionError, match=f"account record {ours.pk} not found"):
+        run(world, "data.get_record", {"object_type": "account", "record_id": ours.pk})
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [({"object_type": "lead"}, "'record_id' is a required property"), ({"object_type": "lead", "record_id": "1; drop"}, "record_id")],
+)
+def test_get_record_rejects_bad_config(config, fragment):
+    errors = action("data.get_record").validate_config(config)
+    assert any(fragment in e for e in errors), errors
+
+
 # -- data.get_records ----------------------------------------------------------------------------
 
 

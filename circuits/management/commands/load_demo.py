@@ -16,9 +16,10 @@ from django.db import transaction
 
 from circuits.tenancy.models.tenants import Membership, Tenant
 from circuits.tenancy.roles import Role
-from circuits.web.demo.examples import load_examples
+from circuits.web.demo.examples import DEMO_TENANT, load_examples
 from intelligence.graph.demo import load_demo_graph
 from intelligence.ml.demo import load_demo_model
+from intelligence.rag.demo import load_demo_documents
 
 DEMO_USERS = [("owner", Role.OWNER), ("editor", Role.EDITOR), ("viewer", Role.VIEWER)]
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         logins: dict[str, str] = json.loads(logins_file.read_text()) if logins_file.exists() else {}
         User = get_user_model()
         with transaction.atomic():
-            tenant, _ = Tenant.objects.get_or_create(slug="acme", defaults={"name": "Acme Corporation"})
+            tenant, _ = Tenant.objects.get_or_create(slug=DEMO_TENANT, defaults={"name": "Acme Corporation"})
             for name, role in DEMO_USERS:
                 username = f"{name}@acme.test"
                 user = User.objects.filter(username=username).first()
@@ -49,6 +50,9 @@ class Command(BaseCommand):
             load_examples(tenant, owner, options["base_url"] or settings.DEMO_BASE_URL)
             model = load_demo_model(tenant)  # leads with outcomes, and a lead-score model trained on them
             load_demo_graph(tenant)  # the knowledge graph Query Competitors reads
+        # After the commit: ingestion embeds once its chunks are committed (and the graph's
+        # entities exist, so the documents' mentions of Globex or Initech are linked).
+        load_demo_documents(tenant)
         logins_file.parent.mkdir(parents=True, exist_ok=True)
         logins_file.write_text(json.dumps(logins, indent=2))
         logins_file.chmod(0o600)

@@ -10,6 +10,7 @@ from circuits.web.api.views import (
     audit,
     circuits,
     credentials,
+    demo,
     events,
     executions,
     members,
@@ -82,6 +83,8 @@ v1 = [
     path("api-keys", apikeys.ApiKeyListView.as_view(), name="api-keys"),
     path("api-keys/<api_id:id>", apikeys.ApiKeyDetailView.as_view(), name="api-key"),
     path("api-keys/<api_id:id>/revoke", apikeys.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    path("demo/lead-processing", demo.LeadProcessingDemoView.as_view(), name="demo-lead-processing"),
+    path("demo/hot-lead", demo.HotLeadDemoView.as_view(), name="demo-hot-lead"),
     path("tenant/settings", tenant_settings.TenantSettingsView.as_view(), name="tenant-settings"),
     *rag_api.urlpatterns,  # documents, search, feedback (intelligence/api.py)
     *graph_api.urlpatterns,  # graph/… (intelligence/graph/api.py)

@@ -10,8 +10,12 @@ from circuits.automation.services.versions import FORMAT, ImportCircuit, Publish
 from circuits.tenancy.credentials import save_credential
 from circuits.tenancy.models.tenants import Tenant
 from circuits.web.demo.views import inbox_url
+from circuits.web.views.builder.gallery import get_template
 
 EXAMPLE_NOTE = "example"  # the note of the versions load_demo publishes
+DEMO_TENANT = "acme"  # the slug of the demo tenant load_demo creates
+HOT_LEAD_ALERT = "hot-lead-alert"
+LEAD_PROCESSING_AI = "lead-processing-ai"
 
 
 def _edge(source: str, target: str, port: str = "next") -> dict:
@@ -52,45 +56,71 @@ def hot_lead_alert() -> dict:
         "{{ [trigger.record.first_name, trigger.record.last_name] | select | join(' ') or trigger.record.email }}"
         " ({{ trigger.record.company or 'no company' }})"
     )
+    # The rule score crossed 80; the model trained on the tenant's own outcomes says how likely
+    # the lead really is to convert, and why — in the alert, so sales can weigh the two.
+    model_says = (
+        "The lead-score model gives {{ (steps.model.output.score * 100) | round | int }}% to convert"
+        "{{ ': ' ~ (steps.model.output.explanation.top | join('; ')) if steps.model.output.explanation.top else '' }}."
+    )
     return {
         "format": FORMAT,
         "name": "Hot Lead Alert",
-        "slug": "hot-lead-alert",
-        "description": "When a lead's score crosses 80: tell sales on Slack and by e-mail, and create a call task — in parallel.",
+        "slug": HOT_LEAD_ALERT,
+        "description": (
+            "When a lead's score crosses 80: ask the lead-score model how likely it is to convert,"
+            " then tell sales on Slack and by e-mail and create a call task — in parallel."
+        ),
         "tags": ["example", "sales"],
         "triggers": [{"type": "threshold", "config": {"object_type": "lead", "field": "score", "value": 80, "direction": "above"}}],
         "nodes": [
+            {
+                "key": "model",
+                "action": "ml.predict_lead_score",
+                "label": "Ask the lead-score model",
+                "config": {"record_id": "{{ trigger.record.id }}"},
+                "position": {"x": 240, "y": 160},
+            },
             {
                 "key": "alert",
                 "action": "control.parallel",
                 "label": "Alert everyone",
                 "config": {"branches": ["slack", "email", "task"]},
-                "position": {"x": 260, "y": 160},
+                "position": {"x": 460, "y": 160},
             },
             {
                 "key": "slack",
                 "action": "notify.slack",
                 "label": "Post to #sales",
-                "config": {"credential": "demo-slack", "text": f"🔥 Hot lead: {who} scored {{{{ trigger.record.score }}}}."},
-                "position": {"x": 520, "y": 40},
+                "config": {"credential": "demo-slack", "text": f"🔥 Hot lead: {who} scored {{{{ trigger.record.score }}}}. {model_says}"},
+                "position": {"x": 700, "y": 40},
                 "retry": {"max_attempts": 3, "backoff_seconds": 1},
             },
             {
                 "key": "email",
                 "action": "notify.email",
                 "label": "E-mail sales",
-                "config": {"to": ["sales@acme.test"], "subject": f"Hot lead: {who}", "text": f"{who} scored {{{{ trigger.record.score }}}}. Call them today."},
-                "position": {"x": 520, "y": 160},
+                "config": {
+                    "to": ["sales@acme.test"],
+                    "subject": f"Hot lead: {who}",
+                    "text": f"{who} scored {{{{ trigger.record.score }}}}. {model_says} Call them today.",
+                },
+                "position": {"x": 700, "y": 160},
             },
             {
                 "key": "task",
                 "action": "data.create_record",
                 "label": "Create a call task",
                 "config": {"object_type": "task", "fields": {"subject": f"Call {who}", "status": "open", "related_to": "{{ trigger.record.id }}"}},
-                "position": {"x": 520, "y": 280},
+                "position": {"x": 700, "y": 280},
             },
         ],
-        "edges": [_edge("trigger", "alert"), _edge("alert", "slack", "slack"), _edge("alert", "email", "email"), _edge("alert", "task", "task")],
+        "edges": [
+            _edge("trigger", "model"),
+            _edge("model", "alert"),
+            _edge("alert", "slack", "slack"),
+            _edge("alert", "email", "email"),
+            _edge("alert", "task", "task"),
+        ],
     }
 
 
@@ -157,9 +187,26 @@ def competitor_watch(base_url: str) -> dict:
     }
 
 
+def lead_processing_ai(base_url: str) -> dict:
+    """The gallery's Lead Processing AI, pointed at the demo's stand-ins for the internet and Slack:
+    a prospect's site is `/demo/companies/<company>/`, the news is the demo feed."""
+    base = base_url.rstrip("/")
+    document = get_template(LEAD_PROCESSING_AI).document
+    company_slug = "{{ (steps.lead.output.company or 'unknown') | lower | replace(' ', '-') | urlencode }}"
+    overrides = {
+        "site": {"url": f"{base}/demo/companies/{company_slug}/"},
+        "news": {"feeds": [f"{base}/demo/news.xml"]},
+        "slack": {"credential": "demo-slack"},
+    }
+    for node in document["nodes"]:
+        node["config"].update(overrides.get(node["key"], {}))
+    document["tags"] = ["example", *document["tags"]]
+    return document
+
+
 def example_documents(base_url: str) -> list[dict]:
     """Every example circuit of the demo, as circuit documents."""
-    return [simple_data_circuit(), hot_lead_alert(), competitor_watch(base_url)]
+    return [simple_data_circuit(), hot_lead_alert(), competitor_watch(base_url), lead_processing_ai(base_url)]
 
 
 def load_examples(tenant: Tenant, actor, base_url: str) -> list[Circuit]:

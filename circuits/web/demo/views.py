@@ -32,6 +32,51 @@ def competitor_site(request: HttpRequest) -> HttpResponse:
     return render(request, "demo/competitor.html")
 
 
+# The prospects' own sites (what Lead Processing AI scrapes): the companies of the demo's leads
+# and graph. Keyed by the slug a circuit builds from a lead's company ("Umbrella Analytics" →
+# umbrella-analytics); any other company has no site here (404), as on the internet.
+COMPANY_SITES = {
+    "initech": {
+        "name": "Initech",
+        "tagline": "Billing and reporting software for manufacturers",
+        "about": [
+            "Initech builds billing and reporting software for mid-sized manufacturers across the Benelux.",
+            "We are 400 people in Rotterdam and Antwerp, and we are hiring sales development representatives.",
+        ],
+        "facts": {"Employees": "400", "Headquarters": "Rotterdam", "Founded": "2009"},
+    },
+    "hooli": {
+        "name": "Hooli",
+        "tagline": "Sales automation for the mid-market",
+        "about": [
+            "Hooli helps mid-market sales teams route and follow up every lead automatically.",
+            "After our Series C we are doubling the sales team in Munich and Vienna.",
+        ],
+        "facts": {"Employees": "900", "Headquarters": "Munich", "Founded": "2015"},
+    },
+    "umbrella-analytics": {
+        "name": "Umbrella Analytics",
+        "tagline": "Retail forecasting on large language models",
+        "about": ["Umbrella Analytics forecasts demand for Nordic retailers with models that explain every number."],
+        "facts": {"Employees": "150", "Headquarters": "Stockholm", "Founded": "2019"},
+    },
+    "soylent-data": {
+        "name": "Soylent Data",
+        "tagline": "The CRM for small teams",
+        "about": ["Soylent Data is a simple CRM for teams of up to 20 people, with a free plan."],
+        "facts": {"Employees": "60", "Headquarters": "Utrecht", "Founded": "2017"},
+    },
+}
+
+
+def company_site(request: HttpRequest, slug: str) -> HttpResponse:
+    _enabled()
+    company = COMPANY_SITES.get(slug)
+    if company is None:
+        raise Http404("No such company site in the demo.")
+    return render(request, "demo/company.html", {"company": company, "slug": slug})
+
+
 def news_feed(request: HttpRequest) -> HttpResponse:
     _enabled()
     now = timezone.now()
@@ -40,6 +85,14 @@ def news_feed(request: HttpRequest) -> HttpResponse:
         ("Initech cuts prices on its CRM", "initech-prices", "Initech lowers the price of its CRM by 20% for small teams.", now - timedelta(hours=20)),
         ("Globex opens a European office", "globex-europe", "Globex expands to Berlin with 50 new hires.", now - timedelta(days=2)),
         ("Acme named a leader in automation", "acme-leader", "Analysts rank Acme Corporation first in business automation.", now - timedelta(days=3)),
+        (
+            "Initech wins a manufacturing award",
+            "initech-award",
+            "Benelux manufacturers name Initech's billing software best in class.",
+            now - timedelta(days=4),
+        ),
+        ("Hooli raises a Series C to double its sales team", "hooli-series-c", "Hooli hires 200 sellers in Munich.", now - timedelta(days=5)),
+        ("Umbrella Analytics explains its forecasts", "umbrella-explains", "Umbrella Analytics adds reasons to forecasts.", now - timedelta(days=6)),
     ]
     base = request.build_absolute_uri("/demo/site/")
     response = render(request, "demo/news.xml", {"items": items, "base": base, "now": now}, content_type="application/rss+xml; charset=utf-8")
