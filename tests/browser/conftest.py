@@ -82,6 +82,7 @@ def asgi_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
         "DB_CONN_MAX_AGE": "0",  # no idle connections left behind when the test database is dropped
         "ENGINE_RESUME_EVERY": "1",
         "LOG_LEVEL": "WARNING",
+        "DEMO_ENDPOINTS": "1",  # the demo's local site, feed and Slack inbox (Lead Processing AI's browser test)
     }
     log = log_path.open("w")
     process = subprocess.Popen(
