@@ -23,14 +23,15 @@ from circuits.automation.engine.waiting import wait_for_outcome
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
 from circuits.automation.models.version import VersionStatus
+from circuits.core.problems import PROBLEM_CONTENT_TYPE
 from circuits.records.models import Record
 from circuits.records.query import record_to_dict
 from circuits.records.service import CreateRecord
 from circuits.tenancy.roles import Perm
-from circuits.web.api.serializers.common import FiniteFloatField
+from circuits.web.api.serializers.common import FiniteFloatField, ProblemSerializer
 from circuits.web.api.serializers.executions import ExecutionAcceptedSerializer, ExecutionDetailSerializer, wait_cap
 from circuits.web.api.views.base import ApiView
-from circuits.web.api.views.executions import detail_queryset
+from circuits.web.api.views.executions import DETAIL, STEP, detail_queryset
 from circuits.web.demo.examples import DEMO_TENANT, HOT_LEAD_ALERT, LEAD_PROCESSING_AI
 
 TAG = ["demo"]
@@ -68,6 +69,19 @@ DemoRunSerializer = inline_serializer(
 )
 LEAD_BODY = OpenApiExample("A lead of your own", request_only=True, value={"email": "grace@hooli.example", "company": "Hooli", "title": "Head of Operations"})
 EMPTY_BODY = OpenApiExample("The sample lead (empty body)", request_only=True, value={})
+RUN_EXAMPLE = OpenApiExample(
+    "Finished",
+    response_only=True,
+    value={
+        "lead": {"id": 401, "object_type": "lead", **SAMPLE_LEAD, "status": "qualified", "score": 100},
+        "execution": {
+            **DETAIL,
+            "circuit": "lead-processing-ai",
+            "trigger_type": "record_change",
+            "steps": [{**STEP, "node_key": "score", "action": "ml.predict_lead_score", "input": {"record_id": 401}, "output": {"score": 0.72, "version": 1}}],
+        },
+    },
+)
 
 
 class _DemoRun(ApiView):
@@ -129,17 +143,16 @@ def _schema(summary: str, description: str):
     return extend_schema(
         tags=TAG,
         summary=summary,
-        description=description,
+        description=description + " A field of the lead that is invalid is a 400 naming it, with nothing saved; for any tenant but the demo's, or with the"
+        " demo off (DEMO_ENDPOINTS), the endpoint is a 404.",
         parameters=[OpenApiParameter("timeout", OpenApiTypes.FLOAT, OpenApiParameter.QUERY, description="Seconds to wait (≤ API_WAIT_SECONDS).")],
         request=OpenApiTypes.OBJECT,
         responses={
             200: OpenApiResponse(DemoRunSerializer, description="The run finished: the lead and the execution with every step's output."),
             202: OpenApiResponse(description="Still running when the wait ran out: the lead and the execution's `url` (also `Location`)."),
-            400: OpenApiResponse(description="A field of the lead is invalid (named in the answer); nothing was saved."),
-            404: OpenApiResponse(description="Not the demo tenant, or the demo is off (DEMO_ENDPOINTS)."),
-            409: OpenApiResponse(description="The circuit is missing, disabled or unpublished; nothing was saved."),
+            (409, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description="The circuit is missing, disabled or unpublished; nothing was saved."),
         },
-        examples=[EMPTY_BODY, LEAD_BODY],
+        examples=[EMPTY_BODY, LEAD_BODY, RUN_EXAMPLE],
     )
 
 
