@@ -56,15 +56,13 @@ def test_a_grant_lets_a_member_do_more_on_one_circuit_until_it_is_revoked(world)
     assert answer.status_code == 201, answer.content
     assert answer.json() == [{"user": {"id": world.operator.pk, "username": world.operator.username, "email": world.operator.email}, "permissions": ["edit"]}]
     assert operator_key.patch("/api/v1/circuits/shared", {"description": "x"}, format="json").status_code == 200
-    entry = AuditEntry.objects.filter(tenant=world.tenant, action="circuit.grant_added").get()
+    entry = AuditEntry.objects.filter(tenant=world.tenant, action="circuit_grant.added").get()
     assert (
-        entry.actor_user == world.admin
-        and entry.before is None
-        and str(entry.after["object_pk"]) == str(Circuit.objects.get(tenant=world.tenant, slug="shared").pk)
+        entry.actor_user == world.admin and entry.before is None and entry.after["object_pk"] == str(Circuit.objects.get(tenant=world.tenant, slug="shared").pk)
     )
     assert admin.delete(f"/api/v1/circuits/shared/grants/{world.operator.pk}/edit").json() == []
     assert_problem(operator_key.patch("/api/v1/circuits/shared", {"description": "y"}, format="json"), 403)
-    assert AuditEntry.objects.filter(tenant=world.tenant, action="circuit.grant_removed", actor_user=world.admin).exists()
+    assert AuditEntry.objects.filter(tenant=world.tenant, action="circuit_grant.removed", actor_user=world.admin).exists()
 
 
 def test_a_grant_is_refused_for_a_non_member_an_unknown_permission_or_a_grant_that_is_not_there(world):

@@ -86,20 +86,21 @@ class _GrantService(Service):
 class GrantCircuitPermission(_GrantService):
     """Grant one member one permission on one circuit (granting it twice changes nothing)."""
 
-    audit_action = "circuit.grant_added"
+    audit_action = "circuit_grant.added"
 
     def audit_target(self):
         # The grant row is the object: absent before, present after (the circuit itself does not change).
         return self.grant_row()
 
     def perform(self) -> UserObjectPermission:
-        return assign_perm(f"{Circuit._meta.app_label}.{codename(self.permission)}", self.user, self.circuit)
+        assign_perm(f"{Circuit._meta.app_label}.{codename(self.permission)}", self.user, self.circuit)
+        return self.grant_row()  # as stored (guardian's returned row holds object_pk as an int)
 
 
 class RevokeCircuitPermission(_GrantService):
     """Take back a grant; a grant that does not exist is a 400 naming the permission."""
 
-    audit_action = "circuit.grant_removed"
+    audit_action = "circuit_grant.removed"
 
     def validate(self) -> None:
         super().validate()
