@@ -1,5 +1,5 @@
 # Circuit OS — one image for the web processes, the Celery workers and beat (deploy/compose.yaml).
-# Build: docker build -t circuitos:local .   (add --build-arg PIP_INDEX_URL=… for a private mirror)
+# Build: docker build -t circuitos:local .   (add --build-arg PIP_INDEX_URL=… for a package mirror)
 
 # The builder's node editor and the charts are npm packages served from our own static files.
 FROM node:20.20.2-bookworm-slim AS assets
@@ -8,12 +8,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --silent --ignore-scripts
 
 FROM python:3.11.14-slim-bookworm
-ARG PIP_INDEX_URL=https://pypi.org/simple
+# Only when given (--build-arg): pip reads them from the environment of the RUN steps.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_INDEX_URL=${PIP_INDEX_URL}
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 
 # A fixed uid/gid, so volumes (var/) can be prepared on the host with the same owner.
