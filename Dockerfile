@@ -1,5 +1,5 @@
 # Circuit OS — one image for the web processes, the Celery workers and beat (deploy/compose.yaml).
-# Build: docker build -t circuitos:local .   (add --build-arg PIP_INDEX_URL=… for a package mirror)
+# Build: docker build -t circuitos:local .   (add --build-arg INDEX_URL=… for a package mirror)
 
 # The builder's node editor and the charts are npm packages served from our own static files.
 FROM node:20.20.2-bookworm-slim AS assets
@@ -8,9 +8,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --silent --ignore-scripts
 
 FROM python:3.11.14-slim-bookworm
-# Only when given (--build-arg): pip reads them from the environment of the RUN steps.
-ARG PIP_INDEX_URL
-ARG PIP_EXTRA_INDEX_URL
+# A package mirror only when given (--build-arg INDEX_URL=… / EXTRA_INDEX_URL=…); otherwise pip's default.
+ARG INDEX_URL=""
+ARG EXTRA_INDEX_URL=""
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -24,7 +24,8 @@ RUN groupadd --system --gid 10001 circuitos \
 # Dependencies first: the layer is rebuilt only when requirements/base.txt changes. The venv
 # sits where scripts/run.sh looks for it (.venv/ beside manage.py).
 COPY requirements/base.txt requirements/base.txt
-RUN python -m venv /app/.venv && /app/.venv/bin/pip install -r requirements/base.txt
+RUN python -m venv /app/.venv \
+ && /app/.venv/bin/pip install ${INDEX_URL:+--index-url "$INDEX_URL"} ${EXTRA_INDEX_URL:+--extra-index-url "$EXTRA_INDEX_URL"} -r requirements/base.txt
 
 COPY --from=assets /src/node_modules /app/node_modules
 COPY . .

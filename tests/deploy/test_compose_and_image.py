@@ -141,7 +141,7 @@ def test_the_dockerfile_is_slim_pinned_non_root_and_collects_static_at_build():
     bases = re.findall(r"^FROM\s+(\S+)", text, re.M)
     assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", bases[-1]), bases
     assert all(re.search(r":\d+\.\d+\.\d+", base) for base in bases), f"every base image pinned to a full version: {bases}"
-    assert "pip install -r requirements/base.txt" in text
+    assert re.search(r"pip install .*-r requirements/base.txt", text)
     assert "manage.py collectstatic --noinput" in text
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
