@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
 from circuits.automation.dispatch import create_execution
@@ -97,6 +98,7 @@ def make_objects(world) -> Objects:
     save_credential(world.tenant, "crm-token", "http_bearer", {"token": "s3cr3t"}, user=world.owner)
     extra = make_user("extra-a")
     member = Membership.objects.create(user=extra, tenant=world.tenant, role="viewer")
+    assign_perm("circuits.run_circuit", extra, circuit)  # an object grant for the grants endpoints
     api_key = ApiKey.objects.get(prefix=make_key(world.tenant, world.operator, "operator", name="listed")[:12])
 
     other = world.other_tenant

@@ -167,6 +167,35 @@ ENDPOINTS = [
     ),
     Endpoint("tenant-settings", "get", lambda o: f"{V}/tenant/settings", Perm.VIEW),
     Endpoint("tenant-settings", "patch", lambda o: f"{V}/tenant/settings", Perm.MANAGE_SETTINGS, lambda o: {"on_failure": {"notify": ["admins"]}}),
+    Endpoint("tenant-limits", "patch", lambda o: f"{V}/tenant/settings", Perm.MANAGE_SETTINGS, lambda o: {"limits": {"max_steps": 50}}),
+    Endpoint("tenant-allowlist", "patch", lambda o: f"{V}/tenant/settings", Perm.MANAGE_SETTINGS, lambda o: {"outbound_allowlist": ["api.example.com"]}),
+    Endpoint("version-diff", "get", lambda o: f"{V}/circuits/greeter/versions/1/diff/2", Perm.VIEW, cross=lambda o: f"{V}/circuits/theirs/versions/1/diff/1"),
+    Endpoint("grants", "get", lambda o: f"{V}/circuits/greeter/grants", Perm.VIEW, cross=lambda o: f"{V}/circuits/theirs/grants"),
+    Endpoint(
+        "grants",
+        "post",
+        lambda o: f"{V}/circuits/greeter/grants",
+        Perm.MANAGE_MEMBERS,
+        lambda o: {"user": o.member.user_id, "permission": "edit"},
+        ok=(201,),
+        cross=lambda o: f"{V}/circuits/theirs/grants",
+    ),
+    Endpoint(
+        "grant",
+        "delete",
+        lambda o: f"{V}/circuits/greeter/grants/{o.member.user_id}/run",
+        Perm.MANAGE_MEMBERS,
+        cross=lambda o: f"{V}/circuits/theirs/grants/{o.member.user_id}/run",
+    ),
+    Endpoint(
+        "rerun-from-step",
+        "post",
+        lambda o: f"{V}/executions/{o.finished.pk}/rerun-from-step",
+        Perm.RUN,
+        lambda o: {"node": "greet"},
+        ok=(201,),
+        cross=lambda o: f"{V}/executions/{o.other_execution.pk}/rerun-from-step",
+    ),
 ]
 
 

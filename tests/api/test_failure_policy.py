@@ -42,14 +42,14 @@ def test_the_tenant_default_is_read_by_members_and_changed_by_admins_only(world)
     admin = client_as(world, "admin")
     answer = admin.patch("/api/v1/tenant/settings", {"on_failure": {"notify": ["admins"], "slack": "ops-alerts"}}, format="json")
     assert answer.status_code == 200, answer.content
-    assert client_as(world, "viewer").get("/api/v1/tenant/settings").json() == {"on_failure": {"notify": ["admins"], "slack": "ops-alerts"}}
+    assert client_as(world, "viewer").get("/api/v1/tenant/settings").json()["on_failure"] == {"notify": ["admins"], "slack": "ops-alerts"}
     assert_problem(client_as(world, "editor").patch("/api/v1/tenant/settings", {"on_failure": {}}, format="json"), 403)
     body = assert_problem(admin.patch("/api/v1/tenant/settings", {"on_failure": {"error_circuit": "theirs"}}, format="json"), 400)
     assert "error_circuit: no circuit 'theirs'" in body["errors"]["on_failure"][0]
-    assert_problem(admin.patch("/api/v1/tenant/settings", {"on_failure": {}, "limits": {}}, format="json"), 400)  # unknown field
+    assert_problem(admin.patch("/api/v1/tenant/settings", {"on_failure": {}, "colour": "red"}, format="json"), 400)  # unknown field
     world.tenant.refresh_from_db()
     assert world.tenant.on_failure == {"notify": ["admins"], "slack": "ops-alerts"}
-    assert admin.patch("/api/v1/tenant/settings", {"on_failure": {}}, format="json").json() == {"on_failure": {}}
+    assert admin.patch("/api/v1/tenant/settings", {"on_failure": {}}, format="json").json()["on_failure"] == {}
 
 
 def test_another_tenants_error_circuit_cannot_be_named(world):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from jsonschema.validators import Draft202012Validator
 
 from circuits.automation.engine import graph as graphs
+from circuits.automation.failures import policy as failure_policy
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.trigger import Trigger
 from circuits.automation.models.version import CircuitVersion, Edge, Node, VersionStatus
@@ -86,6 +87,8 @@ def export_circuit(circuit: Circuit, version: CircuitVersion | None = None) -> d
         "slug": circuit.slug,
         "description": circuit.description,
         "tags": circuit.tags,
+        # Names (members, credential, error circuit) are this tenant's; an import checks them in its own.
+        "on_failure": circuit.on_failure,
         "triggers": [{"type": t.type, "config": t.config, "enabled": t.enabled} for t in circuit.triggers.order_by("pk")],
         "nodes": [],
         "edges": [],
@@ -349,9 +352,21 @@ class ImportCircuit(Service):
             tags=self.document.get("tags", []),
         )
         self.create.validate()
+        self.on_failure = None
+        if self.document.get("on_failure") is not None:
+            try:
+                self.on_failure = failure_policy.clean(self.tenant, self.document["on_failure"], field_name="on_failure")
+            except ValidationError as exc:
+                problems = exc.message_dict.get("on_failure", exc.messages)
+                raise ValidationError(
+                    {"document": [f"on_failure: {p}" for p in problems] + ["(remove on_failure from the document to use this tenant's default policy)"]}
+                ) from None
 
     def perform(self) -> Circuit:
         circuit = self.create.perform()
+        if self.on_failure is not None:
+            circuit.on_failure = self.on_failure
+            circuit.save(update_fields=["on_failure"])
         for t in self.document.get("triggers", []):
             trigger = Trigger(tenant=self.tenant, circuit=circuit, type=t["type"], config=t.get("config", {}), enabled=t.get("enabled", True))
             trigger_registry.prepare(trigger)

@@ -26,7 +26,7 @@ class AuditFilterSerializer(serializers.Serializer):
 
     actor = serializers.CharField(required=False, max_length=150, help_text="Username of the acting user (with or without an API key).")
     action = serializers.CharField(required=False, max_length=64, help_text="e.g. version.published")
-    object_type = serializers.CharField(required=False, max_length=32, help_text="circuit, version, trigger, credential, member, api_key, tenant, execution, …")
+    object_type = serializers.CharField(required=False, max_length=32, help_text="circuit, circuit_grant, version, trigger, member, tenant, …")
     object_id = serializers.CharField(required=False, max_length=64)
     created_after = serializers.DateTimeField(required=False, help_text="ISO 8601; inclusive.")
     created_before = serializers.DateTimeField(required=False, help_text="ISO 8601; exclusive.")

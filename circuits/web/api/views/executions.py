@@ -1,4 +1,4 @@
-"""Executions: start one (POST /execute), list and read them, cancel, re-run, retry from the failed step."""
+"""Executions: start one (POST /execute), list and read them, cancel, re-run, retry from the failed step, re-run from a step."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from circuits.automation.models.execution import Execution, StepRun
@@ -26,6 +26,7 @@ from circuits.web.api.serializers.executions import (
     wait_cap,
 )
 from circuits.web.api.views.base import ApiView, id_param
+from circuits.web.views.builder.services import RerunFromStep
 
 TAG = ["executions"]
 EXECUTION = {
@@ -233,3 +234,37 @@ class ExecutionRetryView(_ExecutionActionView):
     )
     def post(self, request, id: int):
         return super().post(request, id)
+
+
+class RerunFromStepSerializer(StrictSerializer):
+    node = serializers.CharField(max_length=100, help_text="The key of the step to start again at (in the circuit's current draft).")
+
+
+@extend_schema(tags=TAG, parameters=[EXECUTION_ID])
+class ExecutionRerunFromStepView(ApiView):
+    perms = {}  # RUN is checked by the service on the execution's circuit
+    serializer_class = ExecutionSerializer
+
+    @extend_schema(
+        summary="Re-run an execution from a chosen step, as a test run of the draft (the builder's “run from here”)",
+        description=(
+            "A new test execution of the circuit's draft with the same input. The steps before `node` are pinned — their results are "
+            "copied from this execution and not run again — so only `node` and what follows it run, with the draft's current "
+            "configuration. A 400 names `node` when the draft has no such step or this execution has no finished result for a step "
+            "before it (run from the start then). Operators and up; viewers get 403."
+        ),
+        request=RerunFromStepSerializer,
+        responses={201: OpenApiResponse(ExecutionSerializer, description="The new test execution (queued).")},
+        examples=[
+            OpenApiExample("From a step", request_only=True, value={"node": "notify"}),
+            OpenApiExample("Queued", response_only=True, value={**EXECUTION, "id": 815, "status": "queued", "is_test": True, "rerun_of": 812}),
+        ],
+    )
+    def post(self, request, id: int):
+        execution = Execution.objects.restrict(self.actor, Perm.VIEW, self.tenant).select_related("circuit").filter(pk=id).first()
+        if execution is None:
+            raise Http404(f"No execution {id}.")
+        data = self.validated(RerunFromStepSerializer)
+        result = RerunFromStep(self.tenant, self.actor, execution.circuit, execution, data["node"]).execute()
+        result = Execution.objects.select_related("circuit", "version", "started_by").get(pk=result.pk)
+        return Response(ExecutionSerializer(result).data, status=status.HTTP_201_CREATED)

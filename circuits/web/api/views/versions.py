@@ -1,10 +1,11 @@
-"""Versions of a circuit: the draft (nodes and edges as one document), validate, publish, roll back."""
+"""Versions of a circuit: the draft (nodes and edges as one document), validate, publish, roll back, diff."""
 
 from __future__ import annotations
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from circuits.automation.models.version import CircuitVersion, VersionStatus
@@ -21,6 +22,7 @@ from circuits.web.api.serializers.circuits import (
 )
 from circuits.web.api.serializers.common import EmptySerializer
 from circuits.web.api.views.base import CIRCUIT_NAME, ApiView
+from circuits.web.views.builder.services import diff_versions
 
 TAG = ["versions"]
 NUMBER = OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH, description="The version number.")
@@ -175,3 +177,71 @@ class RollbackView(ApiView):
         data = self.validated(RollbackSerializer)
         version = Rollback(self.tenant, self.actor, circuit, data["version"]).execute()
         return Response(VersionSerializer(version).data)
+
+
+class _FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class _NodeChangeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    action = serializers.CharField()
+    fields = _FieldChangeSerializer(many=True)
+
+
+class _EdgeSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    port = serializers.CharField()
+    target = serializers.CharField()
+
+
+class VersionDiffSerializer(serializers.Serializer):
+    a = serializers.IntegerField(help_text="The version compared from.")
+    b = serializers.IntegerField(help_text="The version compared to.")
+    nodes_added = serializers.ListField(child=serializers.JSONField())
+    nodes_removed = serializers.ListField(child=serializers.JSONField())
+    nodes_changed = _NodeChangeSerializer(many=True)
+    edges_added = _EdgeSerializer(many=True)
+    edges_removed = _EdgeSerializer(many=True)
+
+
+OTHER = OpenApiParameter("other", OpenApiTypes.INT, OpenApiParameter.PATH, description="The version number to compare to.")
+
+
+@extend_schema(tags=TAG, parameters=[CIRCUIT_NAME, NUMBER, OTHER])
+class VersionDiffView(ApiView):
+    serializer_class = VersionDiffSerializer
+
+    @extend_schema(
+        summary="What changed from one version to another (the builder's diff)",
+        description=(
+            "Nodes added and removed (whole), nodes changed (per field: action, label, config, retry, timeout_seconds, on_error), "
+            "edges added and removed. Positions are left out: moving a node changes nothing in how it runs."
+        ),
+        examples=[
+            OpenApiExample(
+                "A changed template",
+                response_only=True,
+                value={
+                    "a": 2,
+                    "b": 3,
+                    "nodes_added": [],
+                    "nodes_removed": [],
+                    "nodes_changed": [
+                        {"key": "score", "action": "util.transform", "fields": [{"field": "config", "before": {"template": 1}, "after": {"template": 2}}]}
+                    ],
+                    "edges_added": [],
+                    "edges_removed": [],
+                },
+            )
+        ],
+    )
+    def get(self, request, name: str, number: int, other: int):
+        circuit = self.get_circuit(name)
+        versions = {v.number: v for v in circuit.versions.filter(number__in=[number, other])}
+        for wanted in (number, other):
+            if wanted not in versions:
+                raise Http404(f"Circuit {name!r} has no version {wanted}.")
+        return Response({"a": number, "b": other, **diff_versions(versions[number], versions[other])})

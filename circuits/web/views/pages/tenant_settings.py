@@ -331,7 +331,20 @@ class RetentionView(TenantView):
 # --- Audit trail -------------------------------------------------------------------------------
 
 
-AUDIT_OBJECT_TYPES = ("circuit", "version", "trigger", "credential", "member", "api_key", "tenant", "execution", "custom_event", "object_type", "metrics")
+AUDIT_OBJECT_TYPES = (
+    "circuit",
+    "circuit_grant",
+    "version",
+    "trigger",
+    "credential",
+    "member",
+    "api_key",
+    "tenant",
+    "execution",
+    "custom_event",
+    "object_type",
+    "metrics",
+)
 
 
 class AuditFilterForm(forms.Form):
