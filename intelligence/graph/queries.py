@@ -5,6 +5,11 @@ The walk treats relations as links both ways by default ("who is near"); `direct
 follows them source → target only, except symmetric ones, which are stored once and always
 link both ways. The CTE keeps (entity, depth) pairs with UNION, so it visits each entity at
 most once per depth — no path explosion on dense graphs — and stops at MAX_DEPTH.
+
+Only relations that hold today count: a relation's `valid_from` / `valid_to` (either may be
+empty: open-ended) bound when it is true — a partnership that ended last year, or a
+competitor from next quarter on, is not a link now. Inference and the pages' lists still see
+every stored relation.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from intelligence.graph.models import Entity, Relation
 from intelligence.graph.types import SHARED_CONTEXT, normalize, relation_types
@@ -24,6 +30,19 @@ MAX_DEPTH = 4
 MAX_NODES = 500
 HUB_DEGREE = 500  # an entity with more relations is reached, not walked through
 DIRECTIONS = ("both", "out", "in")
+
+
+def held(qs: QuerySet) -> QuerySet:
+    """The relations of `qs` that hold today (open-ended at either side when a date is empty)."""
+    today = timezone.localdate()
+    return qs.filter(Q(valid_from__isnull=True) | Q(valid_from__lte=today), Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+
+
+def _held_sql(alias: str) -> tuple[str, list]:
+    """The same condition as `held`, for the walk's raw SQL on relation alias `alias`."""
+    today = timezone.localdate()
+    value = today if connection.vendor == "postgresql" else today.isoformat()  # SQLite stores dates as ISO text
+    return (f" AND ({alias}.valid_from IS NULL OR {alias}.valid_from <= %s) AND ({alias}.valid_to IS NULL OR {alias}.valid_to >= %s)", [value, value])
 
 
 def entity_dict(e: Entity) -> dict:
@@ -69,6 +88,8 @@ def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None
     def side(near: str, far: str, only_symmetric: bool) -> tuple[str, list]:
         """The relations leading from w.entity_id, one way round, as rows (b: the entity reached)."""
         sql, params = f"SELECT r.{far} AS b FROM {table} r WHERE r.{near} = w.entity_id AND r.tenant_id = %s", [tenant.pk]  # noqa: S608
+        when, when_params = _held_sql("r")
+        sql, params = sql + when, params + when_params
         if types:
             sql += f" AND r.type IN ({', '.join(['%s'] * len(types))})"
             params += types
@@ -103,6 +124,8 @@ def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None
             f"FROM walk w JOIN {table} r ON ({' OR '.join(ends)}) AND r.tenant_id = %s"
         )
         step_params.append(tenant.pk)
+        when, when_params = _held_sql("r")
+        step, step_params = step + when, step_params + when_params
         if types:
             step += f" AND r.type IN ({', '.join(['%s'] * len(types))})"
             step_params += types
@@ -123,7 +146,7 @@ def reach(tenant, entity: Entity, depth: int = 1, types: list[str] | None = None
 
 
 def _relations_among(tenant, ids: set[int], types: list[str] | None = None):
-    qs = Relation.objects.for_tenant(tenant).filter(source_id__in=ids, target_id__in=ids)
+    qs = held(Relation.objects.for_tenant(tenant).filter(source_id__in=ids, target_id__in=ids))
     return qs.filter(type__in=types) if types else qs
 
 
@@ -224,22 +247,19 @@ def competitors(tenant, company: Entity, limit: int = 10, indirect: bool = True)
     1 / ln(1 + companies in it) — the Adamic–Adar weight: a niche market shared says more than
     a broad industry — and the total s maps to a score s / (1 + s) below any direct one's 1."""
     found: dict[int, Competitor] = {}
-    for r in Relation.objects.for_tenant(tenant).filter(type="competes_with").filter(source=company).select_related("target"):
+    relations = held(Relation.objects.for_tenant(tenant))
+    for r in relations.filter(type="competes_with").filter(source=company).select_related("target"):
         found[r.target_id] = Competitor(
             r.target, r.confidence, True, f"competes with {company.name} ({r.get_origin_display().lower()})", [[company.name, "competes_with", r.target.name]]
         )
-    for r in Relation.objects.for_tenant(tenant).filter(type="competes_with").filter(target=company).select_related("source"):
+    for r in relations.filter(type="competes_with").filter(target=company).select_related("source"):
         found[r.source_id] = Competitor(
             r.source, r.confidence, True, f"competes with {company.name} ({r.get_origin_display().lower()})", [[company.name, "competes_with", r.source.name]]
         )
     if indirect:
-        contexts = {
-            r.target_id: (r.type, r.target)
-            for r in Relation.objects.for_tenant(tenant).filter(source=company, type__in=list(SHARED_CONTEXT)).select_related("target")
-        }
+        contexts = {r.target_id: (r.type, r.target) for r in relations.filter(source=company, type__in=list(SHARED_CONTEXT)).select_related("target")}
         sharing = (
-            Relation.objects.for_tenant(tenant)
-            .filter(target_id__in=list(contexts), type__in=list(SHARED_CONTEXT), source__kind=company.kind)
+            relations.filter(target_id__in=list(contexts), type__in=list(SHARED_CONTEXT), source__kind=company.kind)
             .exclude(source=company)
             .select_related("source")
         )

@@ -143,3 +143,24 @@ def test_a_path_never_goes_back_through_a_hub_next_to_the_target(world):
         Relation.objects.create(tenant=t, source=x, target=y, type="partner_of", confidence=0.5)
     path = shortest_path(t, s, target)
     assert [e["name"] for e in path["entities"]] == ["S", "B", "C", "T"]
+
+
+def test_a_relation_that_ended_or_has_not_begun_is_no_link_today(market):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    # Hooli — partner_of → Tyrell is the one bridge between the two markets: ended last year, it links nothing.
+    bridge = market.rel("Hooli", "partner_of", "Tyrell", valid_from=today - timedelta(days=700), valid_to=today - timedelta(days=365))
+    assert shortest_path(market.tenant, market.e["Acme"], market.e["Tyrell"]) is None
+    assert "Tyrell" not in names(neighbours(market.tenant, market.e["Hooli"], depth=1))
+    # Globex competes with Hooli only from next month on: not a stated competitor yet.
+    market.rel("Hooli", "competes_with", "Globex", valid_from=today + timedelta(days=30))
+    found = {c["name"]: c for c in competitors(market.tenant, market.e["Hooli"])}
+    assert not found["Globex"]["direct"]  # still found, through the market they share
+    assert names(subgraph(market.tenant, market.e["Hooli"], depth=1, types=["competes_with"])["entities"]) == {"Hooli"}
+    # Open-ended again (valid until today): the bridge holds and the path is back.
+    bridge.valid_to = today
+    bridge.save(update_fields=["valid_to"])
+    assert shortest_path(market.tenant, market.e["Acme"], market.e["Tyrell"]) is not None
