@@ -23,12 +23,19 @@ from __future__ import annotations
 
 import re
 from copy import deepcopy
+from functools import cache
 
-import trafilatura
-from trafilatura.settings import use_config
+# trafilatura is imported on first use (~0.06 s with its helpers): Django's start-up imports this
+# module through the scrape step and ingestion.
 
-_NO_RECOVERY = deepcopy(use_config())
-_NO_RECOVERY.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
+
+@cache
+def _no_recovery():
+    from trafilatura.settings import use_config
+
+    config = deepcopy(use_config())
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
+    return config
 
 
 def _has_repeated_line(text: str) -> bool:
@@ -48,9 +55,11 @@ def without_recovered_copies(full: str, main: str) -> str:
 
 def main_text(html: str, *, url: str | None = None, output_format: str = "txt", include_tables: bool = True) -> str:
     """The page's main text ("" when trafilatura finds none), each paragraph once."""
+    import trafilatura
+
     options = {"url": url, "output_format": output_format, "include_tables": include_tables, "include_comments": False}
     full = trafilatura.extract(html, **options) or ""
     if not _has_repeated_line(full):
         return full  # the common case: one extraction
-    main = trafilatura.extract(html, config=_NO_RECOVERY, **options) or ""
+    main = trafilatura.extract(html, config=_no_recovery(), **options) or ""
     return without_recovered_copies(full, main)
