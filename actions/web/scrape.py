@@ -10,7 +10,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
-from actions.html_text import main_text
+from actions.html_text import TooManyElements, main_text
 from actions.net import GuardedResponse, display_url, guarded_request
 from actions.sdk import Action, ActionError, Context, register
 from actions.web.http_request import check_http_url, validated
@@ -124,7 +124,11 @@ class Scrape(Action):
         meta = _metadata(doc, base)
         # Not trafilatura's `deduplicate`: its memory of seen text is process-wide, so the third
         # scrape of one page in a worker came back empty. main_text undoes its own repeats.
-        text = main_text(html, url=response.url)
+        try:
+            text = main_text(html, url=response.url)
+        except TooManyElements as exc:
+            ctx.log(str(exc))
+            text = ""
         if not text.strip():
             text = _visible_text(doc)
         max_chars = config.get("max_chars", 20_000)

@@ -4,6 +4,9 @@ circuits/web/api/urls.py; same auth, tenancy (another tenant's ids are 404) and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.http import Http404
 from django.urls import path, register_converter
 from drf_spectacular.types import OpenApiTypes
@@ -13,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from circuits.tenancy.roles import Perm
+from circuits.tenancy.services.base import Service
 from circuits.web.api.pagination import PagePagination
 from circuits.web.api.serializers.common import StrictSerializer
 from circuits.web.api.views.base import ApiView, id_param
@@ -123,6 +127,36 @@ def _suggestion(view: ApiView, pk: int) -> Suggestion:
     return suggestion
 
 
+class _ListView(ApiView):
+    """The tenant's rows of one kind a page at a time (GET), beside a write (POST) that answers
+    with the row in `serializer_class`: 201 when it created it, 200 when it updated one."""
+
+    perms = {"GET": Perm.VIEW, "POST": Perm.EDIT}
+    pagination_class = PagePagination
+
+    def paged(self, rows) -> Response:
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(self.serializer_class(page, many=True).data)
+
+    def written(self, row, created: bool) -> Response:
+        return Response(self.serializer_class(row).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class _DetailView(ApiView):
+    """One row, found by `fetch` in the tenant (another tenant's id is a 404): read it, or delete
+    it through `deleting` (its service)."""
+
+    fetch: Callable[[ApiView, int], Any]
+    deleting: type[Service]
+
+    def one(self, id: int) -> Response:
+        return Response(self.serializer_class(self.fetch(id)).data)
+
+    def deleted(self, id: int) -> Response:
+        self.deleting(self.tenant, self.actor, self.fetch(id)).execute()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 ENTITY_EXAMPLE = OpenApiExample(
     "A company", response_only=True,
     value={"id": 3, "kind": "company", "name": "Globex", "aliases": ["Globex Corp"], "attributes": {"industry": "Proptech", "region": "DACH"},
@@ -185,10 +219,8 @@ PATCH_EXAMPLE = OpenApiExample("Aliases", request_only=True, value={"aliases": [
 
 
 @extend_schema(tags=TAG)
-class EntityListView(ApiView):
-    perms = {"GET": Perm.VIEW, "POST": Perm.EDIT}
+class EntityListView(_ListView):
     serializer_class = EntitySerializer
-    pagination_class = PagePagination
 
     @extend_schema(
         summary="List entities (filter by kind, or q: a name or alias fragment)",
@@ -201,8 +233,7 @@ class EntityListView(ApiView):
             entities = entities.filter(kind=request.query_params["kind"])
         if request.query_params.get("q"):
             entities = entities.filter(name__icontains=request.query_params["q"][:200])
-        page = self.paginate_queryset(entities)
-        return self.get_paginated_response(EntitySerializer(page, many=True).data)
+        return self.paged(entities)
 
     @extend_schema(
         summary="Add an entity, or update the one of that kind with that (normalised) name",
@@ -222,17 +253,19 @@ class EntityListView(ApiView):
             self.tenant, self.actor, kind=data["kind"], name=data["name"], aliases=data.get("aliases"), attributes=data.get("attributes"),
             replace=data.get("replace", False),
         ).execute()  # fmt: skip
-        return Response(EntitySerializer(_entity(self, entity.pk)).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self.written(_entity(self, entity.pk), created)
 
 
 @extend_schema(tags=TAG, parameters=[id_param("id", "entity")])
-class EntityDetailView(ApiView):
+class EntityDetailView(_DetailView):
     perms = {"GET": Perm.VIEW, "PATCH": Perm.EDIT, "DELETE": Perm.EDIT}
     serializer_class = EntitySerializer
+    fetch = _entity
+    deleting = DeleteEntity
 
     @extend_schema(summary="One entity", examples=[ENTITY_EXAMPLE])
     def get(self, request, id: int):
-        return Response(EntitySerializer(_entity(self, id)).data)
+        return self.one(id)
 
     @extend_schema(summary="Rename an entity or change its aliases and attributes", request=EntityWriteSerializer, examples=[PATCH_EXAMPLE, ENTITY_EXAMPLE])
     def patch(self, request, id: int):
@@ -246,8 +279,7 @@ class EntityDetailView(ApiView):
 
     @extend_schema(summary="Delete an entity with its relations and suggestions", responses={204: None})
     def delete(self, request, id: int):
-        DeleteEntity(self.tenant, self.actor, _entity(self, id)).execute()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.deleted(id)
 
 
 @extend_schema(tags=TAG, parameters=[id_param("id", "entity")])
@@ -325,10 +357,8 @@ class PathView(ApiView):
 
 
 @extend_schema(tags=TAG)
-class RelationListView(ApiView):
-    perms = {"GET": Perm.VIEW, "POST": Perm.EDIT}
+class RelationListView(_ListView):
     serializer_class = RelationSerializer
-    pagination_class = PagePagination
 
     @extend_schema(
         summary="List relations (filter by type, origin or entity)",
@@ -345,8 +375,7 @@ class RelationListView(ApiView):
             if not entity.isdigit():
                 raise ValidationError({"entity": ["An entity id."]})
             relations = relations.filter(source_id=int(entity)) | relations.filter(target_id=int(entity))
-        page = self.paginate_queryset(relations)
-        return self.get_paginated_response(RelationSerializer(page, many=True).data)
+        return self.paged(relations)
 
     @extend_schema(
         summary="Relate two entities (or update that relation); symmetric types are stored once",
@@ -366,29 +395,28 @@ class RelationListView(ApiView):
             self.tenant, self.actor, source=source, target=target, type=data["type"], confidence=data.get("confidence", 1.0),
             valid_from=data.get("valid_from"), valid_to=data.get("valid_to"),
         ).execute()  # fmt: skip
-        return Response(RelationSerializer(_relation(self, relation.pk)).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self.written(_relation(self, relation.pk), created)
 
 
 @extend_schema(tags=TAG, parameters=[id_param("id", "relation")])
-class RelationDetailView(ApiView):
+class RelationDetailView(_DetailView):
     perms = {"GET": Perm.VIEW, "DELETE": Perm.EDIT}
     serializer_class = RelationSerializer
+    fetch = _relation
+    deleting = DeleteRelation
 
     @extend_schema(summary="One relation with its origin, confidence and evidence", examples=[RELATION_EXAMPLE])
     def get(self, request, id: int):
-        return Response(RelationSerializer(_relation(self, id)).data)
+        return self.one(id)
 
     @extend_schema(summary="Delete a relation", responses={204: None})
     def delete(self, request, id: int):
-        DeleteRelation(self.tenant, self.actor, _relation(self, id)).execute()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.deleted(id)
 
 
 @extend_schema(tags=TAG)
-class SuggestionListView(ApiView):
-    perms = {"GET": Perm.VIEW, "POST": Perm.EDIT}
+class SuggestionListView(_ListView):
     serializer_class = SuggestionSerializer
-    pagination_class = PagePagination
 
     @extend_schema(
         summary="Suggested relations, best first (status: pending, accepted, rejected)",
@@ -400,8 +428,7 @@ class SuggestionListView(ApiView):
         if wanted not in SuggestionStatus.values:
             raise ValidationError({"status": [f"One of {', '.join(SuggestionStatus.values)}."]})
         rows = Suggestion.objects.for_tenant(self.tenant).filter(status=wanted).select_related("source", "target").order_by("-score", "id")
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(SuggestionSerializer(page, many=True).data)
+        return self.paged(rows)
 
     @extend_schema(
         summary="Run inference: suggest relations (link prediction and rules), stored as pending; never one the tenant rejected",

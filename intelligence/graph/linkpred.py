@@ -15,14 +15,18 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from intelligence.graph.types import FACET_RELATIONS, FACETS, normalize
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+# networkx and scikit-learn are imported inside the functions that build graphs and fit:
+# Django's start-up imports this module (the graph steps → inference), and the two cost ~0.1 s
+# and ~0.6 s to import.
 
 HEURISTICS = ("common_neighbours", "adamic_adar", "resource_allocation")
 FEATURES = (*HEURISTICS, "same_industry", "same_market", "same_region", "shared_technology", "degree_product")
@@ -46,6 +50,8 @@ class GraphData:
     edges: list[tuple[int, str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        import networkx as nx
+
         self.full = nx.Graph()
         self.full.add_nodes_from(self.kinds)
         self.full.add_edges_from((s, t) for s, _, t in self.edges)
@@ -61,6 +67,8 @@ class GraphData:
                 self.facets[s][FACET_RELATIONS[type_]].add(normalize(self.names.get(t, str(t))))
 
     def relation_graph(self, type_: str, without: Iterable[tuple[int, int]] = ()) -> nx.Graph:
+        import networkx as nx
+
         graph = nx.Graph()
         graph.add_nodes_from(self.kinds)
         graph.add_edges_from((s, t) for s, r, t in self.edges if r == type_)
@@ -87,6 +95,8 @@ class GraphData:
 def features(data: GraphData, graph: nx.Graph, pairs: list[tuple[int, int]]) -> np.ndarray:
     if not pairs:
         return np.zeros((0, len(FEATURES)))
+    import networkx as nx
+
     cn = [len(list(nx.common_neighbors(graph, u, v))) for u, v in pairs]
     aa = [p for _, _, p in nx.adamic_adar_index(graph, pairs)]
     ra = [p for _, _, p in nx.resource_allocation_index(graph, pairs)]
@@ -175,6 +185,10 @@ def train(data: GraphData, type_: str, kinds: tuple[set[str] | None, set[str] | 
         return Model(type_, "adamic_adar", None, graph, len(positives))
     x = features(data, graph, positives + negatives)
     y = np.asarray([1] * len(positives) + [0] * len(negatives))
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000, random_state=seed))
     pipeline.fit(x, y)
     return Model(type_, LEARNED, pipeline, graph, len(positives))
@@ -190,6 +204,8 @@ _FACET_WORDS = {"same_industry": "industry", "same_market": "market", "same_regi
 
 def explain(data: GraphData, model: Model, u: int, v: int, row: np.ndarray, score: float, relation_label: str) -> str:
     """The reason for a suggestion in words: what the pair shares, then the scores."""
+    import networkx as nx
+
     name = data.names
     parts: list[str] = []
     shared = sorted(nx.common_neighbors(model.graph, u, v), key=lambda n: name.get(n, ""))

@@ -12,19 +12,14 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
-from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV, calibration_curve
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, precision_recall_fscore_support, roc_auc_score, roc_curve
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import ThreadpoolController
+
+if TYPE_CHECKING:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
 
 FAMILIES = ("logistic_regression", "hist_gradient_boosting", "random_forest")
 DEFAULT_GRIDS: dict[str, dict[str, list]] = {
@@ -33,21 +28,17 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "random_forest": {"min_samples_leaf": [3, 10]},
 }
 
-
-_controller: ThreadpoolController | None = None
-
-
-def limited_threads():
-    """A context bounding OpenMP/BLAS threads to ML_THREADS. On a busy 2-core machine spinning
-    OpenMP threads make a one-row HistGradientBoosting prediction ~50× slower (and training ~10×).
-    The controller scans the loaded libraries once; entering a limit is then ~0.1 ms."""
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=settings.ML_THREADS)
+# scikit-learn is imported inside the functions that fit or measure: importing it costs ~0.6 s,
+# and every process imports this module at start-up (the ML steps → services → training).
 
 
 def make_pipeline(family: str, params: dict, seed: int = 0) -> Pipeline:
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     if family == "logistic_regression":
         return Pipeline([
             ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
@@ -93,6 +84,9 @@ class Result:
 
 def search(X: np.ndarray, y: np.ndarray, progress: Callable[[float, str], None] | None = None, budget: float | None = None, grid: dict | None = None) -> Result:
     """Compare every candidate by stratified CV on (X, y); refit the best and calibrate it."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
     budget = settings.ML_TIME_BUDGET if budget is None else budget
     folds = max(2, min(settings.ML_CV_FOLDS, int(y.sum()), int(len(y) - y.sum())))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
@@ -136,6 +130,8 @@ def search(X: np.ndarray, y: np.ndarray, progress: Callable[[float, str], None] 
 
 
 def calibrated(family: str, params: dict, X: np.ndarray, y: np.ndarray, folds: int) -> CalibratedClassifierCV:
+    from sklearn.calibration import CalibratedClassifierCV
+
     # Sigmoid keeps a linear model linear in log-odds (exact explanations); isotonic needs
     # more rows than a small tenant has.
     method = "isotonic" if family != "logistic_regression" and len(y) >= 1000 else "sigmoid"
@@ -181,6 +177,9 @@ def _points(xs, ys, keep: int = 60) -> list[list[float]]:
 
 def metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
     """Held-out metrics and the curves the Models page draws."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import average_precision_score, brier_score_loss, precision_recall_fscore_support, roc_auc_score, roc_curve
+
     if len(set(y.tolist())) < 2:
         raise ValueError("the held-out rows need both outcomes")
     fpr, tpr, _ = roc_curve(y, p)
@@ -202,6 +201,8 @@ def metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
 
 def bootstrap_difference(y: np.ndarray, new: np.ndarray, old: np.ndarray, draws: int = 1000, seed: int = 0) -> tuple[float, float, float]:
     """ROC AUC of `new` minus `old` on the same rows: the difference and its 95 % bootstrap interval."""
+    from sklearn.metrics import roc_auc_score
+
     rng = np.random.default_rng(seed)
     diffs = []
     n = len(y)
@@ -215,4 +216,6 @@ def bootstrap_difference(y: np.ndarray, new: np.ndarray, old: np.ndarray, draws:
 
 
 def clone_estimator(estimator):
+    from sklearn.base import clone
+
     return clone(estimator)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import expit, logit
 
 from intelligence.ml.dataset import describe_value
 
@@ -52,6 +51,8 @@ def linear_parts(calibrated) -> tuple[object, float, float]:
 
 
 def linear(calibrated, encoder: dict, x: np.ndarray) -> dict:
+    from scipy.special import expit  # SciPy loads on first use: Django's start-up imports this module
+
     pipeline, a, b = linear_parts(calibrated)
     imputer, scaler, model = pipeline.named_steps["impute"], pipeline.named_steps["scale"], pipeline.named_steps["model"]
     row = x.reshape(1, -1)
@@ -115,5 +116,7 @@ def explain(calibrated, family: str, encoder: dict, x: np.ndarray, background: n
 
 
 def log_odds(p: float) -> float:
+    from scipy.special import logit
+
     p = min(max(p, 1e-9), 1 - 1e-9)
     return float(logit(p)) if math.isfinite(p) else 0.0

@@ -9,10 +9,10 @@ from datetime import datetime
 import numpy as np
 
 from intelligence.ml import artifacts
-from intelligence.ml.automl import limited_threads
 from intelligence.ml.dataset import encode
 from intelligence.ml.explain import explain
 from intelligence.ml.models import ModelVersion
+from intelligence.ml.threads import limited_threads
 
 _LOADED: OrderedDict[str, dict] = OrderedDict()  # checksum → bundle; versions never change once trained
 _KEEP = 16

@@ -20,8 +20,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from sklearn.inspection import permutation_importance
-from sklearn.model_selection import train_test_split
 
 from circuits.records.models import Record, RecordChange
 from circuits.records.types import get_type
@@ -29,6 +27,7 @@ from circuits.tenancy.models.tenants import Tenant
 from intelligence.ml import artifacts, automl, scoring
 from intelligence.ml.dataset import Dataset, encode, fit_encoder, label_of, labelled, load, prune
 from intelligence.ml.models import ModelDefinition, ModelVersion, SplitMode, VersionStatus
+from intelligence.ml.threads import limited_threads
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +143,16 @@ def split(dataset: Dataset, mode: str) -> tuple[np.ndarray, np.ndarray, str]:
             if not both:
                 raise NotEnoughLabels("the time split leaves one side with a single outcome; use a random split")
             return np.sort(train_idx), np.sort(test_idx), "time"
+    from sklearn.model_selection import train_test_split  # scikit-learn loads on first use (automl.py says why)
+
     train_idx, test_idx = train_test_split(np.arange(n), test_size=TEST_SHARE, stratify=dataset.y, random_state=0)
     return np.sort(train_idx), np.sort(test_idx), "random"
 
 
 def _importances(model, X: np.ndarray, y: np.ndarray, encoder: dict) -> list[dict]:
     """Permutation importance on the held-out rows (drop in ROC AUC), summed per field."""
+    from sklearn.inspection import permutation_importance
+
     result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=settings.ML_IMPORTANCE_REPEATS, random_state=0, n_jobs=1)
     by_field: dict[str, float] = {}
     for column, value in zip(encoder["columns"], result.importances_mean, strict=True):
@@ -236,7 +239,7 @@ def _progress(version: ModelVersion) -> Callable[[float, str], None]:
 def run(tenant, version: ModelVersion, grid: dict | None = None) -> None:
     # OpenMP threads spinning against other work on a small machine make HistGradientBoosting
     # ten times slower; ML_THREADS (1 by default) bounds them for the whole run.
-    with automl.limited_threads():
+    with limited_threads():
         _run(tenant, version, grid)
 
 

@@ -35,6 +35,23 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def retitled(document: Document) -> None:
+    """After `document`'s title changed (and was saved): the title is part of every chunk's
+    indexed text (chunking.indexed_text), so BM25's index moves at once and every vector is made
+    again — the chunks are marked unembedded (the dense side skips them meanwhile, as after an
+    ingest) and handed to the embedding task once the transaction commits."""
+    tenant_id = document.tenant_id
+    CorpusVersion.bump(tenant_id, chunks=True)
+    chunks = Chunk.objects.filter(tenant_id=tenant_id, document=document)
+    ids = list(chunks.order_by("ordinal").values_list("pk", flat=True))
+    if not ids:
+        return
+    chunks.update(embedding_model="")  # bumps the vector version (ChunkQuerySet)
+    document.status, document.embedded_count = DocumentStatus.EMBEDDING, 0
+    Document.objects.filter(pk=document.pk).update(status=document.status, embedded_count=0)
+    transaction.on_commit(lambda: enqueue_embedding(tenant_id, ids))
+
+
 @dataclass
 class IngestResult:
     document: Document
@@ -226,12 +243,12 @@ class IngestDocument(Service):
         if self.authority is not None:
             meta["authority"] = self.authority
         if document is not None and document.content_hash == digest:
-            retitled = meta["title"] != document.title
+            new_title = meta["title"] != document.title
             for name, value in meta.items():
                 setattr(document, name, value)
             document.save()
-            if retitled:  # the title is part of every chunk's indexed text
-                CorpusVersion.bump(self.tenant.pk, chunks=True)
+            if new_title:
+                retitled(document)
             return IngestResult(document, changed=False, chunk_ids=[])
         if document is None:
             document = Document(tenant=self.tenant, source=self.source, created_by=self.actor if getattr(self.actor, "pk", None) else None)
@@ -314,11 +331,12 @@ class UpdateDocument(Service):
                 raise ValidationError({"authority": "Authority is a number from 0 to 1."})
 
     def perform(self) -> Document:
+        new_title = "title" in self.changes and self.changes["title"] != self.document.title
         for name, value in self.changes.items():
             setattr(self.document, name, value)
         self.document.save(update_fields=[*self.changes, "updated_at"])
-        if "title" in self.changes:
-            CorpusVersion.bump(self.tenant.pk, chunks=True)
+        if new_title:
+            retitled(self.document)
         return self.document
 
 

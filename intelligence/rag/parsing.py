@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import lxml.etree
 import lxml.html
 
-from actions.html_text import main_text
+from actions.html_text import TooManyElements, main_text
 from intelligence.rag.chunking import HEADING, heading_title
 from intelligence.rag.models import SourceType
+
+logger = logging.getLogger(__name__)
 
 
 class ParseError(ValueError):
@@ -114,7 +117,13 @@ def parse_html(data: bytes | str, name: str = "the page", url: str | None = None
         raise ParseError(f"{name} could not be read as HTML: {exc}") from None
     title = " ".join((doc.findtext(".//title") or "").split())
     # Markdown output keeps the page's headings, which the chunker uses as section breaks.
-    text = main_text(html, url=url, output_format="markdown")
+    meta: dict[str, Any] = {}
+    try:
+        text = main_text(html, url=url, output_format="markdown")
+    except TooManyElements as exc:
+        meta["extraction"] = str(exc)  # why the text is the whole page, not its main text
+        logger.info("%s: %s", name, exc)
+        text = ""
     if not text.strip():
         for element in list(doc.iter("script", "style", "noscript", "template", "head")):
             element.drop_tree()
@@ -123,7 +132,7 @@ def parse_html(data: bytes | str, name: str = "the page", url: str | None = None
     if not title:
         heading = HEADING.search(text)
         title = heading_title(heading) if heading else ""
-    return Parsed(text=text, title=title[:300])
+    return Parsed(text=text, title=title[:300], meta=meta)
 
 
 # Budgets for the pages' decompressed content streams, checked before pypdf interprets a page's

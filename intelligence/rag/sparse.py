@@ -20,8 +20,8 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 import Stemmer
 from django.conf import settings
@@ -29,11 +29,19 @@ from django.conf import settings
 from intelligence.rag.chunking import indexed_text
 from intelligence.rag.models import Chunk, CorpusVersion
 
+if TYPE_CHECKING:
+    import bm25s
+
+# bm25s is imported on first use: it imports SciPy's sparse matrices (~0.15 s), and Django's
+# start-up imports this module (the RAG steps → search).
+
 MAX_TENANTS = 32
 _STEMMER = Stemmer.Stemmer("english")
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
+    import bm25s
+
     return bm25s.tokenize(texts, lower=True, stopwords="en", stemmer=_STEMMER.stemWords, return_ids=False, show_progress=False)
 
 
@@ -93,6 +101,8 @@ def _build(tenant, current: int) -> SparseIndex:
     docs = np.array([r[1] for r in rows], dtype=np.int64)
     if not rows:
         return SparseIndex(current, ids, docs, None)
+    import bm25s
+
     bm25 = bm25s.BM25()
     bm25.index(tokenize([indexed_text(r[4], r[2], r[3]) for r in rows]), show_progress=False)
     frequency = np.diff(bm25.scores["indptr"]).astype(np.float64)  # chunks holding each term

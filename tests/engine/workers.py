@@ -21,8 +21,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def new_queue() -> str:
-    return f"test-{uuid.uuid4().hex[:8]}"
+def new_queue(prefix: str = "test") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def own_queue(settings, prefix: str = "test") -> str:
+    """A new queue that this test's tasks are sent to (pytest-django's `settings`), so no other
+    test's worker takes them."""
+    settings.CELERY_TASK_DEFAULT_QUEUE = name = new_queue(prefix)
+    return name
 
 
 def database_url() -> str:
@@ -121,3 +128,13 @@ def wait_for(predicate, timeout: float = 30.0, what: str | Callable[[], str] = "
             return value
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+
+
+def worker_until(queue: str, predicate, *, timeout: float, what: str, log: str, level: str = "INFO"):
+    """Start a worker on `queue` (its log in test-artifacts/`log`), wait for `predicate` to return
+    something truthy, stop the worker whatever happened; what `predicate` returned."""
+    worker = start_worker(queue, log=log, level=level)
+    try:
+        return wait_for(predicate, timeout=timeout, what=what)
+    finally:
+        stop(worker)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,16 +63,18 @@ class LiveDaphne:
         return total
 
 
-def launch_server(name: str, tmpdir: Path, env_overrides: dict[str, str] | None = None) -> LiveDaphne:
+def launch_server(name: str, tmpdir: Path, env_overrides: Mapping[str, str] | None = None, *, environ: Mapping[str, str] | None = None) -> LiveDaphne:
     """`manage.py serve` in a subprocess on a free port against the test database; its
-    connections carry the application name `name` (pg_stat_activity tells them apart)."""
+    connections carry the application name `name` (pg_stat_activity tells them apart). The
+    server's environment is `environ` (by default this process's) with the test server's
+    variables, then `env_overrides`, over it."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     log_path = ARTIFACTS / f"{name}-server.log"
     database_url = shared_database_url()
     queue = f"{name}-{port}"
     env = {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test",
         "DATABASE_URL": database_url,
         "DB_APPLICATION_NAME": name,

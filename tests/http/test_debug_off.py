@@ -15,10 +15,8 @@ import io
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,12 +29,12 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from tests.fixtures import needs_postgres
-from tests.live import free_port, shared_database_url
+from tests.http.conftest import launch_server, stop_server
+from tests.live import free_port
 
 pytestmark = [needs_postgres()]
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 MAX_PAGES = 400  # the demo tenant has far fewer; a bound so a link loop cannot hang the suite
 # Links that change state or leave the site on a GET are not pages to load.
 # Where the crawl starts: the home pages, and pages a menu may only reach through a script.
@@ -44,24 +42,28 @@ START = ["/", "/t/acme/", "/t/acme/dashboard/", "/t/acme/events/", "/t/acme/noti
 SKIP = re.compile(r"/accounts/logout/|/export|\.csv$|\.json$")
 
 
-def production_env(static_root: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DEBUG", "STATIC_ROOT") and not key.startswith("PYTEST")}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "circuitos_site.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": "debug-off-test-key-not-a-secret-" + "x" * 20,
-            "STATIC_ROOT": str(static_root),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            # Plain HTTP on the loopback: no TLS redirect, cookies without the Secure flag.
-            "SECURE_SSL_REDIRECT": "0",
-            "SESSION_COOKIE_SECURE": "0",
-            "CSRF_COOKIE_SECURE": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    env.update(extra)
-    return env
+def inherited_env() -> dict[str, str]:
+    """This process's environment less what would make a child a test or debug process."""
+    return {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DEBUG", "STATIC_ROOT") and not key.startswith("PYTEST")}
+
+
+def production_settings(static_root: Path) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "circuitos_site.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "debug-off-test-key-not-a-secret-" + "x" * 20,
+        "STATIC_ROOT": str(static_root),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP on the loopback: no TLS redirect, cookies without the Secure flag.
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def production_env(static_root: Path) -> dict[str, str]:
+    return {**inherited_env(), **production_settings(static_root)}
 
 
 @pytest.fixture(scope="module")
@@ -81,42 +83,16 @@ def collected(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def production_server(collected, django_db_setup, django_db_blocker) -> Iterator[str]:
-    port = free_port()
+def production_server(collected, django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
+    # The test server's variables (its database, queue, channel prefix) over this process's
+    # environment less DEBUG and PYTEST_*, and the production settings over them (the production
+    # settings module, not the test one).
     with django_db_blocker.unblock():
-        database_url = shared_database_url()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "debug-off-server.log"
-    env = production_env(collected, DATABASE_URL=database_url, DB_CONN_MAX_AGE="0", CELERY_QUEUE=f"debug-off-{port}", CHANNELS_PREFIX=f"debug-off-{port}")
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        server = launch_server(
+            "debug-off", tmp_path_factory.mktemp("debug-off-tmp"), {**production_settings(collected), "DB_CONN_MAX_AGE": "0"}, environ=inherited_env()
         )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the DEBUG=0 server exited ({process.returncode}):\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"the DEBUG=0 server did not answer within 60 s:\n{log_path.read_text()[-4000:]}") from None
-            time.sleep(0.3)
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
+    yield server.url
+    stop_server(server)
 
 
 def test_serve_refuses_to_start_with_debug_off_until_static_files_are_collected(tmp_path):

@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from actions.sdk import ActionError, registry
-from circuits.automation.engine.context import DirectContext
+from actions.sdk import ActionError
 from circuits.records.models import Record
 from intelligence.graph.models import Entity, Relation, Suggestion
 from intelligence.graph.tests.fixtures import build_market
+from tests.actions.steps import family
 
 pytestmark = pytest.mark.django_db
 
 
-def step(name: str):
-    cls = registry.get(name)
-    assert cls is not None and cls.category == "graph", name
-    return cls
-
-
-def run(tenant, name: str, config: dict):
-    cls = step(name)
-    assert cls.validate_config(config) == [], cls.validate_config(config)
-    return cls().run(DirectContext(tenant=tenant, execution=None, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}}), config)
+step, run = family("graph")
 
 
 def test_query_competitors_returns_scored_competitors_with_reasons_and_paths(market):

@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from actions.sdk import ActionError, registry
+from actions.sdk import ActionError
 from circuits.automation.engine.context import DirectContext
 from circuits.records.models import Record, RecordChange
 from intelligence.ml.models import Prediction
 from intelligence.ml.tests.fixtures import lead_model, make_leads
+from tests.actions.steps import family
 
 pytestmark = pytest.mark.django_db
 
 OUTPUT_KEYS = {"score", "label", "threshold", "version", "cold_start", "explanation", "prediction_id", "model", "record_id"}
 
 
-def step(name: str):
-    cls = registry.get(name)
-    assert cls is not None and cls.category == "ml", name
-    return cls
-
-
-def run(tenant, name: str, config: dict):
-    cls = step(name)
-    assert cls.validate_config(config) == [], cls.validate_config(config)
-    return cls().run(DirectContext(tenant=tenant, execution=None, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}}), config)
+step, run = family("ml")
 
 
 def test_predict_lead_score_scores_a_lead_with_the_active_version_and_explains_it(world, trained):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from actions.sdk import ActionError, registry
+from actions.sdk import ActionError
 from actions.web.tests.server import reply, serve
-from circuits.automation.engine.context import DirectContext
 from circuits.records.models import Record
 from intelligence.rag.models import Document, Feedback
+from tests.actions.steps import family
 
 pytestmark = pytest.mark.django_db
 
@@ -17,16 +17,7 @@ PRICING = "# Globex pricing\nGlobex charges 49 EUR per device per month and has 
 PLAYBOOK = "# Discovery calls\nOpen with the prospect's goals, ask about their tooling and budget, and agree on a next step."
 
 
-def step(name: str):
-    cls = registry.get(name)
-    assert cls is not None and cls.category == "rag", name
-    return cls
-
-
-def run(tenant, name: str, config: dict):
-    cls = step(name)
-    assert cls.validate_config(config) == [], cls.validate_config(config)
-    return cls().run(DirectContext(tenant=tenant, execution=None, node_key="n1", data={"trigger": {}, "steps": {}, "vars": {}}), config)
+step, run = family("rag")
 
 
 @pytest.fixture

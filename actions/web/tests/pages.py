@@ -1,4 +1,5 @@
-"""HTML pages that show how trafilatura repeats text, shared by the scrape and ingestion tests."""
+"""HTML pages that show how trafilatura repeats text, and one it cannot finish, shared by the scrape and
+ingestion tests."""
 
 from __future__ import annotations
 
@@ -21,3 +22,11 @@ LONG_WITH_A_REAL_REPEAT = (
     + f"<h2>Safety</h2><p>{REPEATED}</p>"
     + "</article></body></html>"
 )
+
+
+def deeply_nested_page(size: int = 4_000_000) -> str:
+    """A page trafilatura cannot finish: `size` characters of 200-deep divs, each holding a
+    paragraph of 50 small nested inline elements (~370,000 elements in 4 MB; trafilatura spends
+    minutes on it)."""
+    block = "<div>" * 200 + "<p>" + "<span><b><i>deep</i></b></span> " * 50 + "</p>" + "</div>" * 200
+    return "<!doctype html><html><head><title>Deep</title></head><body>" + block * (size // len(block)) + "</body></html>"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 import trafilatura
 
-from actions.html_text import main_text, without_recovered_copies
+from actions.html_text import MAX_ELEMENTS, TooManyElements, element_count, main_text, without_recovered_copies
 
-from .pages import LONG_WITH_A_REAL_REPEAT, REPEATED, SHORT_ARTICLE
+from .pages import LONG_WITH_A_REAL_REPEAT, REPEATED, SHORT_ARTICLE, deeply_nested_page
 
 
 def test_trafilatura_itself_still_repeats_a_short_article():
@@ -42,3 +45,20 @@ def test_only_lines_after_the_main_body_that_copy_it_are_dropped():
     assert without_recovered_copies("A\nB\nA\nB\nC\nA", main) == "A\nB\nA\nC"
     # Not the recovery's shape (the main body is not a prefix): left as it is.
     assert without_recovered_copies("B\nA\nB", "A\nB") == "B\nA\nB"
+
+
+def test_a_huge_deeply_nested_page_is_refused_at_once_instead_of_given_to_trafilatura():
+    page = deeply_nested_page()  # 4 MB: trafilatura took minutes on it
+    started = time.monotonic()
+    with pytest.raises(TooManyElements) as refused:
+        main_text(page)
+    assert time.monotonic() - started < 5  # counting its elements: ~0.5 s
+    assert refused.value.count > 300_000 and refused.value.limit == MAX_ELEMENTS
+    assert "more than the 20,000 main-text extraction takes" in str(refused.value)
+
+
+def test_the_element_limit_counts_elements_only_and_a_page_at_it_is_still_extracted():
+    assert element_count(SHORT_ARTICLE) == 15  # html head title body nav a a article h1 p h2 p div p footer: no text or comments
+    assert main_text(SHORT_ARTICLE, max_elements=element_count(SHORT_ARTICLE)).startswith("Pricing plans")
+    with pytest.raises(TooManyElements):
+        main_text(SHORT_ARTICLE, max_elements=element_count(SHORT_ARTICLE) - 1)

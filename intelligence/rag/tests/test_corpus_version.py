@@ -6,14 +6,16 @@ corpus through one path, and searches again: a stale index would return the old 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.db import transaction
 
 from intelligence.management.commands.rag_eval import ingest_corpus
 from intelligence.rag import dense, sparse
-from intelligence.rag.embeddings import configured_model_id
-from intelligence.rag.ingest import DeleteDocument, UpdateDocument
-from intelligence.rag.models import Chunk, CorpusVersion, Document
+from intelligence.rag.chunking import indexed_text
+from intelligence.rag.embeddings import configured_model_id, get_embedder
+from intelligence.rag.ingest import DeleteDocument, IngestDocument, UpdateDocument
+from intelligence.rag.models import Chunk, CorpusVersion, Document, DocumentStatus
 from intelligence.rag.search import search
 from intelligence.rag.vectors import embed_chunks
 
@@ -95,6 +97,46 @@ def test_a_new_title_is_searchable_at_once(world, ingest):
     assert sources(world.tenant, "ornithology") == set()
     UpdateDocument(world.tenant, world.editor, document, {"title": "Ornithology notes"}).execute()
     assert sources(world.tenant, "ornithology") == {"parrots.md"}
+
+
+def embedded_with_title(document: Document, title: str) -> bool:
+    """Every chunk of `document` holds the configured model's vector of its text under `title`."""
+    chunks = list(document.chunks.order_by("ordinal"))
+    expected = get_embedder().embed([indexed_text(title, c.heading, c.text) for c in chunks])
+    return all(c.embedding_model == configured_model_id() and np.allclose(np.asarray(c.embedding), e, atol=1e-5) for c, e in zip(chunks, expected, strict=True))
+
+
+def test_renaming_a_document_embeds_its_chunks_again_with_the_new_title(world, ingest, django_capture_on_commit_callbacks):
+    document = ingest(world.tenant, world.editor, "parrots.md", PARROTS).document
+    assert embedded_with_title(document, "Parrots")
+    vectors_before = CorpusVersion.of(world.tenant.pk)[1]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        UpdateDocument(world.tenant, world.editor, document, {"title": "Ornithology notes"}).execute()
+    # Until the task has run, the chunks are pending like a fresh ingest's: the dense side skips
+    # their vectors of the old title, the document shows its progress from zero.
+    document.refresh_from_db()
+    assert (document.status, document.embedded_count) == (DocumentStatus.EMBEDDING, 0)
+    assert set(document.chunks.values_list("embedding_model", flat=True)) == {""}
+    assert CorpusVersion.of(world.tenant.pk)[1] > vectors_before
+    assert sources(world.tenant, "colourful parrot", mode="dense") == set()
+    for callback in callbacks:  # the commit: the embedding task (inline here)
+        callback()
+    document.refresh_from_db()
+    assert (document.status, document.embedded_count) == (DocumentStatus.READY, document.chunk_count)
+    assert embedded_with_title(document, "Ornithology notes")
+    assert sources(world.tenant, "colourful parrot", mode="dense") == {"parrots.md"}
+
+
+def test_re_ingesting_the_same_text_under_a_new_title_embeds_it_again_and_the_same_title_does_not(world, ingest, django_capture_on_commit_callbacks):
+    document = ingest(world.tenant, world.editor, "parrots.md", PARROTS, title="Parrots").document
+    with django_capture_on_commit_callbacks(execute=True) as unchanged:
+        UpdateDocument(world.tenant, world.editor, document, {"title": "Parrots", "tags": ["birds"]}).execute()
+        IngestDocument.from_text(world.tenant, world.editor, text=PARROTS, source="parrots.md", title="Parrots").execute()
+    assert unchanged == [] and Document.objects.get(pk=document.pk).status == DocumentStatus.READY
+    with django_capture_on_commit_callbacks(execute=True) as renamed:
+        result = IngestDocument.from_text(world.tenant, world.editor, text=PARROTS, source="parrots.md", title="Birds of the rainforest").execute()
+    assert result.changed is False and len(renamed) == 1
+    assert embedded_with_title(Document.objects.get(pk=document.pk), "Birds of the rainforest")
 
 
 def test_re_embedding_bumps_the_vector_version_and_the_matrix_follows(world, ingest):

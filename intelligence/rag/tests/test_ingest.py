@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from actions.web.tests.pages import LONG_WITH_A_REAL_REPEAT, REPEATED, SHORT_ARTICLE
+from actions.web.tests.pages import LONG_WITH_A_REAL_REPEAT, REPEATED, SHORT_ARTICLE, deeply_nested_page
 from actions.web.tests.server import reply, serve
 from circuits.records.models import Record
 from intelligence.rag.chunking import chunk_text
 from intelligence.rag.embeddings import configured_model_id, get_embedder
 from intelligence.rag.ingest import DeleteDocument, IngestDocument
 from intelligence.rag.models import Chunk, Document, DocumentStatus, Feedback
-from intelligence.rag.parsing import parse_markdown
+from intelligence.rag.parsing import parse_html, parse_markdown
 from intelligence.rag.tests.helpers import chunk_texts, make_inflating_pdf, make_pdf
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +93,16 @@ def test_html_keeps_a_paragraph_the_page_really_repeats(world, ingest_file):
     document = ingest_file(world.tenant, world.editor, "kettle.html", LONG_WITH_A_REAL_REPEAT.encode()).document
     assert document.text.count(REPEATED) == 2
     assert [c.heading for c in document.chunks.order_by("ordinal")][-1] == "Kettle care › Safety"
+
+
+def test_a_huge_deeply_nested_html_file_is_read_from_its_visible_text_in_seconds(world):
+    data = deeply_nested_page().encode()  # 4 MB: trafilatura alone took minutes on it
+    started = time.monotonic()
+    parsed = parse_html(data, "deep.html")
+    document = IngestDocument.from_file(world.tenant, world.editor, filename="deep.html", data=data).execute().document  # embedding waits for the commit
+    assert time.monotonic() - started < 20  # ~2 s for both
+    assert parsed.title == "Deep" and parsed.text.startswith("deep deep deep") and "more than the 20,000" in parsed.meta["extraction"]
+    assert document.title == "Deep" and document.text == parsed.text and document.chunk_count > 0
 
 
 def test_a_pdf_is_read_page_by_page(world, ingest_file):
