@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Start Circuit OS: daphne, plus a Celery worker and beat.
-# Without REDIS_URL the worker and beat run inside the daphne process (in-memory broker);
-# with it they are separate processes. Ctrl-C stops everything this script started.
+# Start Circuit OS.
+# With REDIS_URL (the production shape): WEB_CONCURRENCY uvicorn worker processes (HTTP +
+# Channels WebSockets over the Redis channel layer), a Celery worker of CELERY_CONCURRENCY
+# prefork children and beat; both counts default to the CPUs this process may use.
+# Without REDIS_URL: one daphne process with the worker and beat inside it (in-memory broker
+# and channel layer reach only their own process, so there can be only one).
+# Ctrl-C stops everything this script started.
 set -euo pipefail
 host=${1:-127.0.0.1}
 port=${2:-8000}
@@ -28,11 +32,19 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
 fi
 
 if [ -n "${REDIS_URL:-}" ]; then
-  DB_APPLICATION_NAME=circuitos-worker .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency=4 &
+  cpus=$(nproc)
+  # `serve --check` refuses uncollected static files (as `serve` does) without serving.
+  "$py" manage.py serve --check
+  web_workers=${WEB_CONCURRENCY:-$cpus}
+  worker_concurrency=${CELERY_CONCURRENCY:-$cpus}
+  DB_APPLICATION_NAME=circuitos-worker .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency="$worker_concurrency" &
   pids+=($!)
   DB_APPLICATION_NAME=circuitos-beat .venv/bin/celery -A circuitos_site beat --loglevel=INFO --schedule var/celerybeat-schedule &
   pids+=($!)
-  DB_APPLICATION_NAME=circuitos-web "$py" manage.py serve --host "$host" --port "$port" --no-worker &
+  # uvicorn's supervisor imports nothing of Django: only its worker processes load the app.
+  DB_APPLICATION_NAME=circuitos-web .venv/bin/uvicorn circuitos_site.asgi:application \
+    --host "$host" --port "$port" --workers "$web_workers" \
+    --loop uvloop --http httptools --ws websockets --lifespan off --no-access-log &
 else
   "$py" manage.py serve --host "$host" --port "$port" &
 fi
