@@ -61,27 +61,34 @@ def _memory(pid: int) -> tuple[float, float] | None:
     return int(fields["Rss"].split()[0]) / 1024, int(fields["Pss"].split()[0]) / 1024
 
 
-def _role(pid: int) -> str:
+def _role(pid: int, parent_role: str = "") -> str:
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "?"
     text = " ".join(a.decode(errors="replace") for a in argv if a)
-    if "resource_tracker" in text:
-        return "web (multiprocessing tracker)"
-    if "uvicorn" in text:
-        return "web (uvicorn supervisor)"
-    if "multiprocessing" in text or "spawn_main" in text:
-        return "web (uvicorn worker)"
-    if "celery" in text and " beat" in text:
+    if "gunicorn" in text:
+        return "web (uvicorn worker)" if parent_role.startswith("web") else "web (gunicorn master)"
+    if "celery" in text and " beat" in text and " worker" not in text:
         return "celery beat"
     if "celery" in text and " worker" in text:
-        return "celery worker"
+        # Forked children carry their parent's command line: the pool's children and the embedded beat (-B).
+        return "celery worker (child or beat)" if parent_role.startswith("celery") else "celery worker"
     if "manage.py serve" in text:
         return "web (daphne + embedded worker)"
     if text.startswith(("bash", "/bin/bash", "/usr/bin/bash")):
         return "run.sh (bash)"
     return text[:40]
+
+
+def _roles(root: int) -> dict[int, str]:
+    tree, roles, todo = _children(), {root: _role(root)}, [root]
+    while todo:
+        pid = todo.pop()
+        for child in tree.get(pid, []):
+            roles[child] = _role(child, roles[pid])
+            todo.append(child)
+    return roles
 
 
 def main() -> None:
@@ -131,7 +138,7 @@ def main() -> None:
             if pids == previous and abs(total - previous_total) < 2:
                 break
             previous, previous_total = pids, total
-        rows = [(pid, _role(pid), _memory(pid)) for pid in _descendants(process.pid)]
+        rows = [(pid, role, _memory(pid)) for pid, role in _roles(process.pid).items()]
         rows = [(pid, role, mem) for pid, role, mem in rows if mem is not None]
         print(f"{'pid':>8}  {'process':<32} {'RSS MiB':>9} {'PSS MiB':>9}")
         for pid, role, (rss, pss) in rows:

@@ -36,12 +36,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _uvicorn_workers(run_sh_pid: int) -> list[int]:
-    """The worker processes of the uvicorn supervisor that run.sh started."""
+def _web_workers(run_sh_pid: int) -> list[int]:
+    """The uvicorn worker processes of the gunicorn master that run.sh started."""
     for child in _children(run_sh_pid):
-        argv = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"uvicorn" in argv:
-            return [pid for pid in _children(child) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return _children(child)
     return []
 
 
@@ -71,17 +70,17 @@ def production_shape(django_db_setup, django_db_blocker, tmp_path):
     stop_server(server)
 
 
-def test_the_production_shape_runs_two_uvicorn_workers_and_a_socket_on_either_gets_a_step_published_elsewhere(production_shape, world):
+def test_the_production_shape_runs_two_web_workers_and_a_socket_on_either_gets_a_step_published_elsewhere(production_shape, world):
     deadline = time.monotonic() + 30
-    while len(_uvicorn_workers(production_shape.process.pid)) < 2 and time.monotonic() < deadline:
+    while len(_web_workers(production_shape.process.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert len(_uvicorn_workers(production_shape.process.pid)) == 2, production_shape.log()
+    assert len(_web_workers(production_shape.process.pid)) == 2, production_shape.log()
 
     circuit = build(world, "prod-shape-flow", [node("out", "util.transform", {"template": "x"})], chain("out"))
     execution = create_execution(circuit, {})
     cookie = session_cookie(world.viewer)
     path = f"/ws/t/acme/executions/{execution.pk}/"
-    # Two sockets: the supervisor hands connections to whichever worker accepts first, so
+    # Two sockets: the workers share the listening socket and whichever accepts first takes it, so
     # with two of them one socket at least is likely on the worker that did not run the step.
     host, port = production_shape.host, production_shape.port
     with LiveSocket(host, port, path, cookie) as one, LiveSocket(host, port, path, cookie) as two:
