@@ -5,7 +5,7 @@ import sys
 
 from bench.common import setup_django
 
-ALL = ["engine", "queue", "webhook", "fanout", "websocket", "pages"]
+ALL = ["engine", "queue", "webhook", "fanout", "websocket", "pages", "rss"]
 
 if __name__ == "__main__":
     names = sys.argv[1:] or ALL

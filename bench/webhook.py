@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -75,11 +76,18 @@ def main() -> None:
     tokens = {mode: _circuit(tenant, user, f"bench-hook-{mode}", mode) for mode in ("wait", "immediately")}
     port = _free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test"}
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    # BENCH_SHAPE=production: scripts/run.sh with DEBUG=0 (gunicorn + uvicorn workers, a
+    # Celery worker; needs REDIS_URL); otherwise the one-process `manage.py serve`.
+    production = os.environ.get("BENCH_SHAPE") == "production"
+    if production:
+        env = {**env, "DEBUG": "0", "LOG_LEVEL": "WARNING", "STATIC_ROOT": str(ROOT / "var" / "bench-static")}
+        argv = ["bash", "scripts/run.sh", "127.0.0.1", str(port)]
+    else:
+        argv = [sys.executable, "manage.py", "serve", "--port", str(port)]
+    heading(f"webhook bench: {'production shape (scripts/run.sh, DEBUG=0)' if production else 'one process (manage.py serve)'}")
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.time() + 30
+        deadline = time.time() + 90
         while time.time() < deadline:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
@@ -104,5 +112,5 @@ def main() -> None:
             else:
                 print(f"{'latency':<58} median {result['p50']:9.3f} ms   p99 {result['p99']:9.3f} ms")
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # run.sh stops what it started; serve stops its threads
         server.wait(timeout=30)

@@ -36,7 +36,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 CREDENTIALS_KEY = env_str("CREDENTIALS_KEY", "")
 
 INSTALLED_APPS = [
-    "daphne",
+    # daphne's app only makes `runserver` serve ASGI (development). Loading it imports Twisted
+    # and installs its reactor (~55 MiB in every process), which the production shape's
+    # uvicorn workers and Celery processes never use; `manage.py serve` imports daphne itself.
+    *(["daphne"] if DEBUG else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

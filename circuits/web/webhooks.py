@@ -40,8 +40,7 @@ from circuits.automation.dispatch import NotRunnable, create_execution, enqueue
 from circuits.automation.engine.waiting import wait_for_outcome
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.models.trigger import Trigger
-from circuits.automation.models.version import VersionStatus
-from circuits.automation.triggers.kinds.webhook import WebhookTrigger
+from circuits.automation.triggers.lookup import webhook_target
 from circuits.core import logs, metrics, strict_json
 from circuits.core.problems import problem_response
 from circuits.tenancy.credentials import read_credential
@@ -153,9 +152,11 @@ def _query(request: HttpRequest) -> dict[str, str]:
 @csrf_exempt
 @require_http_methods(["POST"])
 def inbound_webhook(request: HttpRequest, token: str):
-    trigger = Trigger.objects.select_related("circuit", "tenant").filter(webhook_token=token, type=WebhookTrigger.type).first()
-    if trigger is None:
+    # From this process's memory after the first call, until a trigger, circuit or version changes.
+    target = webhook_target(token)
+    if target is None:
         return _problem(404, "Not Found", "No webhook at this address.")
+    trigger = target.trigger
     logs.bind(tenant=trigger.tenant.slug, circuit=trigger.circuit.slug, trigger_id=trigger.pk)
     if not (trigger.enabled and trigger.circuit.enabled):
         return _problem(409, "Disabled", "This webhook's circuit or trigger is disabled.")
@@ -191,10 +192,10 @@ def inbound_webhook(request: HttpRequest, token: str):
         metrics.webhook_rejected("invalid_query")
         return problem_response(400, exc.detail, code="bad_request", title="Invalid Query String", path=exc.path)
     payload = {"body": body, "query": query, "headers": {"content-type": content_type}}
-    if not trigger.circuit.versions.filter(status=VersionStatus.PUBLISHED).exists():
+    if target.version is None:
         return _problem(409, "Not Published", "The circuit has no published version.")
     try:
-        execution = create_execution(trigger.circuit, payload, trigger=trigger)
+        execution = create_execution(trigger.circuit, payload, version=target.version, trigger=trigger)
     except NotRunnable as exc:
         return _problem(409, "Not Runnable", str(exc))
     logs.bind(execution_id=execution.pk)  # carried to the worker's task with the request id

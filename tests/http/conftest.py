@@ -63,11 +63,19 @@ class LiveDaphne:
         return total
 
 
-def launch_server(name: str, tmpdir: Path, env_overrides: Mapping[str, str] | None = None, *, environ: Mapping[str, str] | None = None) -> LiveDaphne:
+def launch_server(
+    name: str,
+    tmpdir: Path,
+    env_overrides: Mapping[str, str] | None = None,
+    command: list[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> LiveDaphne:
     """`manage.py serve` in a subprocess on a free port against the test database; its
     connections carry the application name `name` (pg_stat_activity tells them apart). The
     server's environment is `environ` (by default this process's) with the test server's
-    variables, then `env_overrides`, over it."""
+    variables, then `env_overrides`, over it. `command` replaces `manage.py serve` (host and
+    port are appended: `scripts/run.sh`)."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     log_path = ARTIFACTS / f"{name}-server.log"
@@ -85,8 +93,9 @@ def launch_server(name: str, tmpdir: Path, env_overrides: Mapping[str, str] | No
         **(env_overrides or {}),
     }
     log = log_path.open("w")
+    argv = [*command, "127.0.0.1", str(port)] if command else [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"]
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
+        argv,
         cwd=ROOT,
         env=env,
         stdout=log,

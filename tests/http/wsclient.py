@@ -10,9 +10,10 @@ holds the socket until told to stop (stdin closes) or the server closes it.
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,23 +24,28 @@ class LiveSocket:
         args = [sys.executable, "-m", "tests.http.wsclient", host, str(port), path, cookie or ""]
         self.process = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.events: list[dict] = []
+        # Lines are read by a thread into a queue: frames that arrive together reach the pipe in
+        # one read, and a select() on the pipe would not see the lines already buffered.
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read_lines, daemon=True).start()
+
+    def _read_lines(self) -> None:
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put("")  # the child exited
 
     def next_event(self, timeout: float = 10) -> dict:
         """The child's next event (a line on its stdout); `{"event": "timeout"}` if none came."""
-        import select
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            line = self.process.stdout.readline()
-            if not line:
-                return {"event": "exited", "stderr": self.process.stderr.read()[-2000:]}
-            event = json.loads(line)
-            self.events.append(event)
-            return event
-        return {"event": "timeout"}
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return {"event": "timeout"}
+        if not line:
+            self._lines.put("")  # every later call sees the exit too
+            return {"event": "exited", "stderr": self.process.stderr.read()[-2000:]}
+        event = json.loads(line)
+        self.events.append(event)
+        return event
 
     def close(self) -> None:
         if self.process.poll() is None:

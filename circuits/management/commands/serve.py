@@ -1,5 +1,8 @@
 """Run daphne; with the embedded broker also a Celery worker and beat in this process.
 
+This is the one-process shape (development, or no Redis). With Redis, `scripts/run.sh`
+runs uvicorn worker processes instead, after `serve --check`.
+
 daphne is `circuitos_site.server.LimitedServer`: request bodies are limited while they
 arrive (plain `daphne circuitos_site.asgi:application` would store a whole body first).
 
@@ -23,9 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="do not start the embedded worker and scheduler")
+        parser.add_argument("--check", action="store_true", help="only check that the site can start (static files collected), then exit")
 
-    def handle(self, *args, host: str, port: int, no_worker: bool, **options):
+    def handle(self, *args, host: str, port: int, no_worker: bool, check: bool = False, **options):
         require_collected_static()
+        if check:
+            return
         if settings.CELERY_EMBEDDED and not no_worker:
             start_embedded_worker()
             self.stdout.write("Embedded Celery worker and scheduler started (in-memory broker).")
