@@ -23,6 +23,7 @@ from django.utils.text import slugify
 from actions.sdk import registry
 from circuits.automation.engine import graph as graphs
 from circuits.automation.engine.expressions import check_value
+from circuits.automation.engine.runner import PINNED
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
 from circuits.automation.models.trigger import Trigger
@@ -368,8 +369,13 @@ class NodeFormView(BuilderBase):
         others = _loads(request.GET.get("others", ""), [], "others")
         if not isinstance(node, dict) or not isinstance(others, list):
             raise ValidationError({"node": "node must be an object and others a list."})
+        as_json = _loads(request.GET.get("json", ""), [], "json")
+        if not isinstance(as_json, list):
+            raise ValidationError({"json": "json must be a list of field names."})
         config = node.get("config") if isinstance(node.get("config"), dict) else {}
-        fields = schema_forms.build_fields(action_class.schema, config, owner=action_class.name, credentials=self.credential_names)
+        fields = schema_forms.build_fields(
+            action_class.schema, config, owner=action_class.name, credentials=self.credential_names, as_json={str(n) for n in as_json}
+        )
         messages_ = action_class.validate_config(config) + check_value(config, "config") if config else []
         rest = schema_forms.attach_errors(messages_, fields)
         context = self._context(action_class, request.GET.get("key", ""), node, others, fields, rest, {})
@@ -572,6 +578,8 @@ class StepsView(BuilderBase):
                 "error": s.error,
                 "logs": s.logs,
                 "duration_ms": s.duration_ms,
+                # A test run took the node's pinned data instead of running it.
+                "pinned": any(isinstance(entry, dict) and entry.get(PINNED) for entry in s.logs or []),
             }
             for s in execution.steps.order_by("pk")
         ]
