@@ -1385,6 +1385,8 @@
       const help = triggers.map((t) => t.payload_help).filter(Boolean);
       $('#test-shape').textContent = help.join(' ');
       $('#test-shape').hidden = !help.length;
+      $('#test-listen').hidden = !triggers.some((t) => t.test_webhook_url);
+      stopListening();
       openDialog('#test-dialog');
       $('#test-payload').focus();
     });
@@ -1401,6 +1403,23 @@
         button.disabled = false;
       }
     });
+    // "Listen for test event": the next call to the webhook's test URL runs the draft (the
+    // server starts that test run); this page asks every second whether it came.
+    $('#test-listen').addEventListener('click', async () => {
+      const button = $('#test-listen');
+      const status = $('#test-listen-status');
+      if (listening) { stopListening(true); return; }
+      $('#test-errors').textContent = '';
+      await flushAll();
+      const res = await request('POST', URLS.listen, {});
+      if (!res.ok) { $('#test-errors').textContent = errorText(res.json, `Could not listen (${res.status}).`); return; }
+      listening = { id: res.json.listen, until: Date.now() + res.json.seconds * 1000 };
+      button.textContent = 'Stop listening';
+      status.hidden = false;
+      status.innerHTML = `Waiting for a call to <code id="test-url">${esc(res.json.test_url)}</code> (POST, any JSON or form body)…`;
+      pollListen(listening);
+    });
+    $('#test-dialog').addEventListener('close', () => stopListening(true));
     $('#test-form').addEventListener('submit', async (event) => {
       event.preventDefault();
       let payload;
@@ -1426,6 +1445,45 @@
         button.disabled = false;
       }
     });
+  }
+
+  let listening = null;
+  function stopListening(tellServer) {
+    const was = listening;
+    listening = null;
+    if ($('#test-listen')) $('#test-listen').textContent = 'Listen for test event';
+    if ($('#test-listen-status')) $('#test-listen-status').hidden = true;
+    if (was && tellServer) request('POST', URLS.listen, { cancel: was.id });
+  }
+  async function pollListen(current) {
+    while (listening === current) {
+      if (Date.now() > current.until) {
+        stopListening(false);
+        $('#test-errors').textContent = 'No test event came: listen again, then call the test URL.';
+        return;
+      }
+      const res = await request('GET', `${URLS.listen}?listen=${encodeURIComponent(current.id)}`);
+      if (listening !== current) return;
+      if (res.ok && res.json.execution) {
+        listening = null;
+        $('#test-dialog').close();
+        watch(res.json.execution, `${URLS.ws}${res.json.execution}/`);
+        showTab('run');
+        flash(`A test event arrived: test run ${res.json.execution} started.`, 'ok');
+        return;
+      }
+      if (res.ok && res.json.error) {
+        stopListening(false);
+        $('#test-errors').textContent = `A test event arrived but the draft could not run: ${res.json.error}`;
+        return;
+      }
+      if (res.ok && res.json.waiting === false) {
+        stopListening(false);
+        $('#test-errors').textContent = 'Stopped listening (someone else started listening on this webhook).';
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 
   // --- toolbar ---------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ its last test-run data, the taken path highlighted, and a pinned output used by 
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 
 import pytest
 from playwright.sync_api import expect
@@ -158,4 +160,37 @@ def test_variables_are_edited_as_name_value_rows_and_can_be_shown_as_json(world,
     assert version_document(current_version(circuit))["nodes"][0]["config"] == {"variables": {"greeting": "hey", "code": 7}}
     page.click("[data-json-toggle='c.variables']")
     expect(page.locator("[data-pairs='c.variables'] input[name='c.variables.__v'][value='7']")).to_have_count(1)
+    assert s.console_errors == [], s.console_errors
+
+
+def _post(url: str, body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:  # the loopback test server
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_listening_for_a_test_event_runs_the_draft_with_the_next_call_to_the_test_url(world, browser_session):
+    steps = [node("greet", "util.transform", {"template": "Hello {{ trigger.body.name }}"}, position={"x": 300, "y": 100})]
+    circuit = build(world, "listener", steps, chain("greet"), publish=False, triggers=[{"type": "webhook", "config": {}}])
+    token = circuit.triggers.get().webhook_token
+    s = browser_session(world.editor)
+    page = s.page
+    s.goto("/t/acme/circuits/listener/edit")
+    # Nobody listens yet: the test URL runs nothing.
+    assert _post(f"{s.server.url}/hooks/{token}/test", b'{"name": "early"}') == 404
+    page.click("#btn-test")
+    page.click("#test-listen")
+    expect(page.locator("#test-url")).to_have_text(re.compile(rf"/hooks/{token}/test$"), timeout=15_000)
+    assert _post(page.locator("#test-url").inner_text(), b'{"name": "Grace"}') == 202
+    expect(page.locator("#test-dialog")).to_be_hidden(timeout=20_000)
+    expect(node_el(page, "greet")).to_have_class(re.compile("run-succeeded"), timeout=30_000)
+    expect(node_el(page, "greet").locator(".node-io")).to_contain_text("Hello Grace")
+    run = Execution.objects.get(circuit=circuit)
+    assert run.is_test and run.input["body"] == {"name": "Grace"} and run.started_by_id == world.editor.pk
+    # One call per listen: the next one is refused again.
+    assert _post(f"{s.server.url}/hooks/{token}/test", b'{"name": "late"}') == 404
+    assert Execution.objects.filter(circuit=circuit).count() == 1
     assert s.console_errors == [], s.console_errors
