@@ -7,7 +7,7 @@ from circuits.web.metrics import metrics_view
 from circuits.web.urls import tenant_urlpatterns
 from circuits.web.views import home, members
 from circuits.web.views.health import health
-from circuits.web.webhooks import inbound_webhook
+from circuits.web.webhooks import inbound_webhook, test_webhook
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("invite/<str:token>/", members.accept_invite, name="accept_invite"),
     path("hooks/<str:token>", inbound_webhook, name="inbound_webhook"),
+    path("hooks/<str:token>/test", test_webhook, name="test_webhook"),
     path("demo/", include("circuits.web.demo.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

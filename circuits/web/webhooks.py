@@ -16,6 +16,11 @@ answer is 202 with the execution id and its API `url` (also `Location`) at once,
 `respond: wait` — the circuit's output once it finished, if it does within
 `wait_timeout_seconds`; otherwise 202 as before and the run goes on in the worker (the wait
 bounds the answer, never the run: circuits/automation/engine/waiting.py).
+
+POST /hooks/<token>/test is the webhook's test URL, like n8n's: it is accepted only while
+someone listens for a test event in the builder (`listen()`, a flag in the shared cache for
+LISTEN_SECONDS), and the one delivery that takes the flag starts a *test* run of the draft, as
+the listening user, with the same payload shape. Otherwise it answers 404 and runs nothing.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
@@ -40,6 +46,8 @@ from circuits.automation.dispatch import NotRunnable, create_execution, enqueue
 from circuits.automation.engine.waiting import wait_for_outcome
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.models.trigger import Trigger
+from circuits.automation.services.executions import StartExecution
+from circuits.automation.triggers.kinds.webhook import WebhookTrigger
 from circuits.automation.triggers.lookup import webhook_target
 from circuits.core import logs, metrics, strict_json
 from circuits.core.problems import problem_response
@@ -149,17 +157,8 @@ def _query(request: HttpRequest) -> dict[str, str]:
     return query
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def inbound_webhook(request: HttpRequest, token: str):
-    # From this process's memory after the first call, until a trigger, circuit or version changes.
-    target = webhook_target(token)
-    if target is None:
-        return _problem(404, "Not Found", "No webhook at this address.")
-    trigger = target.trigger
-    logs.bind(tenant=trigger.tenant.slug, circuit=trigger.circuit.slug, trigger_id=trigger.pk)
-    if not (trigger.enabled and trigger.circuit.enabled):
-        return _problem(409, "Disabled", "This webhook's circuit or trigger is disabled.")
+def _receive(request: HttpRequest, trigger: Trigger) -> dict | JsonResponse:
+    """The delivery's payload ({body, query, headers}), or the refusal: size, signature, parsing."""
     config = trigger.config or {}
     max_bytes = int(config.get("max_bytes", 1_000_000))
     declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -191,7 +190,31 @@ def inbound_webhook(request: HttpRequest, token: str):
     except strict_json.JSONRefused as exc:
         metrics.webhook_rejected("invalid_query")
         return problem_response(400, exc.detail, code="bad_request", title="Invalid Query String", path=exc.path)
-    payload = {"body": body, "query": query, "headers": {"content-type": content_type}}
+    return {"body": body, "query": query, "headers": {"content-type": content_type}}
+
+
+def _trigger(token: str) -> Trigger | None:
+    trigger = Trigger.objects.select_related("circuit", "tenant").filter(webhook_token=token, type=WebhookTrigger.type).first()
+    if trigger is not None:
+        logs.bind(tenant=trigger.tenant.slug, circuit=trigger.circuit.slug, trigger_id=trigger.pk)
+    return trigger
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def inbound_webhook(request: HttpRequest, token: str):
+    # From this process's memory after the first call, until a trigger, circuit or version changes.
+    target = webhook_target(token)
+    if target is None:
+        return _problem(404, "Not Found", "No webhook at this address.")
+    trigger = target.trigger
+    logs.bind(tenant=trigger.tenant.slug, circuit=trigger.circuit.slug, trigger_id=trigger.pk)
+    if not (trigger.enabled and trigger.circuit.enabled):
+        return _problem(409, "Disabled", "This webhook's circuit or trigger is disabled.")
+    config = trigger.config or {}
+    payload = _receive(request, trigger)
+    if isinstance(payload, JsonResponse):
+        return payload
     if target.version is None:
         return _problem(409, "Not Published", "The circuit has no published version.")
     try:
@@ -218,6 +241,69 @@ def inbound_webhook(request: HttpRequest, token: str):
     if execution.status == ExecutionStatus.SUCCEEDED:
         return JsonResponse({"execution_id": execution.pk, "status": execution.status, "output": execution.output}, status=200)
     return _accepted(request, execution)  # still running (or parked) when the wait ran out: it goes on in the worker
+
+
+# --- the test URL ---------------------------------------------------------------------------------
+
+LISTEN_SECONDS = 120
+
+
+def _listen_key(trigger: Trigger) -> str:
+    return f"webhook-test-listen:{trigger.pk}"
+
+
+def _result_key(listen_id: str) -> str:
+    return f"webhook-test-result:{listen_id}"
+
+
+def listen(trigger: Trigger, user, listen_id: str) -> None:
+    """Wait for the next delivery to the trigger's test URL (replacing an earlier listener)."""
+    cache.set(_listen_key(trigger), {"user": user.pk, "listen": listen_id}, timeout=LISTEN_SECONDS)
+
+
+def stop_listening(trigger: Trigger, listen_id: str) -> None:
+    current = cache.get(_listen_key(trigger))
+    if current and current.get("listen") == listen_id:
+        cache.delete(_listen_key(trigger))
+
+
+def listen_result(trigger: Trigger, listen_id: str) -> dict:
+    """{"execution": id} or {"error": text} once a delivery came; {"waiting": bool} before."""
+    result = cache.get(_result_key(listen_id))
+    if result is not None:
+        return result
+    current = cache.get(_listen_key(trigger))
+    return {"waiting": bool(current and current.get("listen") == listen_id)}
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def test_webhook(request: HttpRequest, token: str):
+    trigger = _trigger(token)
+    if trigger is None:
+        return _problem(404, "Not Found", "No webhook at this address.")
+    listener = cache.get(_listen_key(trigger))
+    if not listener:
+        return _problem(404, "Not Listening", 'Nobody is listening for a test event: press "Listen for test event" in the builder, then call this URL.')
+    payload = _receive(request, trigger)
+    if isinstance(payload, JsonResponse):
+        return payload
+    # One delivery per listen: the one that deletes the flag runs (DEL is atomic in Redis).
+    if not cache.delete(_listen_key(trigger)):
+        return _problem(404, "Not Listening", "Another test event was taken first; listen again for the next one.")
+    result_key = _result_key(listener["listen"])
+    user = get_user_model().objects.filter(pk=listener["user"], is_active=True).first()
+    try:
+        if user is None:
+            raise ValidationError("The user who was listening is gone.")
+        execution = StartExecution(trigger.tenant, user, trigger.circuit, payload, test=True, trigger_type=WebhookTrigger.type).execute()
+    except ValidationError as exc:
+        message = " ".join(exc.messages)
+        cache.set(result_key, {"error": message, "payload": payload}, timeout=LISTEN_SECONDS)
+        return _problem(409, "Not Runnable", f"The test event arrived but the draft could not run: {message}")
+    cache.set(result_key, {"execution": execution.pk}, timeout=LISTEN_SECONDS)
+    log.info("webhook test event accepted: test execution %s", execution.pk)
+    return _accepted(request, execution)
 
 
 def _accepted(request: HttpRequest, execution: Execution) -> JsonResponse:

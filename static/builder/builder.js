@@ -110,7 +110,7 @@
   function cardHtml(key) {
     if (key === TRIGGER) return G.triggerCard(triggerSummary());
     const spec = specs.get(key);
-    return G.actionCard(key, spec.label, actionMeta(spec.action));
+    return G.actionCard(key, spec.label, actionMeta(spec.action), !!spec.pinned);
   }
   function labelPorts(id, names) {
     const nodeEl = $(`#node-${id}`);
@@ -155,6 +155,7 @@
     el.setAttribute('role', 'button');
     el.setAttribute('aria-label', key === TRIGGER ? 'Trigger' : `Step ${key}`);
     el.dataset.key = key;
+    el.classList.toggle('is-pinned', key !== TRIGGER && !!specs.get(key).pinned);
     return id;
   }
 
@@ -173,6 +174,7 @@
         specs.set(n.key, {
           key: n.key, action: n.action, label: n.label || '', config: n.config || {},
           retry: n.retry || {}, timeout_seconds: n.timeout_seconds == null ? null : n.timeout_seconds, on_error: n.on_error || 'fail',
+          pinned: n.pinned || null,
         });
         if (n.ports) ports[n.key] = n.ports;
         else if (!ports[n.key]) ports[n.key] = actionMeta(n.action).ports;
@@ -212,6 +214,7 @@
       if (spec.retry && Object.keys(spec.retry).length) out.retry = spec.retry;
       if (spec.timeout_seconds != null) out.timeout_seconds = spec.timeout_seconds;
       if (spec.on_error && spec.on_error !== 'fail') out.on_error = spec.on_error;
+      if (spec.pinned) out.pinned = spec.pinned;
       nodes.push(out);
     }
     for (const key of [TRIGGER, ...order]) {
@@ -429,13 +432,13 @@
     markSelected();
     if (focus && idOf.has(key)) $(`#node-${idOf.get(key)}`).focus();
     if (changed || !$('#panel-step').dataset.key) loadPanel(key);
-    else if ($('#tab-step').getAttribute('aria-selected') !== 'true' && $('#tab-run').getAttribute('aria-selected') !== 'true') showTab('step');
+    else if ($('#tab-step').getAttribute('aria-selected') !== 'true') showTab('step'); // the node view: its form and its data
     renderRunPanel();
   }
   function clearPanel() {
-    const panel = $('#panel-step');
-    panel.dataset.key = '';
-    panel.innerHTML = '<p class="muted">Select a step on the canvas to edit it, or the trigger to choose what starts the circuit.</p>';
+    $('#panel-step').dataset.key = '';
+    $('#step-form').innerHTML = '<p class="muted">Select a step on the canvas to edit it, or the trigger to choose what starts the circuit.</p>';
+    renderNodeData();
   }
   function othersFor(key) {
     return order.filter((k) => k !== key).map((k) => ({ key: k, action: specs.get(k).action, label: specs.get(k).label }));
@@ -449,8 +452,9 @@
     }
     panel.dataset.key = key;
     showTab('step');
+    renderNodeData();
     if (key === TRIGGER) {
-      htmx.ajax('GET', URLS.trigger_form, { target: '#panel-step', swap: 'innerHTML' });
+      htmx.ajax('GET', URLS.trigger_form, { target: '#step-form', swap: 'innerHTML' });
       return;
     }
     const spec = specs.get(key);
@@ -459,13 +463,14 @@
       key,
       node: JSON.stringify({ label: spec.label, config: spec.config, retry: spec.retry, timeout_seconds: spec.timeout_seconds, on_error: spec.on_error }),
       others: JSON.stringify(othersFor(key)),
+      json: JSON.stringify([...(asJson.get(key) || [])]),
     });
-    htmx.ajax('GET', URLS.node_form + '?' + params.toString(), { target: '#panel-step', swap: 'innerHTML' });
+    htmx.ajax('GET', URLS.node_form + '?' + params.toString(), { target: '#step-form', swap: 'innerHTML' });
   }
 
   document.body.addEventListener('htmx:afterSwap', (event) => {
     const form = $('#node-form');
-    if (form && event.detail.target && (event.detail.target.id === 'panel-step')) {
+    if (form && event.detail.target && (event.detail.target.id === 'step-form')) {
       const key = form.dataset.key;
       $('#node-form-taken').value = JSON.stringify(order.filter((k) => k !== key));
       if (CAN.edit) appendConnections(key);
@@ -576,7 +581,7 @@
 
   // Connections in the panel: the keyboard way to connect ports (dragging is the mouse way).
   function appendConnections(key) {
-    const panel = $('#panel-step');
+    const panel = $('#step-form');
     const old = $('#node-connections', panel);
     if (old) old.remove();
     const doc = currentDoc();
@@ -605,6 +610,43 @@
     const index = (ports[selectedKey] || []).indexOf(port);
     editor.removeSingleConnection(idOf.get(selectedKey), idOf.get(target), `output_${index + 1}`, 'input_1');
     appendConnections(selectedKey);
+  });
+
+  // Key/value editors (headers, query, variables, fields): rows added and removed here; the
+  // server turns the rows into the config and back. "Edit as JSON" asks it for the other form.
+  const asJson = new Map(); // step key → names of key/value fields shown as JSON
+  function formChanged(form) {
+    formDirty = true;
+    markFormState();
+    htmx.trigger(form, 'change');
+  }
+  $('#panel-step').addEventListener('click', async (event) => {
+    const add = event.target.closest('[data-pair-add]');
+    const remove = event.target.closest('[data-pair-remove]');
+    const toggle = event.target.closest('[data-json-toggle]');
+    const form = event.target.closest('#node-form');
+    if (!form || (!add && !remove && !toggle)) return;
+    if (add) {
+      const rows = $('.pair-rows', add.closest('[data-pairs]'));
+      const row = rows.lastElementChild.cloneNode(true);
+      $$('input', row).forEach((input) => { input.value = ''; });
+      rows.appendChild(row);
+      $('input', row).focus();
+    } else if (remove) {
+      const rows = remove.closest('.pair-rows');
+      const row = remove.closest('.pair-row');
+      if (rows.children.length > 1) row.remove();
+      else $$('input', row).forEach((input) => { input.value = ''; });
+      formChanged(form);
+    } else if (toggle) {
+      const key = form.dataset.key;
+      const names = asJson.get(key) || new Set();
+      if (toggle.dataset.to === 'json') names.add(toggle.dataset.jsonToggle);
+      else names.delete(toggle.dataset.jsonToggle);
+      asJson.set(key, names);
+      await settleForms(); // the form's last edits are in the config the server renders from
+      if (selectedKey === key) loadPanel(key);
+    }
   });
 
   // --- canvas events ---------------------------------------------------------------------------
@@ -678,6 +720,7 @@
     specs.set(key, {
       key, action, label: template ? template.label : '', config: template ? JSON.parse(JSON.stringify(template.config)) : {},
       retry: template ? { ...template.retry } : {}, timeout_seconds: template ? template.timeout_seconds : null, on_error: template ? template.on_error : 'fail',
+      pinned: template && template.pinned ? JSON.parse(JSON.stringify(template.pinned)) : null,
     });
     ports[key] = template && template.ports ? template.ports : meta.ports;
     order.push(key);
@@ -916,6 +959,7 @@
       tab.tabIndex = on ? 0 : -1;
       $('#' + tab.getAttribute('aria-controls')).hidden = !on;
     });
+    layoutNodeView();
     if (name === 'versions') loadVersions();
   }
   $('.panel-tabs').addEventListener('click', (event) => {
@@ -1039,7 +1083,7 @@
       const imported = {
         nodes: doc.nodes.map((n) => {
           const out = { key: n.key, action: n.action, config: n.config || {}, position: n.position || { x: 0, y: 0 } };
-          for (const k of ['label', 'retry', 'timeout_seconds', 'on_error']) if (n[k] !== undefined && n[k] !== null) out[k] = n[k];
+          for (const k of ['label', 'retry', 'timeout_seconds', 'on_error', 'pinned']) if (n[k] !== undefined && n[k] !== null) out[k] = n[k];
           return out;
         }),
         edges: doc.edges.map((e) => ({ source: e.source, port: e.port || 'next', target: e.target })),
@@ -1076,7 +1120,7 @@
   function showTaken() {
     const over = run.detail && G.FINISHED.includes(run.detail.status);
     const edges = currentDoc().edges;
-    const taken = over ? G.takenEdges(edges, run.detail.steps, (key) => specs.has(key) && actionMeta(specs.get(key).action).container) : edges.map(() => false);
+    const taken = over ? G.takenEdges(edges, run.detail.steps, (key) => specs.has(key) && actionMeta(specs.get(key).action).container) : null;
     G.markTaken(container, idOf, ports, edges, taken);
   }
   function mergeStep(step) {
@@ -1173,6 +1217,10 @@
     }
   }
   function renderRunPanel() {
+    drawRunPanel();
+    renderNodeData();
+  }
+  function drawRunPanel() {
     const panel = $('#panel-run');
     if (!run.id) {
       panel.innerHTML = '<p class="muted">Start a test run to see each step\'s input and output here.</p>';
@@ -1190,7 +1238,7 @@
         html += `<p class="muted">${run.steps[key] ? esc(run.steps[key].status) : 'This step did not run.'}</p>`;
       }
       for (const s of steps) {
-        html += `<div class="step-run step-${esc(s.status)}"><p><span class="badge ${esc(s.status)}">${esc(s.status)}</span>${s.scope ? ` <small>${esc(s.scope)}</small>` : ''} attempt ${s.attempt}${s.duration_ms != null ? ` · ${Math.round(s.duration_ms)} ms` : ''}${s.port ? ` · port <code>${esc(s.port)}</code>` : ''}</p>
+        html += `<div class="step-run step-${esc(s.status)}"><p><span class="badge ${esc(s.status)}">${esc(s.status)}</span>${s.scope ? ` <small>${esc(s.scope)}</small>` : ''} attempt ${s.attempt}${s.pinned ? ' · pinned data' : ''}${s.duration_ms != null ? ` · ${Math.round(s.duration_ms)} ms` : ''}${s.port ? ` · port <code>${esc(s.port)}</code>` : ''}</p>
           ${s.error ? `<p class="error step-error">${esc(s.error.message)}</p>` : ''}
           <details open><summary>Input</summary><pre class="json step-input">${esc(pretty(s.input))}</pre></details>
           <details open><summary>Output</summary><pre class="json step-output">${esc(pretty(s.output))}</pre></details>
@@ -1208,6 +1256,87 @@
     }
     panel.innerHTML = html;
   }
+  // --- the node view: a step's parameters beside its last test-run data (or its pinned data) ---
+  function lastStep(key) {
+    const steps = stepsOf(key);
+    return steps[steps.length - 1] || null;
+  }
+  function layoutNodeView() {
+    const wide = $('#tab-step').getAttribute('aria-selected') === 'true' && !$('#step-data').hidden;
+    $('.builder-body').classList.toggle('has-node-data', wide);
+  }
+  function renderNodeData() {
+    const box = $('#step-data');
+    const key = selectedKey && selectedKey !== TRIGGER && specs.has(selectedKey) ? selectedKey : null;
+    const spec = key ? specs.get(key) : null;
+    const step = key ? lastStep(key) : null;
+    if (!key || (!step && !spec.pinned)) {
+      box.hidden = true;
+      box.innerHTML = '';
+      layoutNodeView();
+      return;
+    }
+    let html = '';
+    if (run.detail) {
+      // Input: what the steps leading here handed on in the last test run.
+      const sources = [...new Set(currentDoc().edges.filter((e) => e.target === key).map((e) => e.source))];
+      const inputs = sources.map((source) => {
+        if (source === TRIGGER) return { name: 'trigger', value: run.detail.input, status: 'succeeded' };
+        const s = lastStep(source);
+        return { name: `steps.${source}.output`, value: s ? s.output : undefined, status: s ? s.status : 'skipped' };
+      });
+      html += `<section class="nv-input"><h3>Input <small class="muted">test run #${esc(run.id)}</small></h3>` + (inputs.length
+        ? inputs.map((i) => `<details open><summary><code>${esc(i.name)}</code>${i.status !== 'succeeded' ? ` <span class="badge ${esc(i.status)}">${esc(i.status)}</span>` : ''}</summary>
+            <pre class="json nv-input-value">${esc(i.value === undefined ? '(did not run)' : pretty(i.value))}</pre></details>`).join('')
+        : '<p class="muted">No step leads here.</p>') + '</section>';
+    }
+    html += '<section class="nv-output"><h3>Output</h3>';
+    if (spec.pinned) {
+      const port = spec.pinned.port && spec.pinned.port !== 'next' ? ` leaving by <code>${esc(spec.pinned.port)}</code>` : '';
+      html += `<p class="nv-pinned-note"><span class="node-pin">pinned</span> Test runs use this output${port} instead of running the step; published runs always run it.</p>
+        <pre class="json nv-pinned">${esc(pretty(spec.pinned.output))}</pre>`;
+      if (CAN.edit) html += '<button type="button" id="btn-unpin" class="small">Unpin</button>';
+    }
+    if (step) {
+      html += `<p class="nv-status"><span class="badge ${esc(step.status)}">${esc(step.status)}</span>${step.pinned ? ' <small>pinned data used</small>' : ''}${step.port ? ` · port <code>${esc(step.port)}</code>` : ''}${step.duration_ms != null ? ` · ${Math.round(step.duration_ms)} ms` : ''}</p>`;
+      if (step.error) html += `<p class="error">${esc(step.error.message)}</p>`;
+      if (!spec.pinned || JSON.stringify(step.output) !== JSON.stringify(spec.pinned.output)) html += `<pre class="json nv-output-value">${esc(pretty(step.output))}</pre>`;
+      if (CAN.edit && !spec.pinned && step.status === 'succeeded' && !actionMeta(spec.action).container) {
+        html += '<button type="button" id="btn-pin" class="small" title="Later test runs use this output instead of running the step">Pin this output</button>';
+      }
+      if (step.input != null) html += `<details><summary>Parameters as run</summary><pre class="json">${esc(pretty(step.input))}</pre></details>`;
+    }
+    html += '</section>';
+    box.innerHTML = html;
+    box.hidden = false;
+    layoutNodeView();
+  }
+  // Pinned data lives on the node in the draft (saved, undone and exported with it).
+  function setPinned(key, pinned) {
+    const spec = specs.get(key);
+    if (!spec || !CAN.edit) return;
+    spec.pinned = pinned;
+    const id = idOf.get(key);
+    const card = $(`#node-${id} .drawflow_content_node`);
+    if (card) card.innerHTML = cardHtml(key);
+    $(`#node-${id}`).classList.toggle('is-pinned', !!pinned);
+    reapplyRunState(); // the new card shows the run's state again
+    showProblems(problems);
+    commit();
+    renderNodeData();
+  }
+  $('#step-data').addEventListener('click', (event) => {
+    if (!selectedKey) return;
+    if (event.target.closest('#btn-pin')) {
+      const step = lastStep(selectedKey);
+      if (!step) return;
+      setPinned(selectedKey, { output: step.output, port: step.port || 'next' });
+      flash(`Pinned the output of ${selectedKey}: test runs use it instead of running the step.`, 'ok');
+    } else if (event.target.closest('#btn-unpin')) {
+      setPinned(selectedKey, null);
+    }
+  });
+
   $('#panel-run').addEventListener('click', async (event) => {
     const go = event.target.closest('[data-goto]');
     if (go) { select(go.dataset.goto, true); showTab('run'); return; }
@@ -1256,6 +1385,8 @@
       const help = triggers.map((t) => t.payload_help).filter(Boolean);
       $('#test-shape').textContent = help.join(' ');
       $('#test-shape').hidden = !help.length;
+      $('#test-listen').hidden = !triggers.some((t) => t.test_webhook_url);
+      stopListening();
       openDialog('#test-dialog');
       $('#test-payload').focus();
     });
@@ -1272,6 +1403,23 @@
         button.disabled = false;
       }
     });
+    // "Listen for test event": the next call to the webhook's test URL runs the draft (the
+    // server starts that test run); this page asks every second whether it came.
+    $('#test-listen').addEventListener('click', async () => {
+      const button = $('#test-listen');
+      const status = $('#test-listen-status');
+      if (listening) { stopListening(true); return; }
+      $('#test-errors').textContent = '';
+      await flushAll();
+      const res = await request('POST', URLS.listen, {});
+      if (!res.ok) { $('#test-errors').textContent = errorText(res.json, `Could not listen (${res.status}).`); return; }
+      listening = { id: res.json.listen, until: Date.now() + res.json.seconds * 1000 };
+      button.textContent = 'Stop listening';
+      status.hidden = false;
+      status.innerHTML = `Waiting for a call to <code id="test-url">${esc(res.json.test_url)}</code> (POST, any JSON or form body)…`;
+      pollListen(listening);
+    });
+    $('#test-dialog').addEventListener('close', () => stopListening(true));
     $('#test-form').addEventListener('submit', async (event) => {
       event.preventDefault();
       let payload;
@@ -1297,6 +1445,45 @@
         button.disabled = false;
       }
     });
+  }
+
+  let listening = null;
+  function stopListening(tellServer) {
+    const was = listening;
+    listening = null;
+    if ($('#test-listen')) $('#test-listen').textContent = 'Listen for test event';
+    if ($('#test-listen-status')) $('#test-listen-status').hidden = true;
+    if (was && tellServer) request('POST', URLS.listen, { cancel: was.id });
+  }
+  async function pollListen(current) {
+    while (listening === current) {
+      if (Date.now() > current.until) {
+        stopListening(false);
+        $('#test-errors').textContent = 'No test event came: listen again, then call the test URL.';
+        return;
+      }
+      const res = await request('GET', `${URLS.listen}?listen=${encodeURIComponent(current.id)}`);
+      if (listening !== current) return;
+      if (res.ok && res.json.execution) {
+        listening = null;
+        $('#test-dialog').close();
+        watch(res.json.execution, `${URLS.ws}${res.json.execution}/`);
+        showTab('run');
+        flash(`A test event arrived: test run ${res.json.execution} started.`, 'ok');
+        return;
+      }
+      if (res.ok && res.json.error) {
+        stopListening(false);
+        $('#test-errors').textContent = `A test event arrived but the draft could not run: ${res.json.error}`;
+        return;
+      }
+      if (res.ok && res.json.waiting === false) {
+        stopListening(false);
+        $('#test-errors').textContent = 'Stopped listening (someone else started listening on this webhook).';
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 
   // --- toolbar ---------------------------------------------------------------------------------------

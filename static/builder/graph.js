@@ -20,9 +20,11 @@
       <div class="node-label">Trigger</div><div class="node-meta trigger-summary">${esc(summary)}</div></div>`;
   }
 
-  // `meta` is the action's catalogue entry ({label, category}); `label` the step's own label.
-  function actionCard(key, label, meta) {
-    return `<div class="node-card" data-key="${esc(key)}"><div class="node-top"><span class="cat cat-${esc(meta.category)}">${esc(meta.category)}</span><span class="node-status" aria-hidden="true"></span></div>
+  // `meta` is the action's catalogue entry ({label, category}); `label` the step's own label;
+  // `pinned`: the step has pinned data (test runs use it instead of running the step).
+  function actionCard(key, label, meta, pinned) {
+    const pin = pinned ? '<span class="node-pin" title="Pinned data: test runs use it instead of running this step">pinned</span>' : '';
+    return `<div class="node-card" data-key="${esc(key)}"><div class="node-top"><span class="cat cat-${esc(meta.category)}">${esc(meta.category)}</span>${pin}<span class="node-status" aria-hidden="true"></span></div>
       <div class="node-label">${esc(label || meta.label)}</div>
       <div class="node-meta"><code>${esc(key)}</code> · ${esc(meta.label)}</div>
       <div class="node-problem" hidden></div><div class="node-io" hidden></div></div>`;
@@ -117,12 +119,16 @@
     return root.querySelector(`.connection.node_out_node-${from}.node_in_node-${to}.output_${index + 1}`);
   }
 
+  // `taken`: per edge, whether the run went along it (true), or did not (false: dimmed once
+  // the run is over), or null (not known yet); `taken` itself null clears every mark.
   function markTaken(root, idOf, ports, edges, taken) {
-    root.querySelectorAll('.connection.is-taken').forEach((el) => el.classList.remove('is-taken', 'is-error'));
+    root.querySelectorAll('.connection.is-taken, .connection.is-not-taken').forEach((el) => el.classList.remove('is-taken', 'is-error', 'is-not-taken'));
+    if (!taken) return;
     edges.forEach((edge, i) => {
-      if (!taken[i]) return;
       const el = connectionEl(root, idOf, ports, edge);
-      if (el) el.classList.add('is-taken', ...(edge.port === 'error' ? ['is-error'] : []));
+      if (!el) return;
+      if (taken[i]) el.classList.add('is-taken', ...(edge.port === 'error' ? ['is-error'] : []));
+      else if (taken[i] === false) el.classList.add('is-not-taken');
     });
   }
 

@@ -59,7 +59,9 @@
       if (key === G.TRIGGER) G.setRunState(el, 'succeeded');
       else G.setRunState(el, states[key] || (finished ? 'skipped' : 'pending'));
     }
-    G.markTaken(holder, idOf, ports, doc.edges, G.takenEdges(doc.edges, steps, isContainer));
+    // While it runs, an edge not taken yet may still be: only a finished run dims the others.
+    const taken = G.takenEdges(doc.edges, steps, isContainer);
+    G.markTaken(holder, idOf, ports, doc.edges, finished ? taken : taken.map((t) => t || null));
   }
   apply();
   requestAnimationFrame(() => G.fit(editor, holder));

@@ -117,6 +117,19 @@ def test_draft_save_validate_publish_and_roll_back(world, editor):
     assert editor.get("/api/v1/circuits/greeter").json()["published_version"] == 1
 
 
+def test_a_drafts_pinned_data_goes_through_the_api_and_a_container_cannot_be_pinned(world, editor):
+    editor.post("/api/v1/circuits", {"name": "Pins"})
+    pinned = {"output": {"answer": 42}, "port": "next"}
+    saved = editor.put("/api/v1/circuits/pins/draft", {**DOC, "nodes": [{**DOC["nodes"][0], "pinned": pinned}]})
+    assert saved.status_code == 200 and saved.json()["nodes"][0]["pinned"] == pinned
+    again = editor.put("/api/v1/circuits/pins/draft", {"nodes": saved.json()["nodes"], "edges": saved.json()["edges"], "base_revision": 1})
+    assert again.status_code == 200 and again.json()["nodes"][0]["pinned"] == pinned
+    loop = {"key": "each", "action": "control.loop", "config": {"items": "{{ [1] }}"}, "pinned": {"output": []}}
+    editor.put("/api/v1/circuits/pins/draft", {"nodes": [loop], "edges": [{"source": "trigger", "target": "each"}], "base_revision": 2})
+    errors = editor.post("/api/v1/circuits/pins/draft/validate").json()["errors"]
+    assert any(e["node"] == "each" and e["field"] == "pinned" for e in errors), errors
+
+
 def test_a_concurrent_draft_edit_is_a_409_and_saves_nothing(world, editor):
     editor.post("/api/v1/circuits", {"name": "Greeter"})
     editor.put("/api/v1/circuits/greeter/draft", DOC)

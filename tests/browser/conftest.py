@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+EXPECT_TIMEOUT_MS = 15_000
 PASSWORD = "pw-for-tests-123"  # tests.fixtures.make_user's default
 
 
@@ -121,7 +122,7 @@ def asgi_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
 def chromium():
     """One browser for the browser tests only: Playwright's sync API keeps an event loop running
     in this thread while it lives, so it must be gone before the async tests elsewhere run."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"Chromium is missing at {CHROMIUM}: run scripts/setup_chromium.sh (as root)")
@@ -131,6 +132,9 @@ def chromium():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as p:
+            # expect() waits 5 s by default, page actions 15 s (below): on a busy 2-core machine a
+            # save, a validation or a run's next event can take longer, so assertions wait as long.
+            expect.set_options(timeout=EXPECT_TIMEOUT_MS)
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             yield browser
             browser.close()

@@ -118,13 +118,13 @@ def test_an_editor_builds_publishes_and_test_runs_a_circuit_and_watches_it_live(
     expect(page.locator("#panel-problems")).to_contain_text("transform_1")
     s.screenshot("builder-validation")
 
-    # Fix it, and give the wait a duration (long enough to watch it run).
+    # Fix it, and give the wait a duration (long enough to watch it run on a busy machine too).
     page.click("#tab-step")
     open_step(page, "transform_1")
     page.fill("#f-c-template", '{"greeting": "Hello {{ trigger.name }}", "chars": "{{ trigger.name | length }}"}')
     expect(page.locator("#fe-c-template")).to_be_empty()
     open_step(page, "wait_1")
-    page.fill("#f-c-seconds", "1.5")
+    page.fill("#f-c-seconds", "3")
     wait_saved(page)
     page.click("#btn-validate")
     expect(page.locator("#flash")).to_contain_text("The circuit is valid")
@@ -148,6 +148,9 @@ def test_an_editor_builds_publishes_and_test_runs_a_circuit_and_watches_it_live(
     expect(node_el(page, "transform_1")).not_to_have_class(re.compile(r"run-succeeded"))
     for key in ("log_1", "wait_1", "transform_1"):
         expect(node_el(page, key)).to_have_class(re.compile(r"run-succeeded"), timeout=15_000)
+    # The last step's event comes before the execution's own end is written: wait for the run's
+    # status (it flaked reading the row while it still said "running").
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=15_000)
     execution = Execution.objects.get(circuit=circuit, is_test=True)
     assert execution.status == ExecutionStatus.SUCCEEDED
     assert execution.output == {"greeting": "Hello Ada", "chars": 3}

@@ -7,12 +7,20 @@ import json
 from circuits.automation.models.circuit import Circuit
 from tests.access import Page, TenantAccessSuite
 from tests.builder.helpers import flow, fresh_draft, last_execution, save_data
+from tests.engine.helpers import build, chain, node
 
 BASE = "/t/{tenant}/circuits/{slug}/edit"
 
 
 def at(path: str = ""):
     return lambda w: BASE.format(tenant=w.tenant.slug, slug=flow(w).slug) + path
+
+
+def listen_url(w) -> str:
+    """A circuit with a webhook trigger (made once), whose test events the builder listens for."""
+    if not Circuit.objects.filter(tenant=w.tenant, slug="hooked").exists():
+        build(w, "hooked", [node("greet", "util.transform", {"template": "hi"})], chain("greet"), triggers=[{"type": "webhook"}])
+    return BASE.format(tenant=w.tenant.slug, slug="hooked") + "/listen"
 
 
 class TestBuilderAccess(TenantAccessSuite):
@@ -55,4 +63,6 @@ class TestBuilderAccess(TenantAccessSuite):
         Page("trigger-save", at("/trigger-form"), perm="edit", method="post", data=lambda w: {"type": "manual", "enabled": "on"}),
         Page("test-run", at("/test-run"), perm="run", method="post", data=lambda w: {"payload": json.dumps({"name": "Bo"})}, ok=(202,)),
         Page("steps", lambda w: at(f"/executions/{last_execution(w).pk}/steps")(w)),
+        Page("listen", listen_url, perm="run", method="post", data=lambda w: {}),
+        Page("listen-result", lambda w: listen_url(w) + "?listen=nobody", perm="run"),
     ]

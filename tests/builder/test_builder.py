@@ -215,6 +215,49 @@ def test_schema_forms_round_trip_lists_choices_and_free_values():
     assert parsed == {"condition": "{{ trigger.score >= 80 }}"}
 
 
+def _submitted(fields) -> QueryDict:
+    """What the browser posts for these fields (key/value rows as repeated names, plus a blank row)."""
+    data = QueryDict(mutable=True)
+    for f in schema_forms.all_fields(fields):
+        if f.kind == "pairs":
+            data[f"{f.name}.__mode"] = "pairs"
+            for k, v in [*f.pairs, ("", "")]:
+                data.appendlist(f"{f.name}.__k", k)
+                data.appendlist(f"{f.name}.__v", v)
+        elif f.kind not in ("group", "checkbox", "checkboxes"):  # unticked boxes are not sent
+            data[f.name] = f.value
+    return data
+
+
+def test_key_value_editors_give_back_the_same_config_and_can_show_it_as_json():
+    variables = registry.get("util.set_variable").schema
+    config = {"variables": {"n": 3, "who": "{{ trigger.name }}", "code": "42", "empty": "", "flags": {"a": True}}}
+    fields = schema_forms.build_fields(variables, config, owner="util.set_variable")
+    assert fields[0].kind == "pairs"
+    assert dict(fields[0].pairs) == {"n": "3", "who": "{{ trigger.name }}", "code": '"42"', "empty": "", "flags": '{"a": true}'}
+    parsed, errors = schema_forms.parse_fields(variables, _submitted(fields), owner="util.set_variable")
+    assert errors == {} and parsed == config
+    # Headers hold text only: a number-looking value stays text, unquoted.
+    http = registry.get("web.http_request").schema
+    config = {"url": "https://example.com", "headers": {"X-Count": "42", "Accept": "application/json"}}
+    fields = schema_forms.build_fields(http, config, owner="web.http_request")
+    headers = next(f for f in fields if f.key == "headers")
+    assert headers.kind == "pairs" and dict(headers.pairs)["X-Count"] == "42"
+    parsed, errors = schema_forms.parse_fields(http, _submitted(fields), owner="web.http_request")
+    assert errors == {} and parsed == config
+    # "Edit as JSON": the same field as one JSON text, which parses back the same.
+    as_json = next(f for f in schema_forms.build_fields(http, config, owner="web.http_request", as_json={"c.headers"}) if f.key == "headers")
+    assert as_json.kind == "json" and as_json.pairs_json and json.loads(as_json.value) == config["headers"]
+    # A row without a name, and a name given twice, are refused on the field.
+    bad = QueryDict(mutable=True)
+    bad["c.variables.__mode"] = "pairs"
+    for k, v in (("a", "1"), ("a", "2"), ("", "lost")):
+        bad.appendlist("c.variables.__k", k)
+        bad.appendlist("c.variables.__v", v)
+    _, errors = schema_forms.parse_fields(variables, bad, owner="util.set_variable")
+    assert any("twice" in m for m in errors["c.variables"]) and any("no name" in m for m in errors["c.variables"])
+
+
 # --- triggers ---------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ several incoming edges in its region is a join; circuits/automation/engine/walk.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,6 +39,8 @@ class NodeSpec:
     on_error: str
     x: float = 0
     y: float = 0
+    # {"output": …, "port": …}: what a test run uses instead of running the step (never a real run).
+    pinned: dict | None = None
 
     @property
     def action_class(self):
@@ -181,6 +184,7 @@ def _validate_structure(graph: Graph) -> list[dict]:
         for message in check_value(node.config, "config"):
             errors.append(_err(message, node=key, field_="config"))
         errors += check_policy(node)
+        errors += check_pinned(node)
     for index, (source, port, target) in enumerate(graph.edges):
         if source != TRIGGER and source not in nodes:
             errors.append(_err(f"edge from unknown node {source!r}", edge=index))
@@ -232,6 +236,36 @@ def check_policy(node: NodeSpec) -> list[dict]:
         errors.append(_err("timeout must be between 0 and 3600 seconds", node=node.key, field_="timeout_seconds"))
     if node.on_error not in ("fail", "continue", "error_port"):
         errors.append(_err("on_error must be fail, continue or error_port", node=node.key, field_="on_error"))
+    return errors
+
+
+PINNED_MAX_BYTES = 256_000
+
+
+def check_pinned(node: NodeSpec) -> list[dict]:
+    """Pinned data fits the node: not on a container (its result is its body's), a port the
+    node has with its config, and a bounded size (it travels with every save of the draft)."""
+    if node.pinned is None:
+        return []
+    action = node.action_class
+    if action is None:
+        return []
+    if action.container:
+        return [_err("a loop or parallel block cannot have pinned data: pin the steps of its body", node=node.key, field_="pinned")]
+    if not isinstance(node.pinned, dict) or "output" not in node.pinned:
+        return [_err("pinned data is {'output': …, 'port': …}", node=node.key, field_="pinned")]
+    errors = []
+    port = node.pinned.get("port") or "next"
+    try:
+        ports = set(action.dynamic_ports(node.config)) | {ERROR_PORT}
+    except Exception:  # a config the action refuses is reported by validate_config already
+        return errors
+    if port not in ports:
+        message = f"the pinned data leaves by port {port!r}, which this step no longer has (ports: {', '.join(sorted(ports))})"
+        errors.append(_err(message, node=node.key, field_="pinned"))
+    size = len(json.dumps(node.pinned.get("output"), ensure_ascii=False).encode())
+    if size > PINNED_MAX_BYTES:
+        errors.append(_err(f"the pinned output is {size:,} bytes; pin at most {PINNED_MAX_BYTES:,}", node=node.key, field_="pinned"))
     return errors
 
 
@@ -323,7 +357,7 @@ def _load_cached(version_id: int, created_at) -> Graph:
 
 def _load(version_id: int) -> Graph:
     nodes = {
-        n.key: NodeSpec(n.key, n.action, n.label, n.config, n.retry or {}, n.timeout_seconds, n.on_error, n.x, n.y)
+        n.key: NodeSpec(n.key, n.action, n.label, n.config, n.retry or {}, n.timeout_seconds, n.on_error, n.x, n.y, n.pinned)
         for n in Node.objects.filter(version_id=version_id).order_by("pk")
     }
     edges = [
@@ -348,6 +382,7 @@ def from_document(doc: dict) -> Graph:
             on_error=n.get("on_error", "fail"),
             x=position.get("x", 0),
             y=position.get("y", 0),
+            pinned=n.get("pinned"),
         )
     edges = [(e.get("source") or TRIGGER, e.get("port", "next"), e["target"]) for e in doc.get("edges", [])]
     return Graph(nodes=nodes, edges=edges)

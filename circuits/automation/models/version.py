@@ -192,6 +192,9 @@ class Node(GraphRow):
     retry = models.JSONField(default=dict, blank=True)
     timeout_seconds = models.FloatField(null=True, blank=True)
     on_error = models.CharField(max_length=16, choices=OnError.choices, default=OnError.FAIL)
+    # Pinned data ({"output": …, "port": "next"}): test runs use it instead of running the step;
+    # real executions never do (circuits/automation/engine/runner.py).
+    pinned = models.JSONField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["version", "pk"]

@@ -59,22 +59,26 @@ def check_document(document: Any) -> None:
         raise ValidationError({"document": dangling})
 
 
+def _node_document(n: graphs.NodeSpec) -> dict:
+    node = {
+        "key": n.key,
+        "action": n.action,
+        "label": n.label,
+        "config": n.config,
+        "position": {"x": n.x, "y": n.y},
+        "retry": n.retry,
+        "timeout_seconds": n.timeout_seconds,
+        "on_error": n.on_error,
+    }
+    if n.pinned is not None:
+        node["pinned"] = n.pinned
+    return node
+
+
 def version_document(version: CircuitVersion) -> dict:
     graph = graphs.from_version(version)
     return {
-        "nodes": [
-            {
-                "key": n.key,
-                "action": n.action,
-                "label": n.label,
-                "config": n.config,
-                "position": {"x": n.x, "y": n.y},
-                "retry": n.retry,
-                "timeout_seconds": n.timeout_seconds,
-                "on_error": n.on_error,
-            }
-            for n in graph.nodes.values()
-        ],
+        "nodes": [_node_document(n) for n in graph.nodes.values()],
         "edges": [{"source": s, "port": p, "target": t} for s, p, t in graph.edges],
     }
 
@@ -121,6 +125,7 @@ def _write_graph(version: CircuitVersion, document: dict) -> None:
                 retry=n.get("retry") or {},
                 timeout_seconds=n.get("timeout_seconds"),
                 on_error=n.get("on_error", "fail"),
+                pinned=n.get("pinned"),
             )
             for n in document["nodes"]
         ]

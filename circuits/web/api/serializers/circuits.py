@@ -106,6 +106,11 @@ class NodeSerializer(StrictSerializer):
     retry = JSONObjectField(required=False, help_text='{"max_attempts": 3, "backoff_seconds": 1.0, "max_backoff_seconds": 60}')
     timeout_seconds = FiniteFloatField(required=False, allow_null=True, min_value=0)
     on_error = serializers.ChoiceField(choices=OnError.choices, required=False)
+    pinned = JSONObjectField(
+        required=False,
+        allow_null=True,
+        help_text='Pinned data, {"output": …, "port": "next"}: test runs use this output instead of running the step; real executions ignore it.',
+    )
 
 
 class EdgeSerializer(StrictSerializer):

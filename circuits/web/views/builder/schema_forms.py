@@ -3,8 +3,10 @@
 The server is the only place that turns a schema into form fields and form fields back into
 a config, so the builder's JavaScript never has to understand JSON Schema. Field names are
 the config path joined with dots under a prefix (`c.url`, `c.auth.user`), so nested objects
-with declared properties become nested fieldsets; free-shape objects and arrays of objects
-are edited as JSON. Every string-ish field accepts a template (`{{ trigger.email }}`):
+with declared properties become nested fieldsets; name → value objects (headers, query,
+variables, fields) are rows of a key/value editor (`c.headers.__k` / `c.headers.__v`, or as
+JSON when asked for, `c.headers.__mode` saying which); other free-shape objects and arrays of
+objects are edited as JSON. Every string-ish field accepts a template (`{{ trigger.email }}`):
 numbers and lists hold them as text until the engine renders them at run time.
 """
 
@@ -31,6 +33,8 @@ CREDENTIAL_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
 # Strings likely to hold more than a line get a textarea.
 LONG_TEXT = {"text", "body", "message", "html", "template", "summary", "prompt", "description", "condition", "title"}
 _JSON_START = re.compile(r"^\s*(\{|\[|\"|-?\d|true\b|false\b|null\b)")
+# Free-shape objects edited as name → value rows (each value text or an expression).
+PAIR_FIELDS = {"headers", "query", "variables", "fields"}
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Field:
     templated: bool = False  # accepts {{ … }} (shows the expression help)
     credential: bool = False
     errors: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # kind "pairs": the rows
+    pairs_json: bool = False  # a key/value field shown as JSON: it can go back to rows
 
     @property
     def dom_id(self) -> str:
@@ -118,8 +124,11 @@ def build_fields(
     prefix: str = "c",
     credentials: Callable[[tuple[str, ...] | None], list[str]] | None = None,
     errors: Mapping[str, list[str]] | None = None,
+    as_json: frozenset[str] | set[str] = frozenset(),
 ) -> list[Field]:
-    """The fields of an object schema, filled from `config` (values that do not fit show as text)."""
+    """The fields of an object schema, filled from `config` (values that do not fit show as text).
+
+    `as_json`: names of key/value fields to show as one JSON text instead of rows."""
     config = config if isinstance(config, dict) else {}
     required = set(schema.get("required", []))
     errors = errors or {}
@@ -139,7 +148,11 @@ def build_fields(
         )
         default = prop.get("default")
         owner_key = (owner, key)
-        if owner_key in CREDENTIAL_FIELDS or (key == "credential" and kind == "text"):
+        if kind == "json" and _is_pairs(key, prop) and (value is None or isinstance(value, dict)) and name not in as_json:
+            f.kind = "pairs"
+            f.pairs = [(k, _pair_text(v, prop)) for k, v in (value or {}).items()]
+            f.templated = True
+        elif owner_key in CREDENTIAL_FIELDS or (key == "credential" and kind == "text"):
             f.kind, f.credential = "select", True
             names = credentials(CREDENTIAL_FIELDS.get(owner_key)) if credentials else []
             f.options = [("", "— none —" if key not in required else "— choose a credential —")] + [(n, n) for n in names]
@@ -167,7 +180,7 @@ def build_fields(
             f.value = "\n".join(_as_text(v) for v in value) if isinstance(value, list) else _as_text(value)
             f.templated = True
         elif kind == "group":
-            f.children = build_fields(prop, value, owner=owner, prefix=name, credentials=credentials, errors=errors)
+            f.children = build_fields(prop, value, owner=owner, prefix=name, credentials=credentials, errors=errors, as_json=as_json)
         else:
             f.value = _as_text(value)
             f.templated = True
@@ -175,10 +188,56 @@ def build_fields(
                 f.kind = "textarea"
             if kind == "json":
                 f.placeholder = "{}" if "object" in _types(prop) else "[]"
+                f.pairs_json = _is_pairs(key, prop)  # shown as JSON, can go back to rows
         if default is not None and kind in ("text", "number", "any", "json", "lines") and not f.placeholder:
             f.placeholder = f"default: {_as_text(default)}"
         fields.append(f)
     return fields
+
+
+def _is_pairs(key: str, prop: Mapping) -> bool:
+    return key in PAIR_FIELDS and kind_of(prop) == "json" and "object" in _types(prop)
+
+
+def _strings_only(prop: Mapping) -> bool:
+    return _types(prop.get("additionalProperties") or {}) == ["string"]
+
+
+def _pair_text(value: Any, prop: Mapping) -> str:
+    """A row's value as typed: text as it is, other values as JSON. Text that would read back
+    as JSON (\"42\", \"true\") is quoted, so the row gives back the same config."""
+    if isinstance(value, str) and (_strings_only(prop) or not _reads_as_json(value)):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _reads_as_json(text: str) -> bool:
+    if not _JSON_START.match(text):
+        return False
+    try:
+        strict_json.loads(text.strip())
+    except strict_json.JSONRefused:
+        return False
+    return True
+
+
+def _parse_pairs(keys: list[str], values: list[str], prop: Mapping) -> tuple[dict, list[str]]:
+    out: dict[str, Any] = {}
+    errors = []
+    for raw_key, text in zip(keys, values, strict=False):
+        name = raw_key.strip()
+        if not name:
+            if text.strip():
+                errors.append(f"a row with the value {text.strip()[:40]!r} has no name")
+            continue
+        if name in out:
+            errors.append(f"{name!r} is given twice")
+            continue
+        if _strings_only(prop) or not _reads_as_json(text):
+            out[name] = text
+        else:
+            out[name] = strict_json.loads(text.strip())
+    return out, errors
 
 
 def _number(text: str, integer: bool) -> int | float:
@@ -257,6 +316,13 @@ def parse_fields(schema: Mapping, data: Mapping, *, owner: str, prefix: str = "c
                 errors.setdefault(name, []).append(f"unknown choice {unknown[0]!r}")
             if values:
                 config[key] = values
+            continue
+        if kind == "json" and get(f"{name}.__mode") == "pairs":
+            pairs, pair_errors = _parse_pairs(getlist(f"{name}.__k"), getlist(f"{name}.__v"), prop)
+            for message in pair_errors:
+                errors.setdefault(name, []).append(message)
+            if pairs or key in required:
+                config[key] = pairs
             continue
         text = get(name)
         if text.strip() == "":

@@ -17,5 +17,6 @@ urlpatterns = [
     path("circuits/<slug:slug>/edit/node-form", views.NodeFormView.as_view(), name="builder_node_form"),
     path("circuits/<slug:slug>/edit/trigger-form", views.TriggerFormView.as_view(), name="builder_trigger_form"),
     path("circuits/<slug:slug>/edit/test-run", views.TestRunView.as_view(), name="builder_test_run"),
+    path("circuits/<slug:slug>/edit/listen", views.ListenView.as_view(), name="builder_listen"),
     path("circuits/<slug:slug>/edit/executions/<int:execution_id>/steps", views.StepsView.as_view(), name="builder_steps"),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from typing import Any
 
 from django.contrib import messages
@@ -23,6 +24,7 @@ from django.utils.text import slugify
 from actions.sdk import registry
 from circuits.automation.engine import graph as graphs
 from circuits.automation.engine.expressions import check_value
+from circuits.automation.engine.runner import PINNED
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
 from circuits.automation.models.trigger import Trigger
@@ -51,6 +53,7 @@ from circuits.core import strict_json
 from circuits.core.numbers import finite_number, is_id
 from circuits.tenancy.models.access import Credential
 from circuits.tenancy.permissions import has_perm
+from circuits.web import webhooks
 from circuits.web.views.base import TenantView
 from circuits.web.views.builder import schema_forms
 from circuits.web.views.builder.gallery import get_template, templates
@@ -128,6 +131,7 @@ def _trigger_dict(trigger: Trigger) -> dict:
         data["sample"] = kind.sample_payload(trigger.config or {})
     if trigger.type == WebhookTrigger.type and trigger.webhook_token:
         data["webhook_url"] = reverse("inbound_webhook", args=[trigger.webhook_token])
+        data["test_webhook_url"] = reverse("test_webhook", args=[trigger.webhook_token])
     return data
 
 
@@ -206,6 +210,7 @@ class BuilderPage(BuilderBase):
                 "node_form": base + "node-form",
                 "trigger_form": base + "trigger-form",
                 "test_run": base + "test-run",
+                "listen": base + "listen",
                 "steps": base + "executions/",
                 "ws": f"/ws/t/{self.tenant.slug}/executions/",
                 "execution_page": f"/t/{self.tenant.slug}/executions/",
@@ -368,8 +373,13 @@ class NodeFormView(BuilderBase):
         others = _loads(request.GET.get("others", ""), [], "others")
         if not isinstance(node, dict) or not isinstance(others, list):
             raise ValidationError({"node": "node must be an object and others a list."})
+        as_json = _loads(request.GET.get("json", ""), [], "json")
+        if not isinstance(as_json, list):
+            raise ValidationError({"json": "json must be a list of field names."})
         config = node.get("config") if isinstance(node.get("config"), dict) else {}
-        fields = schema_forms.build_fields(action_class.schema, config, owner=action_class.name, credentials=self.credential_names)
+        fields = schema_forms.build_fields(
+            action_class.schema, config, owner=action_class.name, credentials=self.credential_names, as_json={str(n) for n in as_json}
+        )
         messages_ = action_class.validate_config(config) + check_value(config, "config") if config else []
         rest = schema_forms.attach_errors(messages_, fields)
         context = self._context(action_class, request.GET.get("key", ""), node, others, fields, rest, {})
@@ -554,6 +564,36 @@ class TestRunView(BuilderBase):
         )
 
 
+class ListenView(BuilderBase):
+    """ "Listen for test event": POST starts waiting for the next call to the circuit's webhook
+    test URL (or, with cancel, stops); GET ?listen=<id> says whether it came and which test run
+    it started (circuits/web/webhooks.py runs it)."""
+
+    def _webhook(self) -> Trigger:
+        trigger = self.circuit.triggers.filter(type=WebhookTrigger.type).exclude(webhook_token="").order_by("pk").first()
+        if trigger is None:
+            raise ValidationError({"trigger": "This circuit has no webhook trigger to listen on: add one in the trigger panel."})
+        return trigger
+
+    def post(self, request, slug: str):
+        circuit = self.setup_circuit(slug)
+        self.require("run", circuit)
+        trigger = self._webhook()
+        body = _json_body(request)
+        if body.get("cancel"):
+            webhooks.stop_listening(trigger, str(body["cancel"]))
+            return JsonResponse({"listening": False})
+        listen_id = secrets.token_urlsafe(12)
+        webhooks.listen(trigger, request.user, listen_id)
+        test_url = request.build_absolute_uri(reverse("test_webhook", args=[trigger.webhook_token]))
+        return JsonResponse({"listen": listen_id, "test_url": test_url, "seconds": webhooks.LISTEN_SECONDS})
+
+    def get(self, request, slug: str):
+        circuit = self.setup_circuit(slug)
+        self.require("run", circuit)
+        return JsonResponse(webhooks.listen_result(self._webhook(), request.GET.get("listen", "")))
+
+
 class StepsView(BuilderBase):
     """Input, output, error and logs of every step of one execution of this circuit."""
 
@@ -572,6 +612,8 @@ class StepsView(BuilderBase):
                 "error": s.error,
                 "logs": s.logs,
                 "duration_ms": s.duration_ms,
+                # A test run took the node's pinned data instead of running it.
+                "pinned": any(isinstance(entry, dict) and entry.get(PINNED) for entry in s.logs or []),
             }
             for s in execution.steps.order_by("pk")
         ]
