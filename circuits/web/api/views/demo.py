@@ -27,6 +27,7 @@ from circuits.core.problems import PROBLEM_CONTENT_TYPE
 from circuits.records.models import Record
 from circuits.records.query import record_to_dict
 from circuits.records.service import CreateRecord
+from circuits.records.types import get_type
 from circuits.tenancy.roles import Perm
 from circuits.web.api.serializers.common import FiniteFloatField, ProblemSerializer
 from circuits.web.api.serializers.executions import ExecutionAcceptedSerializer, ExecutionDetailSerializer, wait_cap
@@ -188,7 +189,10 @@ class HotLeadDemoView(_DemoRun):
         if trigger is None:
             raise _Conflict(f"{circuit.name} has no enabled threshold trigger.")
         threshold = float(trigger.config.get("value", 0))
-        score = fields.get("score")
-        number = score if isinstance(score, int | float) and not isinstance(score, bool) else None
-        if number is not None and number < threshold:
+        # Compare the score as the record will store it: "40" is coerced to 40 and null leaves it
+        # out, and either would save a lead the trigger never fires on (then a 409, lead kept).
+        score = get_type(self.tenant, "lead").normalize(fields).get("score")
+        if not isinstance(score, int | float) or isinstance(score, bool):
+            raise ValidationError({"score": f"{circuit.name} fires on a lead's score: send a number of at least {threshold:g}, or leave it out."})
+        if score < threshold:
             raise ValidationError({"score": f"{circuit.name} fires when a lead's score reaches {threshold:g}; {score} would not start it."})
