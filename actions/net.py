@@ -375,6 +375,14 @@ class _DeadlineTimeouts(dict):
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
+# Every request this client makes carries this header, set last on each hop so a step's own
+# headers cannot drop it. Endpoints that trust the caller's network (the app's /metrics trusts
+# loopback) refuse that trust to requests carrying it: an allow-listed address of the app
+# itself (the demo's) must not let a tenant's step read what only an operator's scraper may.
+# It needs no secret — sending it only ever takes trust away.
+OUTBOUND_HEADER = "X-Circuit-OS-Outbound"
+
+
 def _checked_headers(headers: Mapping[str, str]) -> httpx.Headers:
     """Headers as httpx wants them; errors name the header but never show its value (it may be a secret)."""
     checked = httpx.Headers()
@@ -455,6 +463,7 @@ def guarded_request(
             addresses = _checked_addresses(rules, target, deadline)
             hop_headers = request_headers.copy()
             hop_headers["Host"] = target.host_header
+            hop_headers[OUTBOUND_HEADER] = "1"
             response = _send_to_first_reachable(client, method, current, target, addresses, hop_headers, body, deadline, timeout)
             try:
                 location = response.headers.get("location")

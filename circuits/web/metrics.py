@@ -29,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from actions.net import OUTBOUND_HEADER
 from circuits.automation.models.execution import Execution, ExecutionStatus
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def scraper_allowed(request: HttpRequest) -> bool:
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
+    if OUTBOUND_HEADER in request.headers:
+        return False  # a circuit's own HTTP step, however near its network: only the token lets it in
     try:
         peer = ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:

@@ -148,6 +148,8 @@ BAD_LEADS = [
     ("lead-processing", ["a", "list"], "body", "JSON object"),
     ("hot-lead", {"email": "a@b.example", "score": 40}, "score", "reaches 80"),
     ("hot-lead", {"email": "a@b.example", "score": "NaN"}, "score", ""),
+    ("hot-lead", {"email": "a@b.example", "score": "40"}, "score", "reaches 80"),
+    ("hot-lead", {"email": "a@b.example", "score": None}, "score", "a number"),
 ]
 
 

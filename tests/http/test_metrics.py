@@ -205,3 +205,21 @@ def test_the_grafana_dashboard_queries_only_exposed_series(db):
     used = set().union(*(queried_series(e) for e in exprs))
     assert used <= EXPOSED, used - EXPOSED
     assert used == EXPOSED  # every series has a panel
+
+
+def test_a_circuits_own_http_step_is_not_trusted_by_network_even_from_the_loopback(world, live_server, settings):
+    """The demo allow-lists the app's own address: a step fetching /metrics from there comes from
+    the loopback, yet must not read the installation's metrics (only the token lets it in)."""
+    from urllib.parse import urlparse
+
+    from actions.net import guarded_request
+
+    settings.METRICS_TOKEN = TOKEN
+    url = urlparse(live_server.url)
+    world.tenant.outbound_allowlist = [f"{url.hostname}:{url.port}"]
+    world.tenant.save(update_fields=["outbound_allowlist"])
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 200  # an operator's scraper on the machine
+    for headers in ({}, {"x-circuit-os-outbound": ""}, {"X-Circuit-OS-Outbound": "0"}):  # a step cannot drop or blank the mark
+        assert guarded_request(world.tenant, "GET", f"{live_server.url}/metrics", headers=headers).status_code == 403
+    with_token = guarded_request(world.tenant, "GET", f"{live_server.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert with_token.status_code == 200

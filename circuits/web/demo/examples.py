@@ -192,7 +192,12 @@ def lead_processing_ai(base_url: str) -> dict:
     a prospect's site is `/demo/companies/<company>/`, the news is the demo feed."""
     base = base_url.rstrip("/")
     document = get_template(LEAD_PROCESSING_AI).document
-    company_slug = "{{ (steps.lead.output.company or 'unknown') | lower | replace(' ', '-') | urlencode }}"
+    # The company is whatever a lead says (a form, an import): it must stay one path segment
+    # under /demo/companies/ — "/", "\\" and "." would let "x/../../../metrics" reach any page of
+    # the app's own host, which the demo's allow-list opens (and /metrics trusts loopback).
+    company_slug = (
+        "{{ (steps.lead.output.company or 'unknown') | lower | replace(' ', '-') | replace('/', '-') | replace('\\\\', '-') | replace('.', '-') | urlencode }}"
+    )
     overrides = {
         "site": {"url": f"{base}/demo/companies/{company_slug}/"},
         "news": {"feeds": [f"{base}/demo/news.xml"]},

@@ -116,7 +116,22 @@ def wait_cap() -> float:
     return float(settings.API_WAIT_SECONDS)
 
 
-class ExecuteQuerySerializer(serializers.Serializer):
+class WaitQuerySerializer(serializers.Serializer):
+    """`?timeout=`: how long a caller waits for an execution's outcome (≤ API_WAIT_SECONDS)."""
+
+    timeout = FiniteFloatField(
+        required=False,
+        min_value=0.1,
+        help_text="The most seconds to wait (default and maximum: API_WAIT_SECONDS, 30). It bounds the wait, not the run.",
+    )
+
+    def validate_timeout(self, value: float) -> float:
+        if value > wait_cap():
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {wait_cap():g} (API_WAIT_SECONDS).")
+        return value
+
+
+class ExecuteQuerySerializer(WaitQuerySerializer):
     wait = serializers.BooleanField(
         required=False, default=False, help_text="Wait for the outcome: 200 with the output when the run finishes in time, else 202 with where to find it."
     )
@@ -125,11 +140,6 @@ class ExecuteQuerySerializer(serializers.Serializer):
         min_value=0.1,
         help_text="With wait: the most seconds to wait (default and maximum: API_WAIT_SECONDS, 30). It bounds the wait, not the run.",
     )
-
-    def validate_timeout(self, value: float) -> float:
-        if value > wait_cap():
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {wait_cap():g} (API_WAIT_SECONDS).")
-        return value
 
     def validate(self, attrs: dict) -> dict:
         if "timeout" in attrs and not attrs["wait"]:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -27,9 +27,10 @@ from circuits.core.problems import PROBLEM_CONTENT_TYPE
 from circuits.records.models import Record
 from circuits.records.query import record_to_dict
 from circuits.records.service import CreateRecord
+from circuits.records.types import get_type
 from circuits.tenancy.roles import Perm
-from circuits.web.api.serializers.common import FiniteFloatField, ProblemSerializer
-from circuits.web.api.serializers.executions import ExecutionAcceptedSerializer, ExecutionDetailSerializer, wait_cap
+from circuits.web.api.serializers.common import ProblemSerializer
+from circuits.web.api.serializers.executions import ExecutionAcceptedSerializer, ExecutionDetailSerializer, WaitQuerySerializer, wait_cap
 from circuits.web.api.views.base import ApiView
 from circuits.web.api.views.executions import DETAIL, STEP, detail_queryset
 from circuits.web.demo.examples import DEMO_TENANT, HOT_LEAD_ALERT, LEAD_PROCESSING_AI
@@ -45,19 +46,6 @@ SAMPLE_LEAD = {
     "phone": "+31 10 555 0100",
 }
 HOT_SCORE = 95  # the sample's score for Hot Lead Alert: above its threshold of 80
-
-
-class DemoQuerySerializer(serializers.Serializer):
-    timeout = FiniteFloatField(
-        required=False,
-        min_value=0.1,
-        help_text="The most seconds to wait for the run (default and maximum: API_WAIT_SECONDS). It bounds the wait, not the run.",
-    )
-
-    def validate_timeout(self, value: float) -> float:
-        if value > wait_cap():
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {wait_cap():g} (API_WAIT_SECONDS).")
-        return value
 
 
 DemoRunSerializer = inline_serializer(
@@ -99,7 +87,7 @@ class _DemoRun(ApiView):
     def post(self, request):
         if not settings.DEMO_ENDPOINTS or self.tenant.slug != DEMO_TENANT:
             raise Http404("The demo endpoints exist only for the demo tenant.")
-        query = self.validated(DemoQuerySerializer, data=request.query_params.dict())
+        query = self.validated(WaitQuerySerializer, data=request.query_params.dict())
         fields = self._fields(request.data)
         circuit = self._runnable_circuit()
         self.check_fields(circuit, fields)
@@ -145,7 +133,7 @@ def _schema(summary: str, description: str):
         summary=summary,
         description=description + " A field of the lead that is invalid is a 400 naming it, with nothing saved; for any tenant but the demo's, or with the"
         " demo off (DEMO_ENDPOINTS), the endpoint is a 404.",
-        parameters=[OpenApiParameter("timeout", OpenApiTypes.FLOAT, OpenApiParameter.QUERY, description="Seconds to wait (≤ API_WAIT_SECONDS).")],
+        parameters=[WaitQuerySerializer],
         request=OpenApiTypes.OBJECT,
         responses={
             200: OpenApiResponse(DemoRunSerializer, description="The run finished: the lead and the execution with every step's output."),
@@ -188,7 +176,10 @@ class HotLeadDemoView(_DemoRun):
         if trigger is None:
             raise _Conflict(f"{circuit.name} has no enabled threshold trigger.")
         threshold = float(trigger.config.get("value", 0))
-        score = fields.get("score")
-        number = score if isinstance(score, int | float) and not isinstance(score, bool) else None
-        if number is not None and number < threshold:
+        # Compare the score as the record will store it: "40" is coerced to 40 and null leaves it
+        # out, and either would save a lead the trigger never fires on (then a 409, lead kept).
+        score = get_type(self.tenant, "lead").normalize(fields).get("score")
+        if not isinstance(score, int | float) or isinstance(score, bool):
+            raise ValidationError({"score": f"{circuit.name} fires on a lead's score: send a number of at least {threshold:g}, or leave it out."})
+        if score < threshold:
             raise ValidationError({"score": f"{circuit.name} fires when a lead's score reaches {threshold:g}; {score} would not start it."})
