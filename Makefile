@@ -47,9 +47,12 @@ run: deps npm-deps
 	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo --base-url "$${DEMO_BASE_URL:-$(DEMO_URL)}"
 	@DEBUG=$${DEBUG:-1} bash scripts/run.sh $(HOST) $(PORT)
 
+# The suite in TEST_WORKERS processes (pytest-xdist, a test file per process at a time so a
+# file's module fixtures are built once); TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
 test: dev-deps npm-deps system-deps
 	@mkdir -p var test-artifacts
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check .

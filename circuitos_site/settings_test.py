@@ -12,12 +12,16 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
-os.environ.setdefault("CHANNELS_PREFIX", "circuitos-test")
-os.environ.setdefault("CACHE_PREFIX", "circuitos-test")
+# pytest-xdist runs the suite in several processes against one Redis: each process gets its
+# own channel, cache and queue names (pytest-django already gives each its own test database).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_suffix = f"-{_worker}" if _worker else ""
+os.environ.setdefault("CHANNELS_PREFIX", f"circuitos-test{_suffix}")
+os.environ.setdefault("CACHE_PREFIX", f"circuitos-test{_suffix}")
 # Tests drive executions themselves (or start their own workers on their own queues).
-os.environ.setdefault("CELERY_QUEUE", "circuitos-test")
+os.environ.setdefault("CELERY_QUEUE", f"circuitos-test{_suffix}")
 
-from circuitos_site.settings import *  # noqa: F403
+from circuitos_site.settings import *  # noqa: E402, F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
