@@ -15,6 +15,16 @@ def _export(objs) -> dict:
     return {"document": export_circuit(objs.circuit), "slug": "imported"}
 
 
+def _hooked(objs, body=None):
+    """Give the circuit a webhook trigger (once) so its test URL can be listened on."""
+    from circuits.automation.services.versions import SaveTrigger
+
+    circuit = objs.circuit
+    if not circuit.triggers.filter(type="webhook").exists():
+        SaveTrigger(circuit.tenant, circuit.versions.first().created_by, circuit, type="webhook", config={}).execute()
+    return body
+
+
 ENDPOINTS = [
     Endpoint("circuits", "get", lambda o: f"{V}/circuits", Perm.VIEW),
     Endpoint("circuits", "post", lambda o: f"{V}/circuits", Perm.EDIT, lambda o: {"name": "New one"}, ok=(201,)),
@@ -186,6 +196,49 @@ ENDPOINTS = [
         lambda o: f"{V}/circuits/greeter/grants/{o.member.user_id}/run",
         Perm.MANAGE_MEMBERS,
         cross=lambda o: f"{V}/circuits/theirs/grants/{o.member.user_id}/run",
+    ),
+    Endpoint(
+        "test-runs",
+        "post",
+        lambda o: f"{V}/circuits/greeter/test-runs",
+        Perm.RUN,
+        lambda o: {"payload": {"name": "Ada"}},
+        ok=(202,),
+        cross=lambda o: f"{V}/circuits/theirs/test-runs",
+    ),
+    Endpoint(
+        "test-runs-listen",
+        "post",
+        lambda o: f"{V}/circuits/greeter/test-runs/listen",
+        Perm.RUN,
+        lambda o: _hooked(o, {}),
+        cross=lambda o: f"{V}/circuits/theirs/test-runs/listen",
+    ),
+    Endpoint(
+        "test-runs-listen",
+        "get",
+        lambda o: f"{V}/circuits/greeter/test-runs/listen?listen=abc",
+        Perm.RUN,
+        _hooked,
+        cross=lambda o: f"{V}/circuits/theirs/test-runs/listen?listen=abc",
+    ),
+    Endpoint(
+        "test-runs-listen",
+        "delete",
+        lambda o: f"{V}/circuits/greeter/test-runs/listen?listen=abc",
+        Perm.RUN,
+        _hooked,
+        ok=(204,),
+        cross=lambda o: f"{V}/circuits/theirs/test-runs/listen?listen=abc",
+    ),
+    Endpoint(
+        "draft-node-run",
+        "post",
+        lambda o: f"{V}/circuits/greeter/draft/nodes/greet/run",
+        Perm.RUN,
+        lambda o: {"trigger": {"name": "Ada"}},
+        ok=(202,),
+        cross=lambda o: f"{V}/circuits/theirs/draft/nodes/greet/run",
     ),
     Endpoint(
         "rerun-from-step",

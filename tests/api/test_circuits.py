@@ -140,6 +140,24 @@ def test_a_concurrent_draft_edit_is_a_409_and_saves_nothing(world, editor):
     assert [n["key"] for n in editor.get("/api/v1/circuits/greeter/draft").json()["nodes"]] == ["greet"]
 
 
+def test_base_revision_0_means_started_without_a_draft_and_refuses_one_made_since(world, editor):
+    editor.post("/api/v1/circuits", {"name": "Greeter"})
+    assert editor.put("/api/v1/circuits/greeter/draft", {**DOC, "base_revision": 0}).status_code == 200  # no draft yet: saved
+    stale = {**DOC, "nodes": [{**DOC["nodes"][0], "key": "other"}], "edges": [{"source": "trigger", "target": "other"}], "base_revision": 0}
+    assert "revision 1" in assert_problem(editor.put("/api/v1/circuits/greeter/draft", stale), 409)["detail"]
+    assert [n["key"] for n in editor.get("/api/v1/circuits/greeter/draft").json()["nodes"]] == ["greet"]
+    assert "base_revision" in assert_problem(editor.put("/api/v1/circuits/greeter/draft", {**DOC, "base_revision": -1}), 400)["errors"]
+
+
+def test_a_saved_draft_answers_each_nodes_ports_for_its_config(world, editor):
+    editor.post("/api/v1/circuits", {"name": "Router"})
+    switch = {"key": "route", "action": "control.switch", "config": {"value": "{{ trigger.kind }}", "cases": [{"equals": "a", "port": "first"}]}}
+    saved = editor.put("/api/v1/circuits/router/draft", {"nodes": [switch], "edges": [{"source": "trigger", "target": "route"}]})
+    assert saved.status_code == 200, saved.content
+    assert saved.json()["ports"]["route"][:1] == ["first"] and "error" in saved.json()["ports"]["route"]
+    assert editor.get("/api/v1/circuits/router/draft").json()["ports"] == saved.json()["ports"]
+
+
 def test_a_bad_document_names_the_node_field(world, editor):
     editor.post("/api/v1/circuits", {"name": "Greeter"})
     bad = {"nodes": [{"key": "Bad Key", "action": "util.transform", "colour": 1}], "edges": [{"source": "trigger", "target": "ghost"}]}

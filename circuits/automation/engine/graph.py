@@ -47,6 +47,18 @@ class NodeSpec:
         return registry.get(self.action)
 
 
+def node_ports(action: str, config: Any) -> list[str]:
+    """A node's output ports for its config, plus the `error` port every node has."""
+    action_class = registry.get(action)
+    if action_class is None:
+        return ["next", ERROR_PORT]
+    try:
+        ports = list(action_class.dynamic_ports(config if isinstance(config, dict) else {}))
+    except Exception:  # a half-written config (e.g. cases not a list yet) keeps the static ports
+        ports = list(action_class.ports)
+    return [*ports, ERROR_PORT] if ERROR_PORT not in ports else ports
+
+
 @dataclass
 class Graph:
     nodes: dict[str, NodeSpec]

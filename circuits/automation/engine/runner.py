@@ -208,7 +208,10 @@ class Engine:
         log.info("execution %s started", execution.pk, extra={"trigger_type": execution.trigger_type})
         try:
             self._check_payload(execution.input, "the trigger payload")
-            self.run_scope(self.graph.starts, "", data)
+            if execution.only_node:
+                self._run_only(execution.only_node, data)
+            else:
+                self.run_scope(self.graph.starts, "", data)
         except LeaseLost:
             raise
         except Parked as parked:
@@ -261,6 +264,19 @@ class Engine:
             raise ExecutionFailed(f"steps {', '.join(map(repr, stuck))} never became ready: the graph has a cycle", node=stuck[0], kind="graph")
         return last
 
+    def _run_only(self, key: str, data: dict) -> None:
+        """Run one node alone (Execution.only_node): nothing before or after it runs.
+
+        What it reads of earlier steps was copied into this execution as finished steps
+        (circuits/automation/services/draft_runs.py); they fill `steps` as if they had run.
+        """
+        if key not in self.graph.nodes:
+            raise ExecutionFailed(f"there is no step {key!r} in this version", node=key, kind="graph")
+        for (other, scope), step in self.done.items():
+            if other != key and not scope and other in self.graph.nodes:
+                self._reuse(self.graph.nodes[other], step, data)
+        _port, self.last_output = self.run_node(key, "", data)
+
     def run_body(self, key: str, port: str, scope: str, data: dict) -> Any:
         if len(scope) > MAX_SCOPE_LENGTH:
             raise LimitExceeded("max_scope_length", MAX_SCOPE_LENGTH, f"loops and parallel branches nest too deeply at {key!r}")
@@ -283,7 +299,8 @@ class Engine:
                 raise Parked(waiting.resume_at)
             if waiting.status == StepStatus.WAITING:
                 return self._complete_wait(node, waiting, data)
-        if node.pinned is not None and self.execution.is_test and not node.action_class.container:
+        # A node run alone runs for real: its own pinned data is what the user wants to replace.
+        if node.pinned is not None and self.execution.is_test and not node.action_class.container and key != self.execution.only_node:
             return self._use_pinned(node, scope, data)
         self._check_running()
         action_class = node.action_class

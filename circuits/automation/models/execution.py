@@ -217,6 +217,9 @@ class Execution(TenantOwned):
     chain_depth = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED, db_index=True)
     is_test = models.BooleanField(default=False)
+    # A test run of ONE node (the builder's "run this step alone", services/draft_runs.py): the
+    # engine runs just this node, with the upstream results copied in as finished steps.
+    only_node = models.CharField(max_length=64, null=True, blank=True)
     input = models.JSONField(default=dict, blank=True)
     vars = models.JSONField(default=dict, blank=True)
     output = models.JSONField(null=True, blank=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from circuits.automation.engine.graph import node_ports
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.trigger import Trigger
 from circuits.automation.models.version import CircuitVersion, OnError, VersionStatus
@@ -126,7 +127,13 @@ class DocumentSerializer(StrictSerializer):
 
 class DraftSaveSerializer(DocumentSerializer):
     base_revision = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_INT, help_text="The draft revision you edited; a newer draft answers 409 instead of being overwritten."
+        required=False,
+        min_value=0,
+        max_value=MAX_INT,
+        help_text=(
+            "The draft revision you edited; a newer draft answers 409 instead of being overwritten. "
+            "0: you started from the published version (no draft): a draft made since answers 409."
+        ),
     )
 
 
@@ -145,9 +152,12 @@ class VersionDetailSerializer(VersionSerializer):
 
     nodes = serializers.SerializerMethodField()
     edges = serializers.SerializerMethodField()
+    ports = serializers.SerializerMethodField(
+        help_text="Each node's output ports for its config (a switch's cases, a parallel's branches), `error` included: where edges may start."
+    )
 
     class Meta(VersionSerializer.Meta):
-        fields = [*VersionSerializer.Meta.fields, "nodes", "edges"]
+        fields = [*VersionSerializer.Meta.fields, "nodes", "edges", "ports"]
         read_only_fields = fields
 
     def _document(self, version: CircuitVersion) -> dict:
@@ -162,6 +172,10 @@ class VersionDetailSerializer(VersionSerializer):
     @extend_schema_field(EdgeSerializer(many=True))
     def get_edges(self, version: CircuitVersion) -> list[dict]:
         return self._document(version)["edges"]
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}})
+    def get_ports(self, version: CircuitVersion) -> dict[str, list[str]]:
+        return {n["key"]: node_ports(n["action"], n.get("config")) for n in self._document(version)["nodes"]}
 
 
 class PublishSerializer(StrictSerializer):

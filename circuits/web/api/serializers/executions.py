@@ -28,6 +28,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "status",
             "trigger_type",
             "is_test",
+            "only_node",
             "event",
             "rerun_of",
             "parent",

@@ -36,6 +36,7 @@ EXECUTION = {
     "status": "succeeded",
     "trigger_type": "api",
     "is_test": False,
+    "only_node": None,
     "event": None,
     "rerun_of": None,
     "parent": None,

@@ -46,12 +46,13 @@ VERSION_EXAMPLE = OpenApiExample(
         "updated_at": "2025-01-07T10:05:00Z",
         "published_at": None,
         **DOCUMENT,
+        "ports": {"score": ["next", "error"], "notify": ["next", "error"]},
     },
 )
 
 
 def _summary(version: dict) -> dict:
-    return {k: v for k, v in version.items() if k not in ("nodes", "edges")}
+    return {k: v for k, v in version.items() if k not in ("nodes", "edges", "ports")}
 
 
 def _draft(circuit) -> CircuitVersion:

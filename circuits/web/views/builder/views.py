@@ -24,6 +24,7 @@ from django.utils.text import slugify
 from actions.sdk import registry
 from circuits.automation.engine import graph as graphs
 from circuits.automation.engine.expressions import check_value
+from circuits.automation.engine.graph import node_ports
 from circuits.automation.engine.runner import PINNED
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
@@ -93,18 +94,6 @@ def _json_body(request: HttpRequest, json_fields: tuple[str, ...] = ()) -> dict:
     if not isinstance(data, dict):
         raise ValidationError({"body": "The request body must be a JSON object."})
     return data
-
-
-def node_ports(action: str, config: Any) -> list[str]:
-    """A node's output ports for its config, plus the `error` port every node has."""
-    action_class = registry.get(action)
-    if action_class is None:
-        return ["next", graphs.ERROR_PORT]
-    try:
-        ports = list(action_class.dynamic_ports(config if isinstance(config, dict) else {}))
-    except Exception:  # a half-written config (e.g. cases not a list yet) keeps the static ports
-        ports = list(action_class.ports)
-    return [*ports, graphs.ERROR_PORT] if graphs.ERROR_PORT not in ports else ports
 
 
 def action_catalogue() -> list[dict]:
