@@ -406,11 +406,14 @@ class NodeFormView(BuilderBase):
             "valid": not (parse_errors or messages_ or node_errors),
             "errors": [*messages_, *(m for ms in parse_errors.values() for m in ms), *(m for ms in node_errors.values() for m in ms)],
         }
+        # A rows editor (rules, cases) with a bad row changes nothing: without a result the builder
+        # keeps the node as it was, so a half-written rule list is never saved in part.
+        held = any(f.kind == "rows" and f.name in parse_errors for f in schema_forms.all_fields(fields))
         context = {
             "fields": schema_forms.all_fields(fields),
             "errors": rest,
             "node_error_slots": [(f"fe-n-{n}", node_errors.get(f"n.{n}", [])) for n in ("key", "label", "retry", "timeout_seconds", "on_error")],
-            "result_json": json.dumps(result),
+            "result_json": "" if held else json.dumps(result),
         }
         return render(request, "builder/partials/node_form_result.html", context)
 
