@@ -53,7 +53,7 @@ from circuits.core import strict_json
 from circuits.core.numbers import finite_number, is_id
 from circuits.tenancy.models.access import Credential
 from circuits.tenancy.permissions import has_perm
-from circuits.web import webhooks
+from circuits.web import importmap, webhooks
 from circuits.web.views.base import TenantView
 from circuits.web.views.builder import schema_forms
 from circuits.web.views.builder.gallery import get_template, templates
@@ -218,7 +218,8 @@ class BuilderPage(BuilderBase):
                 "api": "/api/v1/",
             },
         }
-        return render(request, "builder/builder.html", {"circuit": circuit, "builder_data": data, "perms": data["perms"], "version": version})
+        context = {"circuit": circuit, "builder_data": data, "perms": data["perms"], "version": version, "importmap": importmap.script_tag()}
+        return render(request, "builder/builder.html", context)
 
 
 # --- drafts, validation, publishing -----------------------------------------------------------
