@@ -201,6 +201,26 @@ NODE_MODULES_DIR = BASE_DIR / "node_modules"
 # settings load (and pages without them work) before `npm ci` has run.
 NPM_STATIC = {"drawflow": "drawflow/dist", "chart.js": "chart.js/dist", "cytoscape": "cytoscape/dist"}
 STATICFILES_DIRS += [(f"vendor/{name}", NODE_MODULES_DIR / dist) for name, dist in NPM_STATIC.items() if (NODE_MODULES_DIR / dist).is_dir()]
+# ES modules from npm, loaded by the browser without a bundler through an import map
+# (circuits/web/importmap.py): bare specifier → the module's file under node_modules. Each
+# file's folder is served as static/vendor/npm/<folder>/, so collectstatic hashes them and the
+# import map points at the hashed names. The expression editor (CodeMirror 6) and what it imports.
+NPM_MODULES = {
+    "@codemirror/state": "@codemirror/state/dist/index.js",
+    "@codemirror/view": "@codemirror/view/dist/index.js",
+    "@codemirror/language": "@codemirror/language/dist/index.js",
+    "@codemirror/autocomplete": "@codemirror/autocomplete/dist/index.js",
+    "@codemirror/commands": "@codemirror/commands/dist/index.js",
+    "@codemirror/streamparser": "@codemirror/streamparser/dist/index.js",
+    "@lezer/common": "@lezer/common/dist/index.js",
+    "@lezer/highlight": "@lezer/highlight/dist/index.js",
+    "@marijn/find-cluster-break": "@marijn/find-cluster-break/src/index.js",
+    "crelt": "crelt/index.js",
+    "style-mod": "style-mod/src/style-mod.js",
+    "w3c-keyname": "w3c-keyname/index.js",
+}
+_npm_folders = sorted({str(Path(file).parent) for file in NPM_MODULES.values() if (NODE_MODULES_DIR / file).is_file()})
+STATICFILES_DIRS += [(f"vendor/npm/{folder}", NODE_MODULES_DIR / folder) for folder in _npm_folders]
 # `manage.py collectstatic` writes here (scripts/run.sh runs it whenever DEBUG is off); whitenoise
 # serves it with hashed, compressed names and far-future cache headers.
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))

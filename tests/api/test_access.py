@@ -46,6 +46,21 @@ ENDPOINTS = [
     Endpoint(
         "rollback", "post", lambda o: f"{V}/circuits/greeter/rollback", Perm.PUBLISH, lambda o: {"version": 1}, cross=lambda o: f"{V}/circuits/theirs/rollback"
     ),
+    Endpoint(
+        "expression-preview",
+        "post",
+        lambda o: f"{V}/circuits/greeter/expressions/preview",
+        Perm.VIEW,
+        lambda o: {"expression": "{{ trigger.name }}", "node": "greet"},
+        cross=lambda o: f"{V}/circuits/theirs/expressions/preview",
+    ),
+    Endpoint(
+        "expression-paths",
+        "get",
+        lambda o: f"{V}/circuits/greeter/expressions/paths?node=greet",
+        Perm.VIEW,
+        cross=lambda o: f"{V}/circuits/theirs/expressions/paths",
+    ),
     Endpoint("triggers", "get", lambda o: f"{V}/circuits/greeter/triggers", Perm.VIEW, cross=lambda o: f"{V}/circuits/theirs/triggers"),
     Endpoint(
         "triggers",

@@ -258,16 +258,20 @@ def _run(template: Template, context: dict, budget: Budget, source: str, express
         deactivate(token)
 
 
-def evaluate(expression: str, context: dict, *, budget: Budget | None = None) -> Any:
-    """Evaluate a bare expression (no braces), e.g. `steps.score.output.score >= 80`."""
-    return _run(_compiled(expression, True), context, budget or Budget(), expression, True)
+def evaluate(expression: str, context: dict, *, budget: Budget | None = None, cached: bool = True) -> Any:
+    """Evaluate a bare expression (no braces), e.g. `steps.score.output.score >= 80`.
+
+    `cached=False` compiles without the shared cache: for sources typed by a person (the
+    builder's preview), which must not be able to push published templates out of it."""
+    template = _compiled(expression, True) if cached else _compile(expression, True)
+    return _run(template, context, budget or Budget(), expression, True)
 
 
-def render_value(value: Any, context: dict, *, budget: Budget | None = None) -> Any:
+def render_value(value: Any, context: dict, *, budget: Budget | None = None, cached: bool = True) -> Any:
     """Render templates inside `value` (strings, lists and dicts, recursively).
 
     `budget` bounds the whole value (the engine passes the step's deadline and its cancel
-    check); without one, a render gets the default limits from settings.
+    check); without one, a render gets the default limits from settings. `cached`: see evaluate.
     """
     budget = budget or Budget()
     if isinstance(value, str):
@@ -276,12 +280,13 @@ def render_value(value: Any, context: dict, *, budget: Budget | None = None) -> 
         _check_length(value)
         expression = _single_expression(value)
         if expression is not None:
-            return evaluate(expression, context, budget=budget)
-        return _run(_compiled(value, False), context, budget, value, False)
+            return evaluate(expression, context, budget=budget, cached=cached)
+        template = _compiled(value, False) if cached else _compile(value, False)
+        return _run(template, context, budget, value, False)
     if isinstance(value, list):
-        return [render_value(v, context, budget=budget) for v in value]
+        return [render_value(v, context, budget=budget, cached=cached) for v in value]
     if isinstance(value, dict):
-        return {k: render_value(v, context, budget=budget) for k, v in value.items()}
+        return {k: render_value(v, context, budget=budget, cached=cached) for k, v in value.items()}
     return value
 
 

@@ -5,8 +5,10 @@ a config, so the builder's JavaScript never has to understand JSON Schema. Field
 the config path joined with dots under a prefix (`c.url`, `c.auth.user`), so nested objects
 with declared properties become nested fieldsets; name → value objects (headers, query,
 variables, fields) are rows of a key/value editor (`c.headers.__k` / `c.headers.__v`, or as
-JSON when asked for, `c.headers.__mode` saying which); other free-shape objects and arrays of
-objects are edited as JSON. Every string-ish field accepts a template (`{{ trigger.email }}`):
+JSON when asked for, `c.headers.__mode` saying which); lists of rules (an if's `rules`, a
+switch's `cases`) are rows of columns — an expression, an operator select, another expression
+(`c.rules.__r.left`, `c.rules.__r.op`, …; `c.rules.__mode` = rows), validated row by row so an
+error names its row; other free-shape objects and arrays of objects are edited as JSON. Every string-ish field accepts a template (`{{ trigger.email }}`):
 numbers and lists hold them as text until the engine renders them at run time.
 """
 
@@ -17,6 +19,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from jsonschema.validators import Draft202012Validator
 
 from circuits.automation.engine.expressions import is_template
 from circuits.core import strict_json
@@ -35,6 +39,18 @@ LONG_TEXT = {"text", "body", "message", "html", "template", "summary", "prompt",
 _JSON_START = re.compile(r"^\s*(\{|\[|\"|-?\d|true\b|false\b|null\b)")
 # Free-shape objects edited as name → value rows (each value text or an expression).
 PAIR_FIELDS = {"headers", "query", "variables", "fields"}
+# Arrays of small objects edited as rows of columns (each cell an expression or a choice);
+# the name a row goes by in errors ("rule 2: …").
+ROW_FIELDS = {"rules": "rule", "cases": "case"}
+
+
+@dataclass
+class Column:
+    key: str
+    label: str
+    kind: str  # "select" (an enum) or "text" (a value or an expression)
+    options: list[tuple[str, str]] = field(default_factory=list)
+    required: bool = False
 
 
 @dataclass
@@ -55,7 +71,19 @@ class Field:
     credential: bool = False
     errors: list[str] = field(default_factory=list)
     pairs: list[tuple[str, str]] = field(default_factory=list)  # kind "pairs": the rows
-    pairs_json: bool = False  # a key/value field shown as JSON: it can go back to rows
+    pairs_json: bool = False  # a key/value (or rows) field shown as JSON: it can go back to rows
+    columns: list[Column] = field(default_factory=list)  # kind "rows": the columns of each row
+    rows: list[list[str]] = field(default_factory=list)  # kind "rows": each row's cells as typed
+    row_noun: str = "row"
+
+    @property
+    def row_cells(self) -> list[list[tuple[Column, str]]]:
+        """Each row as (column, cell text) pairs, for the template."""
+        return [list(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    @property
+    def blank_cells(self) -> list[tuple[Column, str]]:
+        return [(c, "") for c in self.columns]
 
     @property
     def dom_id(self) -> str:
@@ -148,7 +176,11 @@ def build_fields(
         )
         default = prop.get("default")
         owner_key = (owner, key)
-        if kind == "json" and _is_pairs(key, prop) and (value is None or isinstance(value, dict)) and name not in as_json:
+        if kind == "json" and _is_rows(key, prop) and _fits_rows(value, prop) and name not in as_json:
+            f.kind, f.templated = "rows", True
+            f.columns, f.row_noun = _columns(prop), ROW_FIELDS[key]
+            f.rows = [[_cell_text(row.get(c.key), c) for c in f.columns] for row in value or []]
+        elif kind == "json" and _is_pairs(key, prop) and (value is None or isinstance(value, dict)) and name not in as_json:
             f.kind = "pairs"
             f.pairs = [(k, _pair_text(v, prop)) for k, v in (value or {}).items()]
             f.templated = True
@@ -188,7 +220,7 @@ def build_fields(
                 f.kind = "textarea"
             if kind == "json":
                 f.placeholder = "{}" if "object" in _types(prop) else "[]"
-                f.pairs_json = _is_pairs(key, prop)  # shown as JSON, can go back to rows
+                f.pairs_json = _is_pairs(key, prop) or _is_rows(key, prop)  # shown as JSON, can go back to rows
         if default is not None and kind in ("text", "number", "any", "json", "lines") and not f.placeholder:
             f.placeholder = f"default: {_as_text(default)}"
         fields.append(f)
@@ -197,6 +229,84 @@ def build_fields(
 
 def _is_pairs(key: str, prop: Mapping) -> bool:
     return key in PAIR_FIELDS and kind_of(prop) == "json" and "object" in _types(prop)
+
+
+def _is_rows(key: str, prop: Mapping) -> bool:
+    items = prop.get("items") or {}
+    return key in ROW_FIELDS and _types(prop) == ["array"] and bool(items.get("properties"))
+
+
+def _columns(prop: Mapping) -> list[Column]:
+    items = prop["items"]
+    required = set(items.get("required", []))
+    columns = []
+    for key, sub in items["properties"].items():
+        column = Column(key=key, label=sub.get("title") or key.replace("_", " ").capitalize(), kind="text", required=key in required)
+        if "enum" in sub:
+            column.kind = "select"
+            column.options = [("", "—")] + [(_enum_text(v), _enum_text(v)) for v in sub["enum"]]
+        columns.append(column)
+    return columns
+
+
+def _fits_rows(value: Any, prop: Mapping) -> bool:
+    """Rows can show the value without losing anything (else it stays JSON)."""
+    if value is None:
+        return True
+    if not isinstance(value, list):
+        return False
+    known = set(prop["items"]["properties"])
+    return all(isinstance(row, dict) and set(row) <= known for row in value)
+
+
+def _cell_text(value: Any, column: Column) -> str:
+    if value is None:
+        return ""
+    if column.kind == "select":
+        return _enum_text(value)
+    return _pair_text(value, {})
+
+
+def _parse_rows(name: str, prop: Mapping, getlist: Callable[[str], list[str]], noun: str) -> tuple[list[dict], list[str]]:
+    """The rows of a rows editor, each checked against the item schema; errors name their row.
+
+    A row whose cells are all empty (the blank row at the end) is no row."""
+    columns = _columns(prop)
+    cells = {c.key: getlist(f"{name}.__r.{c.key}") for c in columns}
+    count = max((len(v) for v in cells.values()), default=0)
+    validator = Draft202012Validator(prop["items"])
+    rows: list[dict] = []
+    errors: list[str] = []
+    for i in range(count):
+        texts = {c.key: (cells[c.key][i] if i < len(cells[c.key]) else "") for c in columns}
+        if not any(t.strip() for t in texts.values()):
+            continue
+        number = len(rows) + 1
+        row: dict[str, Any] = {}
+        for c in columns:
+            text = texts[c.key]
+            if not text.strip():
+                continue
+            if c.kind == "select":
+                members = {_enum_text(v): v for v in prop["items"]["properties"][c.key]["enum"]}
+                row[c.key] = members.get(text, text)
+            else:
+                row[c.key] = strict_json.loads(text.strip()) if _reads_as_json(text) else text
+        for error in sorted(validator.iter_errors(row), key=lambda e: list(e.path)):
+            where = ".".join(str(p) for p in error.path)
+            label = next((c.label for c in columns if c.key == where), where)
+            if error.validator == "required":
+                missing = re.search(r"'([^']+)' is a required property", error.message)
+                label = next((c.label for c in columns if missing and c.key == missing.group(1)), label)
+                errors.append(f"{noun} {number}: {label.lower()} is required")
+            elif error.validator == "enum":
+                errors.append(f"{noun} {number}: {label.lower()} {row.get(where)!r} is not one of the choices")
+            elif error.validator == "pattern":
+                errors.append(f"{noun} {number}: {label.lower()} {row.get(where)!r} must be lower-case letters, digits and _ (starting with a letter)")
+            else:
+                errors.append(f"{noun} {number}: {label.lower()}: {error.message}")
+        rows.append(row)
+    return rows, errors
 
 
 def _strings_only(prop: Mapping) -> bool:
@@ -316,6 +426,13 @@ def parse_fields(schema: Mapping, data: Mapping, *, owner: str, prefix: str = "c
                 errors.setdefault(name, []).append(f"unknown choice {unknown[0]!r}")
             if values:
                 config[key] = values
+            continue
+        if kind == "json" and get(f"{name}.__mode") == "rows" and _is_rows(key, prop):
+            rows, row_errors = _parse_rows(name, prop, getlist, ROW_FIELDS[key])
+            if row_errors:
+                errors.setdefault(name, []).extend(row_errors)
+            if rows or key in required:
+                config[key] = rows
             continue
         if kind == "json" and get(f"{name}.__mode") == "pairs":
             pairs, pair_errors = _parse_pairs(getlist(f"{name}.__k"), getlist(f"{name}.__v"), prop)

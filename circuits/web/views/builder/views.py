@@ -54,7 +54,7 @@ from circuits.core import strict_json
 from circuits.core.numbers import finite_number, is_id
 from circuits.tenancy.models.access import Credential
 from circuits.tenancy.permissions import has_perm
-from circuits.web import webhooks
+from circuits.web import importmap, webhooks
 from circuits.web.views.base import TenantView
 from circuits.web.views.builder import schema_forms
 from circuits.web.views.builder.gallery import get_template, templates
@@ -207,7 +207,8 @@ class BuilderPage(BuilderBase):
                 "api": "/api/v1/",
             },
         }
-        return render(request, "builder/builder.html", {"circuit": circuit, "builder_data": data, "perms": data["perms"], "version": version})
+        context = {"circuit": circuit, "builder_data": data, "perms": data["perms"], "version": version, "importmap": importmap.script_tag()}
+        return render(request, "builder/builder.html", context)
 
 
 # --- drafts, validation, publishing -----------------------------------------------------------
@@ -395,11 +396,14 @@ class NodeFormView(BuilderBase):
             "valid": not (parse_errors or messages_ or node_errors),
             "errors": [*messages_, *(m for ms in parse_errors.values() for m in ms), *(m for ms in node_errors.values() for m in ms)],
         }
+        # A rows editor (rules, cases) with a bad row changes nothing: without a result the builder
+        # keeps the node as it was, so a half-written rule list is never saved in part.
+        held = any(f.kind == "rows" and f.name in parse_errors for f in schema_forms.all_fields(fields))
         context = {
             "fields": schema_forms.all_fields(fields),
             "errors": rest,
             "node_error_slots": [(f"fe-n-{n}", node_errors.get(f"n.{n}", [])) for n in ("key", "label", "retry", "timeout_seconds", "on_error")],
-            "result_json": json.dumps(result),
+            "result_json": "" if held else json.dumps(result),
         }
         return render(request, "builder/partials/node_form_result.html", context)
 
