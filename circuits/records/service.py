@@ -27,6 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models.fields.json import KeyTransform
 
+from circuits.core.live import publish_on_commit
 from circuits.records.models import ObjectType, Record, RecordChange
 from circuits.records.signals import record_before_save, record_changed
 from circuits.records.types import ObjectTypeDef, get_type, validate_object_type_definition, validate_type_slug
@@ -40,6 +41,15 @@ if TYPE_CHECKING:
     from circuits.tenancy.models.tenants import Tenant
 
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
+
+
+def record_event(record_id: int, object_type: str, operation: str, execution_id: int | None) -> dict[str, Any]:
+    """The live `record.changed` event: which record moved, never its data.
+
+    It goes to the tenant's group only (members let in by TenantEventsConsumer); a page that
+    shows the record re-reads it through its own permission-checked view (static/pages/refresh.js).
+    """
+    return {"kind": "record.changed", "record": record_id, "object_type": object_type, "operation": operation, "execution_id": execution_id}
 
 
 def applied_write(tenant: Tenant, key: str | None) -> AppliedWrite | None:
@@ -124,6 +134,8 @@ class _RecordService(Service):
             )
 
         transaction.on_commit(send, robust=True)
+        # Pages showing the record refresh; sent once committed, and only if someone listens (circuits/core/live.py).
+        publish_on_commit(tenant_id, None, record_event(record_id, object_type, operation, execution_id))
 
     def _before_save(self, type_def: ObjectTypeDef, operation: str, new: dict, old: dict | None, record_id: int | None) -> dict:
         # Copies: hooks change `fields` in place, and must not alter the caller's or the old data.

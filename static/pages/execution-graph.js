@@ -1,6 +1,7 @@
 /* The execution page's graph: the version the execution ran, drawn like the builder's canvas
  * (static/builder/graph.js), with each step's status and the path the run took. Selecting a
- * step opens its row in the steps table (input, output, logs). The live refresh of the page
+ * step shows its runs beside the graph (input, output, logs) and opens its rows in the steps
+ * table. The live refresh of the page
  * keeps this element (hx-preserve) and brings new states in #execution-steps.
  */
 (function () {
@@ -67,20 +68,87 @@
   requestAnimationFrame(() => G.fit(editor, holder));
   document.body.addEventListener('htmx:afterSettle', apply);
 
-  // A step opens its first row in the steps table; the trigger opens the input.
+  // Selecting a step shows its runs beside the graph — status, input, output and logs, laid out
+  // like the builder's run panel — copied from its rows in the steps table (which open too).
+  // The trigger shows the execution's input. The live refresh brings new rows: shown again.
+  const panel = document.getElementById('execution-node');
+  let selected = null;
+  function heading(text, key) {
+    const h = document.createElement('h3');
+    h.append(text);
+    if (key) {
+      const code = document.createElement('code');
+      code.textContent = key;
+      h.append(' ', code);
+    }
+    return h;
+  }
+  function showPanel() {
+    if (!panel || selected === null) return;
+    const key = selected;
+    const parts = [];
+    if (key === G.TRIGGER) {
+      const input = document.getElementById('d-input');
+      parts.push(heading('Trigger'));
+      if (input) {
+        const copy = input.cloneNode(true);
+        copy.removeAttribute('id');
+        copy.open = true;
+        parts.push(copy);
+      }
+    } else {
+      parts.push(heading('Step', key));
+      const rows = Array.from(document.querySelectorAll('#execution-live tr[data-node]')).filter((row) => row.dataset.node === key);
+      if (!rows.length) {
+        const none = document.createElement('p');
+        none.className = 'muted';
+        none.textContent = 'This step did not run.';
+        parts.push(none);
+      }
+      for (const row of rows) {
+        const cells = row.cells;
+        const run = document.createElement('div');
+        const badge = cells[3].querySelector('.badge');
+        run.className = `step-run step-${badge ? badge.classList[1] || '' : ''}`;
+        const facts = document.createElement('p');
+        if (badge) facts.append(badge.cloneNode(true));
+        const scope = cells[0].querySelector('small');
+        if (scope) facts.append(' ', scope.cloneNode(true));
+        facts.append(` attempt ${cells[2].textContent.trim()} · ${cells[5].textContent.trim()}`);
+        const port = cells[4].textContent.trim();
+        if (port && port !== '—') {
+          const code = document.createElement('code');
+          code.textContent = port;
+          facts.append(' · port ', code);
+        }
+        run.append(facts);
+        for (const child of cells[6].children) {
+          const copy = child.cloneNode(true);
+          copy.removeAttribute('id');
+          if (copy.tagName === 'DETAILS' && !copy.querySelector('.step-logs')) copy.open = true;
+          run.append(copy);
+        }
+        parts.push(run);
+      }
+    }
+    panel.replaceChildren(...parts);
+  }
+  document.body.addEventListener('htmx:afterSettle', showPanel);
+
   function open(key) {
-    const target = key === G.TRIGGER ? document.getElementById('d-input') : document.querySelector(`#execution-live [id="node-${CSS.escape(key)}"]`);
-    if (!target) {
+    selected = key;
+    for (const el of holder.querySelectorAll('.drawflow-node')) el.classList.toggle('is-selected', el.dataset.key === key);
+    showPanel();
+    const rows = key === G.TRIGGER ? [document.getElementById('d-input')] : Array.from(document.querySelectorAll('#execution-live tr[data-node]')).filter((row) => row.dataset.node === key);
+    if (!rows.length || !rows[0]) {
       if (window.CircuitLive) window.CircuitLive.announce(`Step ${key} did not run.`);
       return;
     }
-    const row = target.closest('tr') || target;
-    row.querySelectorAll('details').forEach((d) => { d.open = true; });
-    if (row.tagName === 'DETAILS') row.open = true;
-    row.scrollIntoView({ block: 'center' });
-    row.classList.remove('flash');
-    void row.offsetWidth; // restart the highlight
-    row.classList.add('flash');
+    for (const row of rows) {
+      if (row.tagName === 'DETAILS') row.open = true;
+      else row.querySelectorAll('details').forEach((d) => { d.open = true; });
+    }
+    if (panel && panel.getBoundingClientRect().top > window.innerHeight) panel.scrollIntoView({ block: 'nearest' });
   }
   holder.addEventListener('click', (event) => {
     const node = event.target.closest('.drawflow-node');

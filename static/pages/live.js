@@ -29,6 +29,7 @@
   function connect() {
     socket = new WebSocket(socketUrl());
     socket.addEventListener("open", function () {
+      document.body.dataset.live = "open"; // for tests and styles: events flow from now on
       if (everOpened) reconnectListeners.forEach(function (fn) { fn(); });
       everOpened = true;
       attempts = 0;
@@ -39,6 +40,7 @@
       if (event && typeof event === "object") dispatch(event);
     });
     socket.addEventListener("close", function (closed) {
+      document.body.dataset.live = "closed";
       // 4403: not (or no longer) a member; 4404: nothing there. Retrying cannot help.
       if (closed.code === 4403 || closed.code === 4404) return;
       var delay = Math.min(30000, 1000 * Math.pow(2, attempts++)) + Math.random() * 500;

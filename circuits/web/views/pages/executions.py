@@ -231,6 +231,11 @@ def timeline(execution: Execution, steps: list[StepRun], now: datetime) -> dict:
     return {"lanes": list(lanes.values()), "ticks": ticks, "total": format_ms(span)}
 
 
+def log_lines(logs: list | None) -> str:
+    """A step's log entries one a line, `[level] message` — as the builder's run panel shows them."""
+    return "\n".join(f"[{entry.get('level', '')}] {entry.get('message', '')}" for entry in logs or [] if isinstance(entry, dict))
+
+
 class ExecutionDetailView(TenantView):
     """One execution: timeline, steps with inputs/outputs, errors, actions; htmx gets the live part."""
 
@@ -251,7 +256,7 @@ class ExecutionDetailView(TenantView):
             s.input_json = pretty_json(s.input) if s.input is not None else ""
             s.output_json = pretty_json(s.output) if s.output is not None else ""
             s.error_json = pretty_json(s.error) if s.error else ""
-            s.logs_json = pretty_json(s.logs) if s.logs else ""
+            s.logs_text = log_lines(s.logs)
         can_run = has_perm(request.user, self.tenant, "run", execution.circuit)
         can_retry = can_run and execution.status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
         published = published_version(execution.circuit) if can_retry else None
