@@ -14,6 +14,17 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["circuits.automation"])
 
 
+@signals.celeryd_after_setup.connect
+def _consume_configured_kinds(sender, instance, **kwargs) -> None:
+    # Sent before `-Q` is applied: a worker started with `-Q` consumes exactly those queues,
+    # any other the queues of the kinds in CELERY_WORKER_KINDS (circuits/core/queues.py).
+    from django.conf import settings
+
+    from circuits.core.queues import queue_for
+
+    instance.app.amqp.queues.select([queue_for(kind) for kind in settings.CELERY_WORKER_KINDS])
+
+
 @signals.worker_init.connect
 def _freeze_before_forking(**kwargs) -> None:
     # The worker has loaded its tasks and is about to fork its pool's children (and beat with
