@@ -37,6 +37,8 @@ def three_step(tenant, user, slug: str, respond_webhook: bool = False):
 def start_worker():
     from django.conf import settings
 
+    from circuits.core.queues import all_queues
+
     if settings.CELERY_EMBEDDED:
         from circuits.management.commands.serve import start_embedded_worker
 
@@ -52,7 +54,7 @@ def start_worker():
             "circuitos_site",
             "worker",
             "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
+            ",".join(all_queues()),
             "-c",
             "2",
             "-l",

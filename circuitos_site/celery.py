@@ -5,6 +5,8 @@ import os
 
 from celery import Celery, signals
 
+from circuits.core import tracing
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "circuitos_site.settings")
 
 app = Celery("circuitos")
@@ -12,6 +14,39 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # The engine's tasks live in a domain package of the circuits app, not at its top.
 app.autodiscover_tasks(["circuits.automation"])
+
+
+@signals.celeryd_after_setup.connect
+def _consume_configured_kinds(sender, instance, **kwargs) -> None:
+    # Sent before `-Q` is applied: a worker started with `-Q` consumes exactly those queues,
+    # any other the queues of the kinds in CELERY_WORKER_KINDS (circuits/core/queues.py).
+    from django.conf import settings
+
+    from circuits.core.queues import queue_for
+
+    instance.app.amqp.queues.select([queue_for(kind) for kind in settings.CELERY_WORKER_KINDS])
+    # Tracing starts after any fork: here for a pool that never forks (threads, solo), in each
+    # child (worker_process_init) for prefork (circuits/core/tracing.py).
+    from celery.concurrency import get_implementation
+    from celery.concurrency.prefork import TaskPool as Prefork
+
+    if not issubclass(get_implementation(instance.pool_cls), Prefork):
+        tracing.configure("circuitos-worker")
+
+
+@signals.worker_process_init.connect
+def _trace_pool_child(**kwargs) -> None:
+    tracing.configure("circuitos-worker")
+
+
+@signals.worker_process_shutdown.connect
+def _flush_pool_child(**kwargs) -> None:
+    tracing.shutdown()
+
+
+@signals.beat_init.connect
+def _trace_beat(**kwargs) -> None:
+    tracing.configure("circuitos-beat")
 
 
 @signals.worker_init.connect

@@ -170,6 +170,29 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10)}
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "circuitos")
+# Queues per kind of work (circuits/core/queues.py): each task's kind; the queue names derive
+# from CELERY_QUEUE when a task is sent (`<base>.interactive`, `<base>` for default,
+# `<base>.scheduled`, `<base>.bulk`). A worker consumes the kinds in CELERY_WORKER_KINDS
+# (all by default; `celery worker -Q` still overrides): one machine can serve waiting
+# callers while another grinds through bulk work.
+CELERY_TASK_KINDS = {
+    "circuits.automation.tasks.run_execution": "default",  # dispatch picks interactive/scheduled/bulk per execution
+    "circuits.automation.tasks.deliver_failure_alerts": "default",
+    "circuits.automation.tasks.flush_failure_digest": "default",
+    "circuits.automation.tasks.resume_due_executions": "scheduled",
+    "circuits.automation.tasks.fire_due_schedules": "scheduled",
+    "circuits.automation.tasks.prune_executions": "bulk",
+    "intelligence.rag.tasks.embed_chunks": "bulk",
+    "intelligence.rag.tasks.reembed_stale": "scheduled",
+    "intelligence.ml.tasks.train_model": "bulk",
+    "intelligence.ml.tasks.retrain_due": "scheduled",
+}
+CELERY_TASK_ROUTES = ("circuits.core.queues.route_task",)
+CELERY_WORKER_KINDS = env_list("CELERY_WORKER_KINDS", ["interactive", "default", "scheduled", "bulk"])
+if unknown_kinds := set(CELERY_WORKER_KINDS) - {"interactive", "default", "scheduled", "bulk"}:
+    raise ImproperlyConfigured(f"CELERY_WORKER_KINDS names unknown kinds {sorted(unknown_kinds)}: use interactive, default, scheduled, bulk.")
+# An event matching at least this many triggers starts their executions on the bulk queue.
+ENGINE_BULK_FANOUT = env_int("ENGINE_BULK_FANOUT", 20, minimum=2)
 
 # --- Auth --------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

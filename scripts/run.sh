@@ -45,6 +45,7 @@ if [ -n "${REDIS_URL:-}" ]; then
   worker_args=()
   [ "$beat" = worker ] && worker_args=(--beat --schedule var/celerybeat-schedule)
   mkdir -p var
+  # One worker for every kind of work (CELERY_WORKER_KINDS, all by default: README "Production").
   DB_APPLICATION_NAME=circuitos-worker .venv/bin/celery -A circuitos_site worker --loglevel=INFO --concurrency="$worker_concurrency" "${worker_args[@]}" &
   pids+=($!)
   if [ "$beat" = separate ]; then

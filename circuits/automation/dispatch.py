@@ -6,13 +6,13 @@ import logging
 from typing import Any
 
 from celery import current_app
-from django.conf import settings
 from django.db import transaction
 
 from circuits.automation import lineage
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
 from circuits.automation.models.version import CircuitVersion, VersionStatus
+from circuits.core.queues import queue_for
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +83,27 @@ def create_execution(
 RUN_EXECUTION_TASK = "circuits.automation.tasks.run_execution"
 
 
-def send_to_worker(execution_id: int) -> None:
-    current_app.tasks[RUN_EXECUTION_TASK].apply_async((execution_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+def send_to_worker(execution_id: int, kind: str = "default") -> None:
+    """Send the run to the queue of `kind` (circuits/core/queues.py), named when it is sent."""
+    current_app.tasks[RUN_EXECUTION_TASK].apply_async((execution_id,), queue=queue_for(kind))
 
 
-def enqueue(execution: Execution) -> None:
-    """Hand the execution to a worker once the surrounding transaction commits."""
+def execution_kind(execution: Execution) -> str:
+    """The kind of work a run is when its starter names none: a test run has someone watching
+    it in the builder; a schedule's runs go with beat's work; the rest is default."""
+    if execution.is_test:
+        return "interactive"
+    if execution.trigger_type == "schedule":
+        return "scheduled"
+    return "default"
+
+
+def enqueue(execution: Execution, kind: str | None = None) -> None:
+    """Hand the execution to a worker once the surrounding transaction commits; `kind`:
+    interactive for a run its caller waits for, bulk for one of a large fan-out."""
     execution_id = execution.pk
-    transaction.on_commit(lambda: send_to_worker(execution_id))
+    kind = kind or execution_kind(execution)
+    transaction.on_commit(lambda: send_to_worker(execution_id, kind))
 
 
 def claim(execution_id: int) -> Execution | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from celery import current_app
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.dispatch import receiver
@@ -31,7 +30,7 @@ def drop_circuit_grants(sender, tenant, user, **kwargs) -> None:
 
 def _send_failure(execution_id: int) -> None:
     try:
-        current_app.tasks[DELIVER_FAILURE_TASK].apply_async((execution_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        current_app.tasks[DELIVER_FAILURE_TASK].apply_async((execution_id,))
     except Exception:  # a broker hiccup loses an alert, never the engine's run
         log.exception("could not enqueue the failure alerts of execution %s", execution_id)
 

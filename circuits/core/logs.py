@@ -22,6 +22,8 @@ from typing import Any
 import structlog
 from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars, get_contextvars
 
+from circuits.core import tracing
+
 MASK = "[redacted]"
 SECRET_KEY = re.compile(r"authorization|passw|secret|token|credential|cookie|signature|api[_-]?key|private[_-]?key", re.IGNORECASE)
 # Keys that look like secrets by the pattern above but hold none.
@@ -112,11 +114,13 @@ def configure() -> None:
 
 def bind(**values: Any) -> None:
     bind_contextvars(**{k: v for k, v in values.items() if v is not None})
+    tracing.annotate(**values)  # the same ids on the current span, when tracing is on
 
 
 @contextmanager
 def bound(**values: Any) -> Iterator[None]:
     with bound_contextvars(**{k: v for k, v in values.items() if v is not None}):
+        tracing.annotate(**values)
         yield
 
 

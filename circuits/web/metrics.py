@@ -31,6 +31,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from actions.net import OUTBOUND_HEADER
 from circuits.automation.models.execution import Execution, ExecutionStatus
+from circuits.core import queues
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +99,21 @@ class DatabaseCollector:
             yield family
 
     def _broker(self):
-        family = GaugeMetricFamily("circuitos_broker_queue_length", "Tasks waiting in the Celery broker queue (Redis).", labels=["queue"])
+        family = GaugeMetricFamily(
+            "circuitos_broker_queue_length", "Tasks waiting in each Celery broker queue (Redis), one per kind of work.", labels=["queue", "kind"]
+        )
         broker = settings.CELERY_BROKER_URL
         if broker.startswith(("redis://", "rediss://")):
             import redis  # only with a Redis broker
 
-            queue = settings.CELERY_TASK_DEFAULT_QUEUE
             try:
                 client = redis.Redis.from_url(broker, socket_connect_timeout=2, socket_timeout=2)
-                family.add_metric([queue], client.llen(queue))
+                with client.pipeline(transaction=False) as pipe:
+                    for kind in queues.KINDS:  # four queues: the label set stays bounded
+                        pipe.llen(queues.queue_for(kind))
+                    lengths = pipe.execute()
+                for kind, length in zip(queues.KINDS, lengths, strict=True):
+                    family.add_metric([queues.queue_for(kind), kind], length)
             except redis.RedisError:
                 log.warning("metrics: the broker queue length could not be read", exc_info=True)
         yield family

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from circuits.core import logs, metrics
+from circuits.core import logs, metrics, tracing
 from circuits.tenancy import audit
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -39,19 +39,28 @@ class RequestObservabilityMiddleware:
         logs.clear()
         audit.acting_through(None)  # threads serve many requests: no key carries over
         logs.bind(request_id=request.request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            # Nothing of this request stays bound to the thread (the next work it does is someone else's).
-            audit.acting_through(None)
-            logs.clear()
-            match = getattr(request, "resolver_match", None)
-            route = (match.view_name or UNMATCHED) if match is not None else UNMATCHED
-            method = metrics.method_label(request.method)
-            metrics.REQUEST_SECONDS.labels(route=route, method=method).observe(time.perf_counter() - started)
-        metrics.REQUESTS.labels(route=route, method=method, status=str(response.status_code)).inc()
+        # With tracing on (circuits/core/tracing.py) the request's span is the root of the
+        # trace its tasks and steps join; its ids come from logs.bind like the log lines'.
+        with tracing.server_span(request.method or "GET", request.headers) as span:
+            try:
+                tracing.annotate(request_id=request.request_id)
+                response = self.get_response(request)
+            finally:
+                route = self._finish(request, started)
+            tracing.name_request(span, metrics.method_label(request.method), route, response.status_code)
+        metrics.REQUESTS.labels(route=route, method=metrics.method_label(request.method), status=str(response.status_code)).inc()
         response[REQUEST_ID_HEADER] = request.request_id
         return response
+
+    @staticmethod
+    def _finish(request: HttpRequest, started: float) -> str:
+        # Nothing of this request stays bound to the thread (the next work it does is someone else's).
+        audit.acting_through(None)
+        logs.clear()
+        match = getattr(request, "resolver_match", None)
+        route = (match.view_name or UNMATCHED) if match is not None else UNMATCHED
+        metrics.REQUEST_SECONDS.labels(route=route, method=metrics.method_label(request.method)).observe(time.perf_counter() - started)
+        return route
 
     def process_view(self, request: HttpRequest, _view, _args, kwargs) -> None:
         match = request.resolver_match

@@ -223,8 +223,10 @@ def inbound_webhook(request: HttpRequest, token: str):
         return _problem(409, "Not Runnable", str(exc))
     logs.bind(execution_id=execution.pk)  # carried to the worker's task with the request id
     log.info("webhook delivery accepted: execution %s", execution.pk)
-    enqueue(execution)  # a worker runs it in every mode: the sender's wait never bounds the run
-    if config.get("respond", "immediately") != "wait":
+    waits = config.get("respond", "immediately") == "wait"
+    # A worker runs it in every mode (the sender's wait never bounds the run); a waiting sender's on the interactive queue.
+    enqueue(execution, "interactive" if waits else None)
+    if not waits:
         return _accepted(request, execution)
     execution = wait_for_outcome(execution.pk, float(config.get("wait_timeout_seconds", 10)))
     if execution.status == ExecutionStatus.FAILED:

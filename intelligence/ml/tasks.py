@@ -25,7 +25,7 @@ def enqueue_training(tenant_id: int, version_id: int) -> None:
         if settings.ML_TRAIN_INLINE:
             training.train(tenant_id, version_id)
         else:
-            train_model.apply_async((tenant_id, version_id), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+            train_model.apply_async((tenant_id, version_id))
 
     transaction.on_commit(send)
 

@@ -59,7 +59,7 @@ def enqueue_embedding(tenant_id: int, chunk_ids: list[int]) -> None:
         if settings.RAG_EMBED_INLINE:
             vectors.embed_chunks(tenant_id, batch)
         else:
-            embed_chunks.apply_async((tenant_id, batch), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+            embed_chunks.apply_async((tenant_id, batch))
 
 
 @contextmanager

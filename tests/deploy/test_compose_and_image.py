@@ -23,7 +23,7 @@ from tests.foundation.test_settings import run_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
-APP_SERVICES = ("migrate", "web", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "worker-bulk", "beat")
 SECRETS = {"SECRET_KEY": "k" * 50, "CREDENTIALS_KEY": "c" * 44, "POSTGRES_PASSWORD": "pw"}
 # Compose's interpolation: $$, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR.
 VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
@@ -68,7 +68,7 @@ def config() -> dict:
 
 
 def test_the_compose_file_parses_and_starts_the_whole_shape(config):
-    assert set(config["services"]) == {"db", "redis", "migrate", "web", "worker", "beat"}
+    assert set(config["services"]) == {"db", "redis", "migrate", "web", "worker", "worker-bulk", "beat"}
     assert config["services"]["db"]["image"] == "pgvector/pgvector:0.8.0-pg15"
     assert "worker" in config["services"]["worker"]["command"] and "beat" in config["services"]["beat"]["command"]
     assert config["services"]["migrate"]["command"][-2:] == ["migrate", "--noinput"]
@@ -134,6 +134,25 @@ def test_the_compose_environment_loads_the_production_settings(config):
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded == {"debug": False, "db": "db", "broker": "redis://redis:6379/0", "embedded": False, "queue": "circuitos", "ssl": True}
+
+
+def test_the_two_workers_between_them_consume_every_queue_each_its_own_kinds(config):
+    """worker takes interactive, default and scheduled work, worker-bulk the bulk queue: loaded
+    through the settings with each service's environment (CELERY_WORKER_KINDS, no -Q)."""
+    consumed = {}
+    for name in ("worker", "worker-bulk"):
+        service = config["services"][name]
+        assert "-Q" not in service["command"], f"{name}: the queues come from CELERY_WORKER_KINDS"
+        env = {k: str(v) for k, v in service["environment"].items()}
+        env["CIRCUITOS_VAR_DIR"] = str(ROOT / "var")
+        code = (
+            "import json, django; from django.conf import settings; django.setup(); from circuits.core.queues import queue_for;"
+            "print(json.dumps([queue_for(kind) for kind in settings.CELERY_WORKER_KINDS]))"
+        )
+        result = run_settings(env, code)
+        assert result.returncode == 0, result.stderr
+        consumed[name] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert consumed == {"worker": ["circuitos.interactive", "circuitos", "circuitos.scheduled"], "worker-bulk": ["circuitos.bulk"]}
 
 
 def test_the_dockerfile_is_slim_pinned_non_root_and_collects_static_at_build():

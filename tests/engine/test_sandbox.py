@@ -31,6 +31,7 @@ from circuits.automation.engine.expressions import ExpressionError, check_value,
 from circuits.automation.engine.runner import run_now
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.services.executions import CancelExecution
+from circuits.core.queues import all_queues
 from tests.engine.helpers import build, chain, node
 from tests.engine.sandbox_corpus import CANARY, CANARY_VARIABLE, PAYLOADS, TRIGGER
 from tests.fixtures import needs_postgres, needs_redis
@@ -228,7 +229,7 @@ WORKER_QUIET = ("--without-heartbeat", "--without-mingle", "--without-gossip", "
 def _start_worker(queue: str, **env: str) -> subprocess.Popen:
     """One Celery worker with a single slot: a render that never stops would keep it busy."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "circuitos_site", "worker", "-Q", queue, "--pool=threads", "-c", "1", *WORKER_QUIET],
+        [sys.executable, "-m", "celery", "-A", "circuitos_site", "worker", "-Q", ",".join(all_queues(queue)), "--pool=threads", "-c", "1", *WORKER_QUIET],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "circuitos_site.settings_test", "DATABASE_URL": _database_url(), "CELERY_QUEUE": queue, **env},
         stdout=subprocess.DEVNULL,

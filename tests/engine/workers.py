@@ -17,6 +17,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from circuits.core.queues import KINDS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -57,10 +59,19 @@ def _log(name: str | None):
 
 
 def start_worker(
-    queue: str, lease_seconds: int = 60, *, log: str | None = None, concurrency: int = 2, level: str = "WARNING", env: dict[str, str] | None = None
+    queue: str,
+    lease_seconds: int = 60,
+    *,
+    log: str | None = None,
+    concurrency: int = 2,
+    level: str = "WARNING",
+    env: dict[str, str] | None = None,
+    kinds: tuple[str, ...] = KINDS,
 ) -> subprocess.Popen:
-    """A `celery worker` on `queue`; `log` names a file in test-artifacts/ for its output (its
-    log lines, at `level`); `env` adds settings (PROMETHEUS_MULTIPROC_DIR, LOG_FORMAT, …)."""
+    """A `celery worker` under the base queue name `queue`, consuming the queues of `kinds`
+    (all by default: circuits/core/queues.py); `log` names a file in test-artifacts/ for its
+    output (its log lines, at `level`); `env` adds settings (PROMETHEUS_MULTIPROC_DIR, LOG_FORMAT, …)."""
+    env = {"CELERY_WORKER_KINDS": ",".join(kinds), **(env or {})}
     return subprocess.Popen(
         [
             sys.executable,
@@ -69,8 +80,6 @@ def start_worker(
             "-A",
             "circuitos_site",
             "worker",
-            "-Q",
-            queue,
             "--pool=threads",
             "-c",
             str(concurrency),
@@ -81,7 +90,7 @@ def start_worker(
             level,
         ],
         cwd=ROOT,
-        env=_env(queue, lease_seconds, LOG_LEVEL=level, **(env or {})),
+        env=_env(queue, lease_seconds, LOG_LEVEL=level, **env),
         stdout=subprocess.DEVNULL,
         stderr=_log(log),
         start_new_session=True,

@@ -87,7 +87,7 @@ from circuits.automation.engine.signals import execution_finished
 from circuits.automation.engine.walk import Walk
 from circuits.automation.lineage import running_step
 from circuits.automation.models.execution import MAX_SCOPE_LENGTH, Execution, ExecutionStatus, StepRun, StepStatus, lifecycle_event
-from circuits.core import logs, metrics
+from circuits.core import logs, metrics, tracing
 from circuits.core.live import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,11 @@ class Engine:
 
     def run_node(self, key: str, scope: str, data: dict) -> tuple[str, Any]:
         # step_id is bound once the step row exists (side-effecting steps are saved before they run).
-        with structlog.contextvars.bound_contextvars(step=key, step_id=None):
+        # Each step is a span of the execution's task span when tracing is on (circuits/core/tracing.py).
+        with (
+            structlog.contextvars.bound_contextvars(step=key, step_id=None),
+            tracing.span(f"step {key}", step=key, action=self.graph.nodes[key].action, execution_id=self.execution.pk, tenant=self.tenant.slug),
+        ):
             return self._run_node(key, scope, data)
 
     def _run_node(self, key: str, scope: str, data: dict) -> tuple[str, Any]:

@@ -252,7 +252,7 @@ def _schedule_flush(tenant_id: int, circuit_id: int, minutes: int) -> None:
     # next window open or nothing counted, and sends nothing: flushing is safe to repeat.
     countdown = minutes * 60 + FLUSH_GRACE_SECONDS
     try:
-        current_app.tasks[FLUSH_DIGEST_TASK].apply_async((tenant_id, circuit_id), countdown=countdown, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        current_app.tasks[FLUSH_DIGEST_TASK].apply_async((tenant_id, circuit_id), countdown=countdown)
     except Exception:  # the counted failures then go out with the next failure's alert
         log.exception("could not schedule the failure digest of circuit %s", circuit_id)
 

@@ -65,7 +65,8 @@ class StartExecution(Service):
             )
         except NotRunnable as exc:
             raise ValidationError({"circuit": str(exc)}) from None
-        enqueue(execution)
+        # A caller waiting for the outcome (or a test run watched in the builder) goes first.
+        enqueue(execution, "interactive" if self.test or self.wait_seconds is not None else None)
         return execution
 
     def execute(self) -> Execution:

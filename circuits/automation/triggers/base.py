@@ -131,7 +131,13 @@ def condition_holds(trigger: Trigger, context: dict[str, Any]) -> bool:
 
 
 def start(
-    trigger: Trigger, payload: dict, *, event: Event | None = None, parent: Execution | None = None, caused_by: Execution | None = None
+    trigger: Trigger,
+    payload: dict,
+    *,
+    event: Event | None = None,
+    parent: Execution | None = None,
+    caused_by: Execution | None = None,
+    kind: str | None = None,
 ) -> Execution | None:
     """Start the trigger's circuit; None when it cannot run or the chain it would extend is too long.
 
@@ -145,5 +151,5 @@ def start(
         return None
     except NotRunnable:
         return None
-    enqueue(execution)
+    enqueue(execution, kind)
     return execution

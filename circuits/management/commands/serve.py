@@ -18,6 +18,8 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from circuits.core import tracing
+
 
 class Command(BaseCommand):
     help = "Serve Circuit OS over HTTP + WebSocket (daphne); embedded worker/scheduler without Redis."
@@ -32,6 +34,7 @@ class Command(BaseCommand):
         require_collected_static()
         if check:
             return
+        tracing.configure("circuitos-web")  # one process, never forked: its web side and embedded worker
         if settings.CELERY_EMBEDDED and not no_worker:
             start_embedded_worker()
             self.stdout.write("Embedded Celery worker and scheduler started (in-memory broker).")

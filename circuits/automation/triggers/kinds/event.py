@@ -7,6 +7,7 @@ publishes execution.succeeded / execution.failed when some circuit listens.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 
 from circuits.automation.models.execution import Execution, ExecutionStatus
@@ -38,10 +39,13 @@ def publish_event(
         event = Event.objects.create(tenant=tenant, name=name, payload=payload, source=source)
         started = []
         context = {"event": payload, "trigger": payload}
-        for trigger in matching(tenant.pk, EventTrigger.type, name):
+        triggers = list(matching(tenant.pk, EventTrigger.type, name))
+        # An event that fans out to many circuits is bulk work: its runs queue behind nobody's wait.
+        kind = "bulk" if len(triggers) >= settings.ENGINE_BULK_FANOUT else None
+        for trigger in triggers:
             if trigger.circuit_id == skip_circuit_id or not condition_holds(trigger, context):
                 continue
-            execution = start(trigger, payload, event=event, caused_by=caused_by)
+            execution = start(trigger, payload, event=event, caused_by=caused_by, kind=kind)
             if execution is not None:
                 started.append(execution)
     return event, started
