@@ -66,6 +66,7 @@ def test_a_field_completes_previews_and_shows_an_unknown_step_inline(world, brow
     preview = page.locator(".field:has(#f-c-message) .expr-preview")
     expect(preview).to_have_class(re.compile("is-ok"))
     expect(preview).to_contain_text("Mail ada@example.com")
+    s.screenshot("expression-editor")
     wait_saved(page)
     assert draft_document(mapped)["nodes"][1]["config"]["message"] == "Mail {{ steps.score.output.email }}"
 
@@ -128,6 +129,7 @@ def test_a_rule_edited_as_rows_is_saved_and_routes_the_next_test_run(world, brow
     retype(page, row.locator(".cm-content[data-expr-editor='c.rules.__r.right']"), "50")
     page.locator("[data-rows='c.rules'] [data-row-add]").click()
     expect(rows).to_have_count(2)
+    s.screenshot("rules-rows-editor")
     wait_saved(page)
     check = next(n for n in draft_document(circuit)["nodes"] if n["key"] == "check")
     assert check["config"]["rules"] == [{"left": "{{ trigger.score }}", "op": "gte", "right": 50}]

@@ -26,7 +26,8 @@ def rows_post(name: str, rows: list[dict], columns: list[str], **extra) -> Query
     data.update({"key": "check", "n.key": "check", f"{name}.__mode": "rows", **extra})
     for row in [*rows, {}]:
         for column in columns:
-            data.appendlist(f"{name}.__r.{column}", row.get(column, ""))
+            cell = row.get(column, "")
+            data.appendlist(f"{name}.__r.{column}", cell if isinstance(cell, str) else json.dumps(cell))  # as typed: JSON for non-text
     return data
 
 
@@ -99,6 +100,21 @@ def test_switch_cases_as_rows_become_ports_and_a_bad_port_name_is_named(world, c
     bad = [{"port": "gold", "equals": "gold"}, {"port": "Not Valid", "equals": "x"}]
     html, result = answer(client, rows_post("c.cases", bad, ["port", "equals"], action="control.switch", **{"c.value": "{{ trigger.plan }}"}))
     assert result is None and "case 2: port name &#x27;Not Valid&#x27; must be lower-case" in error_slot(html, "c-cases")
+
+
+def test_get_records_filters_are_rows_too_and_their_checks_still_apply(world, client_for):
+    flow(world)
+    client = client_for(world.editor)
+    filters = [{"field": "score", "op": "gte", "value": 50}, {"field": "status", "op": "in", "value": ["new", "open"]}]
+    extra = {"c.object_type": "lead"}
+    html, result = answer(client, rows_post("c.filters", filters, ["field", "op", "value"], action="data.get_records", **extra))
+    assert result is not None and result["valid"], html
+    assert result["node"]["config"]["filters"] == filters
+    # The action's own check (an 'in' needs a list) still speaks, on the field.
+    _, result = answer(
+        client, rows_post("c.filters", [{"field": "status", "op": "in", "value": "new"}], ["field", "op", "value"], action="data.get_records", **extra)
+    )
+    assert result is not None and not result["valid"] and any("'in' needs a list" in e for e in result["errors"])
 
 
 def test_the_blank_row_alone_gives_no_rules(world, client_for):

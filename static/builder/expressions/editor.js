@@ -194,11 +194,15 @@ export function mountField(source, { nodeKey }) {
     }
     status.classList.add('is-ok');
     const text = result.truncated ? result.value + '…' : typeof result.value === 'string' ? result.value : JSON.stringify(result.value);
-    status.replaceChildren(
-      Object.assign(document.createElement('span'), { className: 'expr-preview-label', textContent: result.execution ? '= ' : '= (no test run yet) ' }),
+    const parts = [
+      Object.assign(document.createElement('span'), { className: 'expr-preview-label', textContent: '= ' }),
       Object.assign(document.createElement('code'), { className: 'expr-preview-value', textContent: text }),
-      Object.assign(document.createElement('small'), { className: 'expr-preview-type', textContent: ` ${result.type}` }),
-    );
+    ];
+    // The type where the text does not say it (null and true/false do).
+    if (result.type !== 'null' && result.type !== 'boolean') parts.push(Object.assign(document.createElement('small'), { className: 'expr-preview-type', textContent: ` ${result.type}` }));
+    if (!result.execution) parts.push(Object.assign(document.createElement('small'), { className: 'expr-preview-note', textContent: ' · no test run yet' }));
+    status.replaceChildren(...parts);
+    status.title = result.execution ? `Rendered with the data of test run #${result.execution}` : 'No test run yet: trigger, steps and vars are empty';
   }
 
   function schedulePreview(delay = PREVIEW_DELAY_MS) {

@@ -6,7 +6,7 @@ the config path joined with dots under a prefix (`c.url`, `c.auth.user`), so nes
 with declared properties become nested fieldsets; name → value objects (headers, query,
 variables, fields) are rows of a key/value editor (`c.headers.__k` / `c.headers.__v`, or as
 JSON when asked for, `c.headers.__mode` saying which); lists of rules (an if's `rules`, a
-switch's `cases`) are rows of columns — an expression, an operator select, another expression
+switch's `cases`, Get Records' `filters`) are rows of columns — an expression, an operator select, another expression
 (`c.rules.__r.left`, `c.rules.__r.op`, …; `c.rules.__mode` = rows), validated row by row so an
 error names its row; other free-shape objects and arrays of objects are edited as JSON. Every string-ish field accepts a template (`{{ trigger.email }}`):
 numbers and lists hold them as text until the engine renders them at run time.
@@ -41,7 +41,7 @@ _JSON_START = re.compile(r"^\s*(\{|\[|\"|-?\d|true\b|false\b|null\b)")
 PAIR_FIELDS = {"headers", "query", "variables", "fields"}
 # Arrays of small objects edited as rows of columns (each cell an expression or a choice);
 # the name a row goes by in errors ("rule 2: …").
-ROW_FIELDS = {"rules": "rule", "cases": "case"}
+ROW_FIELDS = {"rules": "rule", "cases": "case", "filters": "filter"}
 
 
 @dataclass
