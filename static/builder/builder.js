@@ -430,7 +430,8 @@
     const changed = key !== selectedKey;
     selectedKey = key;
     markSelected();
-    if (focus && idOf.has(key)) $(`#node-${idOf.get(key)}`).focus();
+    // preventScroll: a focus must not scroll the (overflow: hidden) canvas; canvas-tools.js pans.
+    if (focus && idOf.has(key)) $(`#node-${idOf.get(key)}`).focus({ preventScroll: true });
     if (changed || !$('#panel-step').dataset.key) loadPanel(key);
     else if ($('#tab-step').getAttribute('aria-selected') !== 'true') showTab('step'); // the node view: its form and its data
     renderRunPanel();
@@ -1196,6 +1197,7 @@
     showNodeIO();
     showTaken();
     renderRunPanel();
+    document.dispatchEvent(new CustomEvent('builder:run', { detail: run })); // for canvas-tools.js
   }
   function stepsOf(key) {
     return run.detail ? run.detail.steps.filter((s) => s.node === key) : [];
@@ -1506,5 +1508,18 @@
   updateHistoryButtons();
   if (order.length) requestAnimationFrame(() => fit(true));
   if (run.id) loadRunDetail();
-  window.circuitBuilder = { editor, currentDoc, save, select, fit, get revision() { return revision; }, get run() { return run; } };
+  // canvas-tools.js (minimap, box selection, clipboard, pin editor) works only through this
+  // object and the builder:ready / builder:run events: keep their shape when refactoring.
+  // applyDocument(doc): redraw from a document (nodes may carry `ports`) as ONE undo step.
+  function applyDocument(doc) {
+    if (!CAN.edit) return;
+    render(doc, triggerPos());
+    commit();
+    reselect();
+  }
+  window.circuitBuilder = {
+    editor, currentDoc, save, select, fit, applyDocument, setPinned, watch,
+    get revision() { return revision; }, get run() { return run; }, get selectedKey() { return selectedKey; },
+  };
+  document.dispatchEvent(new CustomEvent('builder:ready', { detail: window.circuitBuilder }));
 })();

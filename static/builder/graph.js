@@ -15,8 +15,33 @@
     return String(text == null ? '' : text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
   }
 
+  // Action families (the registry's categories, actions/sdk/registry.py CATEGORIES) and the icon
+  // each one's node cards show, here so the builder and the execution page draw the same.
+  // Icons are inline SVG (24 × 24, stroked in currentColor): no font or network needed.
+  const FAMILIES = {
+    trigger: { name: 'trigger', icon: '<path d="M13 3 5 14h6l-1 7 8-11h-6z"/>' },
+    data: { name: 'data', icon: '<ellipse cx="12" cy="6" rx="7" ry="3"/><path d="M5 6v12c0 1.7 3.1 3 7 3s7-1.3 7-3V6M5 12c0 1.7 3.1 3 7 3s7-1.3 7-3"/>' },
+    web: { name: 'web', icon: '<circle cx="12" cy="12" r="9"/><path d="M3 12h18M12 3c2.5 2.7 3.7 5.7 3.7 9s-1.2 6.3-3.7 9c-2.5-2.7-3.7-5.7-3.7-9S9.5 5.7 12 3z"/>' },
+    ml: { name: 'ai / ml', icon: '<rect x="6" y="6" width="12" height="12" rx="2"/><path d="M9 2v4M15 2v4M9 18v4M15 18v4M2 9h4M2 15h4M18 9h4M18 15h4M10 10h4v4h-4z"/>' },
+    rag: { name: 'rag', icon: '<path d="M4 4h9a3 3 0 0 1 3 3v13a2 2 0 0 0-2-2H4z"/><circle cx="17" cy="8" r="3"/><path d="m19.2 10.2 2.3 2.3"/>' },
+    graph: { name: 'graph', icon: '<circle cx="5" cy="12" r="2.5"/><circle cx="18" cy="5" r="2.5"/><circle cx="18" cy="19" r="2.5"/><path d="m7.3 10.9 8.4-4.7M7.3 13.1l8.4 4.7"/>' },
+    control: { name: 'flow', icon: '<circle cx="6" cy="5" r="2.5"/><circle cx="6" cy="19" r="2.5"/><circle cx="18" cy="12" r="2.5"/><path d="M6 7.5v9M6 12h4a5 5 0 0 0 5.5-0"/>' },
+    notify: { name: 'notify', icon: '<path d="M6 16V11a6 6 0 1 1 12 0v5l2 2H4z"/><path d="M10 20a2 2 0 0 0 4 0"/>' },
+    util: { name: 'utility', icon: '<path d="M14.5 6.5a4 4 0 0 0-5.3 5.3L3.5 17.5l3 3 5.7-5.7a4 4 0 0 0 5.3-5.3l-2.5 2.5-2.5-.5-.5-2.5z"/>' },
+  };
+  const UNKNOWN_FAMILY = { name: 'unknown', icon: '<circle cx="12" cy="12" r="9"/><path d="M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .9-1 1.6V14M12 17.5v.5"/>' };
+  function family(category) {
+    return FAMILIES[category] || UNKNOWN_FAMILY;
+  }
+  // The family icon followed by the category badge (side by side, never on top of its text).
+  function kindHtml(category) {
+    const fam = family(category);
+    const svg = `<svg viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">${fam.icon}</svg>`;
+    return `<span class="node-kind"><span class="node-icon fam-${esc(category)}" data-family="${esc(fam.name)}" title="${esc(fam.name)}">${svg}</span><span class="cat cat-${esc(category)}">${esc(category)}</span></span>`;
+  }
+
   function triggerCard(summary) {
-    return `<div class="node-card" data-key="trigger"><div class="node-top"><span class="cat cat-trigger">trigger</span><span class="node-status" aria-hidden="true"></span></div>
+    return `<div class="node-card" data-key="trigger"><div class="node-top">${kindHtml('trigger')}<span class="node-status" aria-hidden="true"></span></div>
       <div class="node-label">Trigger</div><div class="node-meta trigger-summary">${esc(summary)}</div></div>`;
   }
 
@@ -24,7 +49,7 @@
   // `pinned`: the step has pinned data (test runs use it instead of running the step).
   function actionCard(key, label, meta, pinned) {
     const pin = pinned ? '<span class="node-pin" title="Pinned data: test runs use it instead of running this step">pinned</span>' : '';
-    return `<div class="node-card" data-key="${esc(key)}"><div class="node-top"><span class="cat cat-${esc(meta.category)}">${esc(meta.category)}</span>${pin}<span class="node-status" aria-hidden="true"></span></div>
+    return `<div class="node-card" data-key="${esc(key)}"><div class="node-top">${kindHtml(meta.category)}${pin}<span class="node-status" aria-hidden="true"></span></div>
       <div class="node-label">${esc(label || meta.label)}</div>
       <div class="node-meta"><code>${esc(key)}</code> · ${esc(meta.label)}</div>
       <div class="node-problem" hidden></div><div class="node-io" hidden></div></div>`;
@@ -142,5 +167,5 @@
     return { x: Math.min(...xs) - 260, y };
   }
 
-  window.CircuitGraph = { TRIGGER, FINISHED, READABLE_ZOOM, esc, triggerCard, actionCard, labelPorts, setRunState, nodeStates, takenEdges, fit, connectionEl, markTaken, triggerPosition };
+  window.CircuitGraph = { TRIGGER, FINISHED, READABLE_ZOOM, FAMILIES, family, kindHtml, esc, triggerCard, actionCard, labelPorts, setRunState, nodeStates, takenEdges, fit, connectionEl, markTaken, triggerPosition };
 })();

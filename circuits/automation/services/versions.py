@@ -191,6 +191,14 @@ def validate_version(version: CircuitVersion) -> list[dict]:
     return graphs.validate(graphs.from_version(version))
 
 
+def validate_document(document: dict) -> list[dict]:
+    """The problems a document would have as the draft, without saving it (a document that
+    could not be saved at all raises ValidationError, as SaveDraft does)."""
+    document = {"format": FORMAT, **document}
+    check_document(document)
+    return graphs.validate(graphs.from_document(document))
+
+
 def testable_version(circuit: Circuit) -> CircuitVersion:
     """The version a test run uses (the draft, else the published one), refused unless its graph is valid."""
     version = current_version(circuit)

@@ -125,6 +125,18 @@ class DocumentSerializer(StrictSerializer):
     edges = EdgeSerializer(many=True, max_length=2000)
 
 
+class ValidateRequestSerializer(StrictSerializer):
+    """Empty: check the saved draft. With `nodes` and `edges`: check that document instead, unsaved."""
+
+    nodes = NodeSerializer(many=True, max_length=500, required=False)
+    edges = EdgeSerializer(many=True, max_length=2000, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if ("nodes" in attrs) != ("edges" in attrs):
+            raise serializers.ValidationError("Send both nodes and edges (a document to check), or neither (check the saved draft).")
+        return attrs
+
+
 class DraftSaveSerializer(DocumentSerializer):
     base_revision = serializers.IntegerField(
         required=False,

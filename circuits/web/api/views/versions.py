@@ -9,18 +9,18 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from circuits.automation.models.version import CircuitVersion, VersionStatus
-from circuits.automation.services.versions import PublishDraft, Rollback, SaveDraft, validate_version
+from circuits.automation.services.versions import PublishDraft, Rollback, SaveDraft, validate_document, validate_version
 from circuits.tenancy.roles import Perm
 from circuits.web.api.pagination import PagePagination
 from circuits.web.api.serializers.circuits import (
     DraftSaveSerializer,
     PublishSerializer,
     RollbackSerializer,
+    ValidateRequestSerializer,
     ValidationResultSerializer,
     VersionDetailSerializer,
     VersionSerializer,
 )
-from circuits.web.api.serializers.common import EmptySerializer
 from circuits.web.api.views.base import CIRCUIT_NAME, ApiView
 from circuits.web.views.builder.services import diff_versions
 
@@ -122,20 +122,32 @@ class DraftValidateView(ApiView):
 
     @extend_schema(
         summary="Validate the draft (unknown actions, bad configs, dangling edges, cycles …) without publishing",
-        request=EmptySerializer,
+        description=(
+            "An empty body checks the saved draft. A body with `nodes` and `edges` checks that document as the draft "
+            "would be, without saving it (the builder asks before pasting steps); a document that could not be saved "
+            "at all is a 400 naming what is wrong. `revision` is the saved draft's (0 when there is none)."
+        ),
+        request=ValidateRequestSerializer,
         examples=[
+            OpenApiExample("A document to check", request_only=True, value=DOCUMENT),
             OpenApiExample(
                 "Problems",
                 response_only=True,
                 value={"valid": False, "revision": 2, "errors": [{"message": "unknown action 'util.nope'", "node": "score", "field": "action"}]},
-            )
+            ),
         ],
     )
     def post(self, request, name: str):
-        draft = _draft(self.get_circuit(name))
-        self.validated(EmptySerializer)
-        errors = validate_version(draft)
-        return Response({"valid": not errors, "revision": draft.revision, "errors": errors})
+        circuit = self.get_circuit(name)
+        data = self.validated(ValidateRequestSerializer)
+        if "nodes" not in data:
+            draft = _draft(circuit)
+            errors = validate_version(draft)
+            return Response({"valid": not errors, "revision": draft.revision, "errors": errors})
+        draft = circuit.versions.filter(status=VersionStatus.DRAFT).first()
+        # The raw nodes/edges (after the field checks above), as the draft's save keeps them.
+        errors = validate_document({"nodes": request.data["nodes"], "edges": request.data["edges"]})
+        return Response({"valid": not errors, "revision": draft.revision if draft else 0, "errors": errors})
 
 
 @extend_schema(tags=TAG, parameters=[CIRCUIT_NAME])
