@@ -17,10 +17,9 @@ import pytest
 from playwright.sync_api import expect
 
 from circuits.automation.models.execution import ExecutionStatus
-from circuits.automation.models.version import CircuitVersion
 from circuits.automation.services.versions import PublishDraft, SaveDraft
 from circuits.records.service import CreateRecord
-from circuits.tenancy.models.tenants import Membership
+from intelligence.graph.services import UpsertEntity
 from tests.engine.helpers import build, chain, node, run
 
 pytestmark = pytest.mark.browser
@@ -198,7 +197,7 @@ class Pages:
     circuit: str
     execution: int
     record: int
-    member: int
+    entity: int
 
 
 def _pages(world) -> Pages:
@@ -206,9 +205,8 @@ def _pages(world) -> Pages:
     circuit = build(world, "phone-flow", steps, chain("hello", "done"))
     execution = run(circuit, {"n": 1})
     lead = CreateRecord(world.tenant, world.editor, "lead", {"email": "ada@example.com", "first_name": "Ada"}).execute()
-    member = Membership.objects.get(tenant=world.tenant, user=world.viewer)
-    assert CircuitVersion.objects.filter(circuit=circuit).exists()
-    return Pages(circuit=circuit.slug, execution=execution.pk, record=lead.pk, member=member.pk)
+    company, _ = UpsertEntity(world.tenant, world.editor, kind="company", name="Acme Sensors").execute()
+    return Pages(circuit=circuit.slug, execution=execution.pk, record=lead.pk, entity=company.pk)
 
 
 PHONE_PAGES = [
@@ -232,6 +230,8 @@ PHONE_PAGES = [
     "/t/acme/search/",
     "/t/acme/models/",
     "/t/acme/graph/",
+    "/t/acme/graph/{entity}",
+    "/t/acme/inbox/",
     "/t/acme/settings/members/",
     "/t/acme/settings/credentials/",
     "/t/acme/settings/api-keys/",
@@ -252,18 +252,16 @@ PHONE_PROBLEMS_JS = r"""() => {
   const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
     + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\s+/).join('.') : '');
   const sticksOut = (el) => el && el.getBoundingClientRect().right > width + 1;
-  if (doc.scrollWidth > width + 1) {
-    // Name the outermost elements that stick out, so a failure says what to fix.
-    const out = Array.from(document.querySelectorAll('main *, header *')).filter((el) => sticksOut(el) && !sticksOut(el.parentElement));
-    problems.push(`the page scrolls sideways: ${doc.scrollWidth}px wide in ${width}px (${out.slice(0, 4).map(name).join(', ')})`);
-  }
+  const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
   const scroller = (el) => {
-    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-      const o = getComputedStyle(p).overflowX;
-      if (o === 'auto' || o === 'scroll') return p;
-    }
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) if (scrolls(p)) return p;
     return null;
   };
+  if (doc.scrollWidth > width + 1) {
+    // Name the outermost elements that stick out, so a failure says what to fix.
+    const out = Array.from(document.querySelectorAll('main *, header *')).filter((el) => sticksOut(el) && !sticksOut(el.parentElement) && !scroller(el));
+    problems.push(`the page scrolls sideways: ${doc.scrollWidth}px wide in ${width}px (${out.slice(0, 4).map(name).join(', ')})`);
+  }
   const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
   for (const link of document.querySelectorAll('.mainnav a')) {
     link.scrollIntoView({block: 'nearest', inline: 'nearest'});
@@ -273,7 +271,7 @@ PHONE_PROBLEMS_JS = r"""() => {
   window.scrollTo(0, 0);
   for (const table of document.querySelectorAll('main table')) {
     if (!shown(table)) continue;
-    const box = scroller(table);
+    const box = scroller(table) || (scrolls(table) ? table : null);
     if (sticksOut(box || table)) problems.push(`${name(table)} reaches past the screen`);
     if (!box && table.scrollWidth > table.parentElement.clientWidth + 1) problems.push(`the wide ${name(table)} has no box of its own to scroll in`);
   }
