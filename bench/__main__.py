@@ -9,6 +9,10 @@ ALL = ["engine", "queue", "webhook", "fanout", "websocket", "pages", "rss"]
 
 if __name__ == "__main__":
     names = sys.argv[1:] or ALL
+    if "retention" in names:  # PostgreSQL only, not in ALL: its own throwaway database, chosen before Django starts
+        from bench.retention import use_throwaway_database
+
+        use_throwaway_database()
     setup_django()
     for name in names:
         try:

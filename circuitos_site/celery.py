@@ -30,8 +30,20 @@ def _consume_configured_kinds(sender, instance, **kwargs) -> None:
     from celery.concurrency import get_implementation
     from celery.concurrency.prefork import TaskPool as Prefork
 
-    if not issubclass(get_implementation(instance.pool_cls), Prefork):
+    forks = issubclass(get_implementation(instance.pool_cls), Prefork)
+    if not forks:
         tracing.configure("circuitos-worker")
+    if settings.WORKER_METRICS_PORT:
+        # Started in the main process: before the pool forks, so a missing multiprocess folder
+        # stops the worker at once instead of serving counts that never move.
+        from django.core.exceptions import ImproperlyConfigured
+
+        from circuits.core.metrics import serve_worker_metrics
+
+        try:
+            serve_worker_metrics(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_ADDR, forks=forks)
+        except (ImproperlyConfigured, OSError) as exc:  # Celery logs and ignores a receiver's exception: exit instead
+            raise SystemExit(f"circuitos worker: {exc}") from exc
 
 
 @signals.worker_process_init.connect

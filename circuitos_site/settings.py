@@ -378,6 +378,12 @@ METRICS_ALLOW_NETWORKS = env_networks("METRICS_ALLOW_NETWORKS", ["127.0.0.1/32",
 PROMETHEUS_MULTIPROC_DIR = env_dir("PROMETHEUS_MULTIPROC_DIR")
 # Distinct circuits one process labels in execution series; further ones count as "other".
 METRICS_MAX_CIRCUITS = env_int("METRICS_MAX_CIRCUITS", 500, minimum=1)
+# Each Celery worker serves its own series (steps, executions finished, lease takeovers: counted
+# where they run) on this port when set (circuits/core/metrics.py `serve_worker_metrics`); a
+# prefork worker needs PROMETHEUS_MULTIPROC_DIR so its children's counts meet. Bound to
+# WORKER_METRICS_ADDR: loopback unless a scraper on another host must reach it (no token here).
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0, minimum=0)
+WORKER_METRICS_ADDR = env_str("WORKER_METRICS_ADDR", "127.0.0.1")
 
 # --- Engine ------------------------------------------------------------------------------
 ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from circuits.automation.models.execution import FINISHED, Execution, StepRun
+from circuits.automation.models.execution import ACTIVE, FINISHED, Execution, StepRun
 from circuits.core.numbers import finite_number
 
 FIELDS = ("days", "per_circuit")
@@ -62,10 +62,15 @@ def policy_for(tenant) -> Policy:
     return Policy(days=days, per_circuit=int(per_circuit) if per_circuit else None)
 
 
+def _needed_by_unfinished(field: str) -> QuerySet:
+    # The unfinished executions are few and have a partial index (execution_unfinished_idx):
+    # the ones they point at are a small hashed set, never a scan of the whole table per batch.
+    return Execution.objects.filter(status__in=ACTIVE).exclude(**{f"{field}__isnull": True}).values(field)
+
+
 def _prunable(tenant) -> QuerySet[Execution]:
-    unfinished = ~Q(status__in=FINISHED)
-    busy = Q(children__in=Execution.objects.filter(unfinished)) | Q(reruns__in=Execution.objects.filter(unfinished))
-    busy |= Q(caused__in=Execution.objects.filter(unfinished))
+    busy = Q(pk__in=_needed_by_unfinished("parent_id")) | Q(pk__in=_needed_by_unfinished("rerun_of_id"))
+    busy |= Q(pk__in=_needed_by_unfinished("caused_by_id"))
     return Execution.objects.for_tenant(tenant).filter(status__in=FINISHED).exclude(busy)
 
 
@@ -75,16 +80,35 @@ def _delete(ids: list[int]) -> int:
         return Execution.objects.filter(pk__in=ids, status__in=FINISHED).delete()[1].get(Execution._meta.label, 0)
 
 
+def _after(last: tuple | None) -> Q:
+    """Keyset: past the last (created_at, pk) a previous batch took (it never re-reads what it
+    kept or the index entries of rows it deleted; no OFFSET)."""
+    if last is None:
+        return Q()
+    return Q(created_at__gt=last[0]) | Q(created_at=last[0], pk__gt=last[1])
+
+
+def prunable_batch(tenant, cutoff, batch: int, after: tuple | None = None) -> QuerySet:
+    """(created_at, pk) of the next `batch` prunable executions created before `cutoff`, oldest first."""
+    return _prunable(tenant).filter(_after(after), created_at__lt=cutoff).order_by("created_at", "pk").values_list("created_at", "pk")[:batch]
+
+
+def _prune_batches(tenant, select, batch: int, max_batches: int) -> int:
+    deleted, last = 0, None
+    for _ in range(max_batches):
+        rows = list(select(last)[:batch])
+        if not rows:
+            break
+        last = rows[-1]
+        deleted += _delete([pk for _created, pk in rows])
+    return deleted
+
+
 def prune_tenant(tenant, *, batch: int = 500, max_batches: int = 20, now=None) -> int:
     """Delete what the tenant's policy no longer keeps, at most `max_batches` × `batch` executions a call."""
     policy = policy_for(tenant)
     cutoff = (now or timezone.now()) - timedelta(days=policy.days)
-    deleted = 0
-    for _ in range(max_batches):
-        ids = list(_prunable(tenant).filter(created_at__lt=cutoff).order_by("created_at", "pk").values_list("pk", flat=True)[:batch])
-        if not ids:
-            break
-        deleted += _delete(ids)
+    deleted = _prune_batches(tenant, lambda last: prunable_batch(tenant, cutoff, batch, last), batch, max_batches)
     if policy.per_circuit:
         over = (
             Execution.objects.for_tenant(tenant)
@@ -100,9 +124,6 @@ def prune_tenant(tenant, *, batch: int = 500, max_batches: int = 20, now=None) -
             if boundary is None:
                 continue
             older = Q(created_at__lt=boundary[0]) | Q(created_at=boundary[0], pk__lt=boundary[1])
-            for _ in range(max_batches):
-                ids = list(_prunable(tenant).filter(older, circuit_id=circuit_id).order_by("created_at", "pk").values_list("pk", flat=True)[:batch])
-                if not ids:
-                    break
-                deleted += _delete(ids)
+            oldest = _prunable(tenant).filter(older, circuit_id=circuit_id).order_by("created_at", "pk").values_list("created_at", "pk")
+            deleted += _prune_batches(tenant, lambda last, oldest=oldest: oldest.filter(_after(last)), batch, max_batches)
     return deleted

@@ -89,3 +89,24 @@ def webhook_rejected(reason: str) -> None:
 
 def live_event_dropped(reason: str) -> None:
     LIVE_EVENT_DROPS.labels(reason=reason).inc()
+
+
+def serve_worker_metrics(port: int, addr: str, *, forks: bool) -> None:
+    """A Celery worker's own /metrics (prometheus-client's HTTP server on a daemon thread of
+    the worker's main process): the series its runs count. `forks` (the prefork pool): the
+    children's values reach the main process only through PROMETHEUS_MULTIPROC_DIR."""
+    from django.core.exceptions import ImproperlyConfigured
+    from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    if settings.PROMETHEUS_MULTIPROC_DIR is not None:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(settings.PROMETHEUS_MULTIPROC_DIR))
+    elif forks:
+        raise ImproperlyConfigured(
+            "WORKER_METRICS_PORT with the prefork pool needs PROMETHEUS_MULTIPROC_DIR (an empty folder of this worker's own): "
+            "its child processes count the steps and executions"
+        )
+    else:
+        registry = REGISTRY
+    start_http_server(port, addr=addr, registry=registry)

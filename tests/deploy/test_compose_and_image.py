@@ -68,7 +68,8 @@ def config() -> dict:
 
 
 def test_the_compose_file_parses_and_starts_the_whole_shape(config):
-    assert set(config["services"]) == {"db", "redis", "migrate", "web", "worker", "worker-bulk", "beat"}
+    assert set(config["services"]) == {"db", "redis", "migrate", "web", "worker", "worker-bulk", "beat", "prometheus"}
+    assert [name for name, service in config["services"].items() if service.get("profiles")] == ["prometheus"]  # only with --profile monitoring
     assert config["services"]["db"]["image"] == "pgvector/pgvector:0.8.0-pg15"
     assert "worker" in config["services"]["worker"]["command"] and "beat" in config["services"]["beat"]["command"]
     assert config["services"]["migrate"]["command"][-2:] == ["migrate", "--noinput"]
@@ -153,6 +154,28 @@ def test_the_two_workers_between_them_consume_every_queue_each_its_own_kinds(con
         assert result.returncode == 0, result.stderr
         consumed[name] = json.loads(result.stdout.strip().splitlines()[-1])
     assert consumed == {"worker": ["circuitos.interactive", "circuitos", "circuitos.scheduled"], "worker-bulk": ["circuitos.bulk"]}
+
+
+def test_the_monitoring_profiles_prometheus_scrapes_web_with_the_token_and_every_workers_own_port(config):
+    prometheus = config["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    mounted = {volume.split(":")[0]: volume.split(":")[1] for volume in prometheus["volumes"] if volume.startswith("./")}
+    assert mounted == {"./prometheus.yml": "/etc/prometheus/prometheus.yml", "./prometheus-alerts.yaml": "/etc/prometheus/alerts.yaml"}
+    assert config["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"} and prometheus["secrets"] == ["metrics_token"]
+    scrape = yaml.safe_load((COMPOSE.parent / "prometheus.yml").read_text())
+    assert scrape["rule_files"] == ["/etc/prometheus/alerts.yaml"]
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    web = jobs["circuitos-web"]
+    assert web["static_configs"][0]["targets"] == ["web:8000"]
+    assert web["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/metrics_token"}
+    assert "web" in config["services"]["web"]["environment"]["ALLOWED_HOSTS"].split(",")  # Prometheus's Host header
+    workers = jobs["circuitos-workers"]["dns_sd_configs"][0]
+    assert set(workers["names"]) == {"worker", "worker-bulk"}
+    for name in workers["names"]:
+        env = config["services"][name]["environment"]
+        assert env["WORKER_METRICS_PORT"] == str(workers["port"]) and env["WORKER_METRICS_ADDR"] == "0.0.0.0"
+        # The prefork pool's children meet in a folder that starts empty with the container.
+        assert env["PROMETHEUS_MULTIPROC_DIR"] in config["services"][name]["tmpfs"]
 
 
 def test_the_dockerfile_is_slim_pinned_non_root_and_collects_static_at_build():

@@ -134,3 +134,30 @@ def test_the_retention_page_saves_and_shows_errors_by_field(world, client):
     world.tenant.refresh_from_db()
     assert world.tenant.retention == {"days": 14}
     assert 'value="14"' in client.get("/t/acme/settings/retention/").content.decode()
+
+
+def test_pruning_walks_the_history_by_keyset_past_what_it_must_keep_without_offset(world, circuit):
+    # The oldest is still read by a running child: kept, and later batches start after it.
+    held = _execution(circuit, days_old=200)
+    _execution(circuit, days_old=0, status=ExecutionStatus.RUNNING, parent=held)
+    prunable = [_execution(circuit, days_old=150 - i) for i in range(4)]
+    with CaptureQueriesContext(connection) as captured:
+        assert retention.prune_tenant(world.tenant, batch=1, max_batches=4) == 4
+    assert Execution.objects.filter(pk=held.pk).exists()
+    assert not Execution.objects.filter(pk__in=[e.pk for e in prunable]).exists()
+    selects = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "circuits_execution"."created_at"')]
+    assert len(selects) == 4 and not any("OFFSET" in sql for sql in selects)
+    assert all('"circuits_execution"."created_at" >' in sql for sql in selects[1:])  # each after the last one taken
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the partial index and its plan are PostgreSQL's")
+def test_the_executions_an_unfinished_one_still_needs_are_found_through_the_partial_index(world, circuit):
+    _execution(circuit, days_old=100)
+    query = retention.prunable_batch(world.tenant, timezone.now(), 500)
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # A tiny table: make the planner show what it can use (until the test's transaction ends).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert plan.count("execution_unfinished_idx") == 3, plan  # parent, re-run source, cause

@@ -67,10 +67,12 @@ def start_worker(
     level: str = "WARNING",
     env: dict[str, str] | None = None,
     kinds: tuple[str, ...] = KINDS,
+    pool: str = "threads",
 ) -> subprocess.Popen:
     """A `celery worker` under the base queue name `queue`, consuming the queues of `kinds`
     (all by default: circuits/core/queues.py); `log` names a file in test-artifacts/ for its
-    output (its log lines, at `level`); `env` adds settings (PROMETHEUS_MULTIPROC_DIR, LOG_FORMAT, …)."""
+    output (its log lines, at `level`); `env` adds settings (PROMETHEUS_MULTIPROC_DIR, LOG_FORMAT, …);
+    `pool` is Celery's (threads: quick to start; prefork: as in production)."""
     env = {"CELERY_WORKER_KINDS": ",".join(kinds), **(env or {})}
     return subprocess.Popen(
         [
@@ -80,7 +82,7 @@ def start_worker(
             "-A",
             "circuitos_site",
             "worker",
-            "--pool=threads",
+            f"--pool={pool}",
             "-c",
             str(concurrency),
             "--without-heartbeat",

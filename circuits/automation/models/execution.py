@@ -246,6 +246,13 @@ class Execution(TenantOwned):
             models.Index(fields=["tenant", "-created_at"], name="execution_recent_idx"),
             models.Index(fields=["tenant", "circuit", "status"], name="execution_circuit_idx"),
             models.Index(fields=["circuit", "-created_at"], name="execution_circuit_recent_idx"),  # retention's count per circuit
+            # The few executions not finished among millions: the sweep, /metrics' gauges and
+            # retention's "still needed by an unfinished one" read them through this, never a scan.
+            models.Index(
+                fields=["status"],
+                name="execution_unfinished_idx",
+                condition=models.Q(status__in=["queued", "running", "waiting"]),
+            ),
         ]
 
     def __str__(self) -> str:
