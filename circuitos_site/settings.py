@@ -388,6 +388,9 @@ WORKER_METRICS_ADDR = env_str("WORKER_METRICS_ADDR", "127.0.0.1")
 # --- Engine ------------------------------------------------------------------------------
 ENGINE_INLINE_WAIT_SECONDS = float(env_int("ENGINE_INLINE_WAIT_SECONDS", 5, minimum=0))
 ENGINE_LEASE_SECONDS = env_int("ENGINE_LEASE_SECONDS", 60, minimum=2)  # renewed every third of it while an execution runs
+# Webhooks with `respond: wait` run in the web process, written once at the end (circuits/automation/engine/inline.py;
+# needs PostgreSQL and Redis); off: a worker runs them and the request watches.
+ENGINE_INLINE_RUNS = env_bool("ENGINE_INLINE_RUNS", True)
 ENGINE_IDEMPOTENCY_KEEP_DAYS = env_int("ENGINE_IDEMPOTENCY_KEEP_DAYS", 7, minimum=1)  # how long record writes remember their key
 ENGINE_BATCH_PURE_STEPS = env_bool("ENGINE_BATCH_PURE_STEPS", True)
 # Executions that start each other through their side effects (record triggers, events,

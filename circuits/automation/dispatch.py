@@ -33,7 +33,7 @@ def published_version(circuit: Circuit) -> CircuitVersion | None:
     return CircuitVersion.objects.filter(circuit=circuit, status=VersionStatus.PUBLISHED).first()
 
 
-def create_execution(
+def build_execution(
     circuit: Circuit,
     payload: Any,
     *,
@@ -47,8 +47,10 @@ def create_execution(
     rerun_of: Execution | None = None,
     caused_by: Execution | None = None,
 ) -> Execution:
-    """A queued execution. `caused_by` (default: the execution running the current step) is its
-    lineage; a start that would make the chain too long raises ChainTooDeep (a NotRunnable)."""
+    """A queued execution, not saved yet (an inline run writes it when it ends, circuits/automation/engine/inline.py).
+
+    `caused_by` (default: the execution running the current step) is its lineage; a start that
+    would make the chain too long raises ChainTooDeep (a NotRunnable)."""
     if version is None:
         if not circuit.enabled:
             raise NotRunnable(f"circuit {circuit.slug!r} is disabled")
@@ -73,6 +75,12 @@ def create_execution(
     )
     if chain.too_deep:
         raise ChainTooDeep(lineage.refuse(execution, chain))
+    return execution
+
+
+def create_execution(circuit: Circuit, payload: Any, **kwargs: Any) -> Execution:
+    """A queued execution, saved (see build_execution for the arguments)."""
+    execution = build_execution(circuit, payload, **kwargs)
     execution.save(force_insert=True)
     return execution
 

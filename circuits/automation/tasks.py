@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from circuits.automation import retention
 from circuits.automation.dispatch import claim, send_to_worker
+from circuits.automation.engine import inline
 from circuits.automation.engine.runner import run_claimed
 from circuits.automation.failures import delivery as failure_delivery
 from circuits.automation.models.execution import Execution, ExecutionStatus
@@ -49,6 +50,10 @@ def resume_due_executions(batch: int = 200) -> int:
     )
     for pk in due:
         send_to_worker(pk)
+    try:
+        inline.recover_lost()  # inline runs whose web process died: failed, visibly
+    except Exception:  # Redis unreachable: the next sweep tries again
+        log.warning("recovering lost inline runs failed", exc_info=True)
     prune_applied_writes(batch)
     return len(due)
 

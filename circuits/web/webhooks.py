@@ -11,11 +11,13 @@ only once: a replayed delivery (same signature) is refused, so a captured reques
 sent again. The body (JSON or form) is size-limited (the ASGI layer enforces the site-wide
 limit while reading; `max_bytes` of the trigger is the webhook's own) and parsed strictly:
 NaN, out-of-range numbers, NUL characters, lone surrogates or nesting deeper than
-JSON_MAX_DEPTH get 400 problem+json naming the problem. A worker runs the execution. The
-answer is 202 with the execution id and its API `url` (also `Location`) at once, or — with
-`respond: wait` — the circuit's output once it finished, if it does within
-`wait_timeout_seconds`; otherwise 202 as before and the run goes on in the worker (the wait
-bounds the answer, never the run: circuits/automation/engine/waiting.py).
+JSON_MAX_DEPTH get 400 problem+json naming the problem. A worker runs the execution and the
+answer is 202 with the execution id and its API `url` (also `Location`) at once; or — with
+`respond: wait` — the circuit runs right here, written once at the end
+(circuits/automation/engine/inline.py), and the answer is its output once it finished, if it
+does within `wait_timeout_seconds`; otherwise 202 as before and the run goes on in a worker
+(the wait bounds the answer, never the run). Where inline runs are not available a worker runs
+it and the request watches (circuits/automation/engine/waiting.py).
 
 POST /hooks/<token>/test is the webhook's test URL, like n8n's: it is accepted only while
 someone listens for a test event in the builder (`listen()`, a flag in the shared cache for
@@ -43,6 +45,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from circuits.automation.dispatch import NotRunnable, create_execution, enqueue
+from circuits.automation.engine import inline
 from circuits.automation.engine.waiting import wait_for_outcome
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.models.trigger import Trigger
@@ -217,18 +220,30 @@ def inbound_webhook(request: HttpRequest, token: str):
         return payload
     if target.version is None:
         return _problem(409, "Not Published", "The circuit has no published version.")
+    waits = config.get("respond", "immediately") == "wait"
+    wait_seconds = float(config.get("wait_timeout_seconds", 10))
     try:
-        execution = create_execution(trigger.circuit, payload, version=target.version, trigger=trigger)
+        # A caller that waits: the run happens here, written once (circuits/automation/engine/inline.py);
+        # None where inline runs are not available — then a worker runs it and the caller watches.
+        execution = None
+        if waits:
+            execution = inline.run_waited(trigger.circuit, payload, version=target.version, trigger=trigger, tenant=trigger.tenant, wait_seconds=wait_seconds)
+        if execution is None:
+            execution = create_execution(trigger.circuit, payload, version=target.version, trigger=trigger)
+            logs.bind(execution_id=execution.pk)  # carried to the worker's task with the request id
+            log.info("webhook delivery accepted: execution %s", execution.pk)
+            # A worker runs it in every mode (the sender's wait never bounds the run); a waiting sender's on the interactive queue.
+            enqueue(execution, "interactive" if waits else None)
+            if not waits:
+                return _accepted(request, execution)
+            execution = wait_for_outcome(execution.pk, wait_seconds)
     except NotRunnable as exc:
         return _problem(409, "Not Runnable", str(exc))
-    logs.bind(execution_id=execution.pk)  # carried to the worker's task with the request id
-    log.info("webhook delivery accepted: execution %s", execution.pk)
-    waits = config.get("respond", "immediately") == "wait"
-    # A worker runs it in every mode (the sender's wait never bounds the run); a waiting sender's on the interactive queue.
-    enqueue(execution, "interactive" if waits else None)
-    if not waits:
-        return _accepted(request, execution)
-    execution = wait_for_outcome(execution.pk, float(config.get("wait_timeout_seconds", 10)))
+    return _answer(request, execution)
+
+
+def _answer(request: HttpRequest, execution: Execution) -> JsonResponse:
+    """What a waiting sender hears: the output, a refusal, a failure, or 202 while the run goes on."""
     if execution.status == ExecutionStatus.FAILED:
         error = execution.error or {}
         if error.get("type") == "stop":

@@ -13,8 +13,10 @@ Exactly one runner per execution — the lease contract (circuits/automation/eng
   execution whose lease is live is nobody else's to run.
 - While the engine runs, a heartbeat thread renews the lease every third of it — also
   while one step runs long, during inline waits and wherever run_now runs it (before-save
-  circuits, sub-circuits). Callers that wait for an outcome (`?wait=true`, webhooks with
-  `respond: wait`) never run it: a worker does, they watch (circuits/automation/engine/waiting.py).
+  circuits, sub-circuits). Callers that wait for an outcome (`?wait=true`) never run it: a
+  worker does, they watch (circuits/automation/engine/waiting.py). Webhooks with `respond: wait`
+  run inline (circuits/automation/engine/inline.py): an engine whose writes wait for one
+  transaction at the end, or become this leased path at the first side-effecting step.
   The sweep (`resume_due_executions`, every ENGINE_RESUME_EVERY seconds) only hands on a running execution whose lease lapsed: its runner died or hung.
 - Every write of the execution — StepRun inserts and updates, the batch of pure steps,
   parking, finishing, `vars` — runs in `_owned()`: one transaction that first renews the
@@ -124,8 +126,12 @@ class ExecutionFailed(Interrupt):
 # container's action sees them come back through ctx.run_body / ctx.run_bodies.
 
 
+class HandedOff(Interrupt):
+    """An inline run gives the execution to a worker at a step boundary (circuits/automation/engine/inline.py)."""
+
+
 # The engine's own interruptions pass through a step unchanged (never a step error or timeout).
-_INTERRUPTIONS = (LeaseLost, Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed)
+_INTERRUPTIONS = (LeaseLost, Parked, Stopped, Cancelled, LimitExceeded, ExecutionFailed, HandedOff)
 
 
 class StepTimedOut(ActionError):
@@ -204,7 +210,7 @@ class Engine:
         execution = self.execution
         self._load_previous_steps()
         data = self._initial_data()
-        publish_on_commit(self.tenant.pk, execution.pk, self._execution_event("execution.started"))
+        self._publish(self._execution_event("execution.started"))
         log.info("execution %s started", execution.pk, extra={"trigger_type": execution.trigger_type})
         try:
             self._check_payload(execution.input, "the trigger payload")
@@ -212,7 +218,7 @@ class Engine:
                 self._run_only(execution.only_node, data)
             else:
                 self.run_scope(self.graph.starts, "", data)
-        except LeaseLost:
+        except (LeaseLost, HandedOff):
             raise
         except Parked as parked:
             return self._finish_parked(parked.until, data)
@@ -497,7 +503,7 @@ class Engine:
         node = self.graph.nodes[step.node_key]
         action_class = node.action_class
         metrics.step_finished(node.action, step.status, step.duration_ms)
-        if step.pk is None and step.status == StepStatus.SUCCEEDED and self.batch_pure and not (action_class.side_effects or action_class.container):
+        if self._defer_write(step, action_class):
             self._check_cut_off()
             with self.lock:
                 self.pending.append(step)
@@ -513,6 +519,10 @@ class Engine:
             step.status,
             extra={"action": node.action, "step_id": step.pk, "attempt": step.attempt, "duration_ms": step.duration_ms},
         )
+
+    def _defer_write(self, step: StepRun, action_class) -> bool:
+        """A finished pure step waits in `pending` for the next write (a resume simply recomputes it)."""
+        return step.pk is None and step.status == StepStatus.SUCCEEDED and self.batch_pure and not (action_class.side_effects or action_class.container)
 
     def flush_pending(self) -> None:
         """Write the batched pure steps. Callers hold `_owned()`: the batch is a write too."""
@@ -747,13 +757,14 @@ class Engine:
     def on_log(self, ctx: Context, entry: dict) -> None:
         # Live in a worker (no transaction: published at once); inside a before-save's transaction only
         # once it commits, like every other event — a refused save's log lines were never written.
-        publish_on_commit(self.tenant.pk, self.execution.pk, {"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
+        self._publish({"kind": "log", "execution": self.execution.pk, "node": ctx.node_key, **entry})
+
+    def _publish(self, event: dict) -> None:
+        publish_on_commit(self.tenant.pk, self.execution.pk, event)
 
     def _publish_step(self, kind: str, step: StepRun) -> None:
         # After the step's write commits: a change that rolls back (a before-save save refused) was never seen.
-        publish_on_commit(
-            self.tenant.pk,
-            self.execution.pk,
+        self._publish(
             {
                 "kind": kind,
                 "execution": self.execution.pk,

@@ -1,7 +1,8 @@
 """A caller waiting for an execution that a worker runs: the caller's patience bounds the wait, never the run.
 
-`POST /execute?wait=true` and webhooks with `respond: wait` enqueue the execution like any
-other start and then only *watch* it. The web process never claims it, so there is no
+`POST /execute?wait=true` (and webhooks with `respond: wait` where inline runs are not
+available: circuits/automation/engine/inline.py runs those in the web process) enqueue the
+execution like any other start and then only *watch* it. The web process never claims it, so there is no
 hand-over to get right: the worker that claims it is its one runner under the lease
 contract (circuits/automation/engine/runner.py), runs it with the tenant's own governor limits, and
 finishes it whether or not anyone still waits. When the wait runs out first, the caller is

@@ -175,6 +175,18 @@ class ExecutionQuerySet(TenantQuerySet):
             transaction.on_commit(lambda: metrics.execution_finished(execution, status))
         return bool(finished)
 
+    def release(self, execution: Execution, token: uuid.UUID | None, *, vars: dict, step_count: int) -> bool:
+        """running → queued, the lease given up, by the runner holding `token`: a worker takes it on.
+
+        An inline run (circuits/automation/engine/inline.py) whose caller's wait ran out hands
+        the rest of the run to the queue this way, at a step boundary.
+        """
+        released = self._owned_by(execution, token).update(status=ExecutionStatus.QUEUED, vars=vars, step_count=step_count, lease_until=None, lease_owner=None)
+        if released:
+            execution.status, execution.vars, execution.step_count = ExecutionStatus.QUEUED, vars, step_count
+            execution.lease_until = execution.lease_owner = None
+        return bool(released)
+
     def cancel(self, execution: Execution, *, error: dict) -> bool:
         """queued / running / waiting → cancelled, whoever holds the lease.
 
