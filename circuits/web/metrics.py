@@ -106,9 +106,11 @@ class DatabaseCollector:
         if broker.startswith(("redis://", "rediss://")):
             import redis  # only with a Redis broker
 
+            from circuitos_site.cache import shared_client
+
             try:
-                client = redis.Redis.from_url(broker, socket_connect_timeout=2, socket_timeout=2)
-                with client.pipeline(transaction=False) as pipe:
+                # The process's shared pool (the cache's, when the broker is the same Redis): no connection per scrape.
+                with shared_client(broker).pipeline(transaction=False) as pipe:
                     for kind in queues.KINDS:  # four queues: the label set stays bounded
                         pipe.llen(queues.queue_for(kind))
                     lengths = pipe.execute()

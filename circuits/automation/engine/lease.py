@@ -79,7 +79,7 @@ class Lease:
                     connection.close()
                     continue
                 if not owned:
-                    if not self._cancelled():
+                    if not self.cancelled():
                         log.warning("execution %s: the lease was taken over; this engine stops at the next step", self.execution_id)
                         self.lost.set()
                     return
@@ -92,7 +92,7 @@ class Lease:
     def _mine(self):
         return Execution.objects.filter(pk=self.execution_id, lease_owner=self.token)
 
-    def _cancelled(self) -> bool:
+    def cancelled(self) -> bool:
         return self._mine().filter(status=ExecutionStatus.CANCELLED).exists()
 
     # --- guarded writes -------------------------------------------------------------
@@ -113,7 +113,7 @@ class Lease:
         self.check()
         with transaction.atomic():
             if not self._renew():
-                if not self._cancelled():
+                if not self.cancelled():
                     self.lost.set()
                     raise LeaseLost(f"execution {self.execution_id}: this engine no longer owns it")
                 if not closing:

@@ -74,7 +74,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -177,7 +177,9 @@ class Engine:
         self.attempts: dict[tuple[str, str], int] = {}
         self.waiting: dict[tuple[str, str], StepRun] = {}
         self._templated: dict[str, bool] = {}
-        self._cancel_checked_at = -CANCEL_CHECK_INTERVAL
+        # The claim that handed us the execution has just seen it not cancelled: the first look
+        # at the cancel flag (a Redis round trip) can wait one interval.
+        self._cancel_checked_at = time.monotonic()
         # Finished steps of pure actions wait here and are written in one batch with the next
         # side-effecting step (or the end): a resume simply recomputes them.
         self.pending: list[StepRun] = []
@@ -208,7 +210,8 @@ class Engine:
 
     def _run(self) -> Execution:
         execution = self.execution
-        self._load_previous_steps()
+        if not getattr(execution, "claimed_without_steps", False):  # the claim says when there are none to read
+            self._load_previous_steps()
         data = self._initial_data()
         self._publish(self._execution_event("execution.started"))
         log.info("execution %s started", execution.pk, extra={"trigger_type": execution.trigger_type})
@@ -791,17 +794,32 @@ class Engine:
         return e
 
     def _finish(self, status: str, data: dict, *, output: Any = None, error: dict | None = None) -> Execution:
+        """The end: the guarded finishing UPDATE and the batched step rows, in one transaction.
+
+        The UPDATE goes first: it is itself the lease check (it matches only a running row that
+        still names our token) and locks the row, so no renewal is needed before it. When it
+        matches nothing, either a user cancelled meanwhile (the steps' outcomes are still
+        recorded: closing writes) or the lease is gone (nothing is written: LeaseLost rolls back).
+        The instance already holds what was written: no re-read, unless someone else finished it.
+        """
         e = self.execution
-        with self._owned(closing=True):
-            self.flush_pending()
+        self._check_cut_off()
+        self.lease.check()
+        with transaction.atomic():
             # Only a running execution is finished here: a concurrent cancel keeps its status.
             finished = Execution.objects.finish(
                 e, self.lease.token, status=status, output=_jsonable(output), error=error, vars=data.get("vars", {}), step_count=self.step_count
             )
-        e.refresh_from_db()
+            if not finished and not self.lease.cancelled():
+                self.lease.lost.set()
+                raise LeaseLost(f"execution {e.pk}: this engine no longer owns it")
+            self.flush_pending()
+        if not finished:
+            e.refresh_from_db()  # cancelled meanwhile: the row holds the cancel's outcome
         log.info("execution %s %s", e.pk, e.status, extra={"status": e.status, "duration_ms": e.duration_ms, "steps": self.step_count})
         if finished:
-            cache.delete(cancel_key(e))
+            # No cancel flag to delete: a cancel writes it only after cancelling the row, which
+            # this finish would then not have matched (the flag expires on its own).
             execution_finished.send(sender=Execution, execution=e)
         return e
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -16,6 +16,7 @@ from circuits.automation.models.version import CircuitVersion
 from circuits.core import metrics
 from circuits.core.live import publish_on_commit
 from circuits.tenancy.models.scoping import TenantOwned, TenantQuerySet
+from circuits.tenancy.models.tenants import Tenant
 
 
 class ExecutionStatus(models.TextChoices):
@@ -80,6 +81,25 @@ def _close_waits(execution_id: int, now: datetime) -> None:
     )
 
 
+_converters: dict[tuple[type, str], list] = {}
+
+
+def _instance(model: type[models.Model], conn, values: list) -> models.Model:
+    """A model instance from the first columns of `values` (consumed), converted as the ORM would."""
+    fields = model._meta.concrete_fields
+    key = (model, conn.alias)
+    if key not in _converters:
+        cols = [f.get_col(model._meta.db_table) for f in fields]
+        _converters[key] = [(col, conn.ops.get_db_converters(col) + col.get_db_converters(conn)) for col in cols]
+    converted = []
+    for col, converters in _converters[key]:
+        value = values.pop(0)
+        for convert in converters:
+            value = convert(value, col, conn)
+        converted.append(value)
+    return model.from_db(conn.alias, [f.attname for f in fields], converted)
+
+
 class ExecutionQuerySet(TenantQuerySet):
     """Every change of an execution's state, in one place (docs/architecture.md, "The engine").
 
@@ -96,6 +116,8 @@ class ExecutionQuerySet(TenantQuerySet):
         `skip_locked` lets many workers race for the same id without blocking, and skips a row
         whose owner is writing right now (its write transaction holds the row lock).
         """
+        if connections[self.db].vendor == "postgresql":
+            return self._claim_in_one_statement(execution_id)
         token, now = uuid.uuid4(), timezone.now()
         with transaction.atomic():
             execution = self.select_for_update(skip_locked=True).filter(claimable(now), pk=execution_id).first()
@@ -112,6 +134,48 @@ class ExecutionQuerySet(TenantQuerySet):
             return None
         claimed = self.select_related("tenant", "circuit", "version").get(pk=execution.pk)
         metrics.execution_started(claimed, execution.status)  # running before: the lease had lapsed, a takeover
+        return claimed
+
+    def _claim_in_one_statement(self, execution_id: int) -> Execution | None:
+        """`claim` on PostgreSQL: lock (skip_locked), take and load in ONE statement.
+
+        A data-modifying CTE locks the claimable row, updates it and RETURNs it joined with its
+        tenant, circuit and version, plus the status it was claimed from and whether it has step
+        rows — so a fresh execution's runner needs no second read and no read of previous steps.
+        """
+        token, now = uuid.uuid4(), timezone.now()
+        conn = connections[self.db]
+        qn = conn.ops.quote_name
+        table = qn(Execution._meta.db_table)
+        candidate_sql, candidate_params = self.filter(claimable(now), pk=execution_id).order_by().values("id", "status").query.sql_with_params()
+        related = [(Tenant, "t", "tenant_id"), (Circuit, "c", "circuit_id"), (CircuitVersion, "v", "version_id")]
+        columns = [f"taken.{qn(f.column)}" for f in Execution._meta.concrete_fields]
+        for model, alias, _fk in related:
+            columns += [f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields]
+        joins = " ".join(f"JOIN {qn(m._meta.db_table)} {a} ON {a}.{qn(m._meta.pk.column)} = taken.{qn(fk)}" for m, a, fk in related)
+        # Identifiers from the models' meta and the ORM's own compiled SQL only; every value is a parameter.
+        sql = (
+            f"WITH old AS ({candidate_sql} FOR UPDATE SKIP LOCKED), "  # noqa: S608
+            f"taken AS (UPDATE {table} AS e SET {qn('status')} = %s, {qn('lease_owner')} = %s, "
+            f"{qn('lease_until')} = STATEMENT_TIMESTAMP() + %s * INTERVAL '1 second', {qn('wait_until')} = NULL, "
+            f"{qn('started_at')} = COALESCE(e.{qn('started_at')}, %s) "
+            f"FROM old WHERE e.{qn('id')} = old.{qn('id')} RETURNING e.*, old.{qn('status')} AS claimed_from) "
+            f"SELECT {', '.join(columns)}, taken.claimed_from, "
+            f"EXISTS (SELECT 1 FROM {qn(StepRun._meta.db_table)} s WHERE s.{qn('execution_id')} = taken.{qn('id')}) "
+            f"FROM taken {joins}"
+        )
+        with conn.cursor() as cursor:
+            cursor.execute(sql, [*candidate_params, ExecutionStatus.RUNNING, token, lease_seconds(), now])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        claimed = _instance(Execution, conn, values)
+        for model, _alias, fk in related:
+            setattr(claimed, fk.removesuffix("_id"), _instance(model, conn, values))
+        previous_status, has_steps = values
+        claimed.claimed_without_steps = not has_steps
+        metrics.execution_started(claimed, previous_status)  # running before: the lease had lapsed, a takeover
         return claimed
 
     def renew(self, execution_id: int, token: uuid.UUID | None) -> bool:
@@ -163,7 +227,8 @@ class ExecutionQuerySet(TenantQuerySet):
             fields["vars"] = vars
         if step_count is not None:
             fields["step_count"] = step_count
-        with transaction.atomic():
+        # No savepoint inside the runner's closing transaction: one statement fewer each way.
+        with transaction.atomic(savepoint=False):
             finished = self._owned_by(execution, token).update(**fields)
             if finished and status == ExecutionStatus.CANCELLED:
                 _close_waits(execution.pk, now)  # the runner saw the cancel before the service wrote it

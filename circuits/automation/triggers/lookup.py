@@ -127,3 +127,9 @@ def connect() -> None:
     for model in (Trigger, Circuit, CircuitVersion):
         post_save.connect(_changed, sender=model, dispatch_uid=f"webhook_lookup.saved.{model.__name__}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"webhook_lookup.deleted.{model.__name__}")
+
+
+def current_stamp() -> object | None:
+    """The shared stamp (one cache GET) that other per-process caches of trigger answers tag
+    their entries with (circuits/automation/triggers/listening.py); None: trust no entry."""
+    return _stamp()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from circuits.automation.models.execution import Execution
+from circuits.automation.triggers import listening
 from circuits.automation.triggers.base import TriggerKind, matching, start
 from circuits.automation.triggers.registry import register
 
@@ -30,6 +31,8 @@ class CircuitCompletedTrigger(TriggerKind):
     def on_execution_finished(cls, execution: Execution, payload: dict) -> list[Execution]:
         # What it starts is caused by `execution` (its lineage), so circuits that complete into
         # each other stop at ENGINE_MAX_CHAIN_DEPTH like every other chain.
+        if not listening.listens(execution.tenant_id, cls.type, execution.circuit.slug):
+            return []  # nearly always: no SQL (circuits/automation/triggers/listening.py)
         started = []
         with transaction.atomic():
             for trigger in matching(execution.tenant_id, cls.type, execution.circuit.slug):

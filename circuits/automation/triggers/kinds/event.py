@@ -12,6 +12,7 @@ from django.db import transaction
 
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.models.trigger import Event
+from circuits.automation.triggers import listening
 from circuits.automation.triggers.base import CONDITION_SCHEMA, RecordChange, TriggerKind, condition_holds, matching, start
 from circuits.automation.triggers.catalogue import derived_events, unknown_event_message
 from circuits.automation.triggers.registry import register
@@ -93,7 +94,7 @@ class EventTrigger(TriggerKind):
             return []
         name = EXECUTION_EVENT_PREFIX + ("failed" if execution.status == ExecutionStatus.FAILED else "succeeded")
         # Only recorded when some circuit listens: one event row per execution would be noise.
-        if not matching(execution.tenant_id, cls.type, name).exists():
+        if not listening.listens(execution.tenant_id, cls.type, name):
             return []
         source = f"execution:{execution.pk}"
         _event, started = publish_event(execution.tenant, name, payload, source=source, skip_circuit_id=execution.circuit_id, caused_by=execution)
