@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
     atomic = False  # CONCURRENTLY cannot run inside a transaction
 
     dependencies = [
-        ("circuits", "0018_node_pinned"),
+        ("circuits", "0019_execution_only_node"),
     ]
 
     operations = [
