@@ -34,6 +34,11 @@ def test_drawing_saving_validating_publishing_testing_and_rolling_back_talk_only
             requests.append((request.method, urlsplit(request.url).path, request.resource_type))
 
     page.on("dialog", lambda dialog: dialog.accept())
+    # The contract other modules build on: builder:ready once (detail = circuitBuilder), builder:run per update.
+    page.add_init_script(
+        """document.addEventListener('builder:ready', (e) => { window.__ready = (window.__ready || []).concat([e.detail === window.circuitBuilder]); });
+           document.addEventListener('builder:run', (e) => { (window.__runs = window.__runs || []).push([e.detail.id, e.detail.status]); });"""
+    )
     s.goto("/t/acme/circuits/talker/edit")
     expect(node_el(page, "first")).to_be_visible()
     page.wait_for_function("window.circuitBuilder && window.circuitBuilder.editor")
@@ -68,6 +73,9 @@ def test_drawing_saving_validating_publishing_testing_and_rolling_back_talk_only
     assert (alone.circuit_id, alone.only_node, alone.is_test) == (circuit.pk, "transform_1", True)
     steps = {s.node_key: s for s in alone.steps.all()}
     assert set(steps) == {"first", "transform_1"} and any(e.get("given") for e in steps["first"].logs)  # `first` did not run
+    assert page.evaluate("window.__ready") == [True]
+    updates = page.evaluate("window.__runs")
+    assert [tested, "succeeded"] in updates and [alone.pk, "succeeded"] in updates, updates
     # Roll back to version 1.
     page.click("#btn-versions")
     page.click("[data-rollback='1']")
