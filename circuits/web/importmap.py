@@ -3,11 +3,11 @@
 `settings.NPM_MODULES` names each npm module (`@codemirror/view` → its file under
 node_modules), served as static files under `vendor/npm/` (settings.STATICFILES_DIRS); our own
 modules are the files under `static/builder/`, imported as `builder/<path without .js>`
-(`builder/api`, `builder/expressions/editor`).
+(`builder/api`, `builder/expressions/editor`), or by a relative path (`./util.js`) that
+resolves to their unhashed address, which the map sends to the hashed file too.
 Every address goes through `static()`, so with DEBUG off (collectstatic, the manifest storage)
-the map points at the hashed, cache-forever names — and so must imports between our own
-modules: they import each other by these bare names, never by a relative path that would
-skip the hash.
+the map points at the hashed, cache-forever names; the map itself is part of the HTML, which is
+never cached forever.
 """
 
 from __future__ import annotations
@@ -40,8 +40,14 @@ def _build() -> dict:
     for specifier, file in settings.NPM_MODULES.items():
         if (settings.NODE_MODULES_DIR / file).is_file():  # an npm package not installed yet is left out
             imports[specifier] = static(f"vendor/npm/{file}")
+    base = settings.STATIC_URL.rstrip("/") + "/"
     for specifier, file in _own_modules().items():
         imports[specifier] = static(file)
+        # The builder's modules import each other as `./x.js` (resolved to the unhashed
+        # /static/builder/x.js): their cycle (canvas ↔ document ↔ panels) rules out
+        # rewriting the imports inside the files (collectstatic: "Max post-process passes
+        # exceeded"), so the map sends each unhashed address to the hashed file instead.
+        imports[f"{base}{file}"] = static(file)
     return {"imports": imports}
 
 

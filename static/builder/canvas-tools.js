@@ -4,7 +4,7 @@
  *
  * It works only through `window.circuitBuilder` (see the end of builder.js) and the document
  * events `builder:ready` / `builder:run`, so the builder's own modules can change underneath.
- * Every change to the graph goes through `applyDocument` (one undo step, autosaved).
+ * Every change to the graph goes through `changeDocument` (one undo step, autosaved).
  */
 import { createApi, problemText } from './api.js';
 
@@ -257,7 +257,7 @@ function start(B, DATA) {
     doc.nodes = doc.nodes.filter((n) => !gone.has(n.key));
     doc.edges = doc.edges.filter((e) => !gone.has(e.source) && !gone.has(e.target));
     multi.clear();
-    B.applyDocument(doc);
+    B.changeDocument(doc);
     markMulti();
     say(`Deleted ${keys.length} step(s). Undo (Ctrl+Z) brings them back.`);
   }
@@ -381,7 +381,7 @@ function start(B, DATA) {
       say(`Nothing pasted: ${unknown.map((p) => `${p.node}: ${p.message}`).join('; ')}.`, 'bad');
       return;
     }
-    B.applyDocument(merged);
+    B.changeDocument(merged);
     multi.clear();
     for (const key of fresh) multi.add(key);
     markMulti();

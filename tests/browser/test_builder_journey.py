@@ -194,14 +194,16 @@ def test_a_viewer_sees_the_builder_read_only_and_cannot_change_anything(world, b
     expect(page.locator("#f-c-message")).to_be_disabled()
     expect(page.locator("#f-c-message")).to_have_value("hi")
     assert s.console_errors == [], s.console_errors
-    # Even a hand-made request is refused.
+    # Even a hand-made request to the API the builder saves through is refused.
     status = page.evaluate(
-        """async () => {
+        """async (slug) => {
             const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
-            const r = await fetch(location.pathname + '/save', {method: 'POST', headers: {'X-CSRFToken': token, 'Content-Type': 'application/json'},
-                                          body: JSON.stringify({document: {nodes: [], edges: []}, base_revision: 1})});
+            const r = await fetch(`/api/v1/circuits/${slug}/draft`, {method: 'PUT',
+                headers: {'X-CSRFToken': token, 'X-Tenant': 'acme', 'Content-Type': 'application/json'},
+                body: JSON.stringify({nodes: [], edges: [], base_revision: 1})});
             return r.status;
-        }"""
+        }""",
+        circuit.slug,
     )
     assert status == 403
     assert draft_document(circuit)["nodes"][0]["key"] == "hello"
@@ -215,8 +217,13 @@ def test_a_user_of_another_tenant_can_neither_open_the_builder_nor_subscribe_to_
     execution = run_now(create_execution(circuit, {}))
     s = browser_session(world.outsider)
     page = s.page
-    for path in ("edit", "edit/versions", "edit/export", f"edit/executions/{execution.pk}/steps"):
-        response = page.goto(f"{s.server.url}/t/acme/circuits/{circuit.slug}/{path}")
+    for path in (
+        f"t/acme/circuits/{circuit.slug}/edit",
+        f"t/acme/circuits/{circuit.slug}/edit/versions",
+        f"api/v1/circuits/{circuit.slug}/export",
+        f"api/v1/executions/{execution.pk}",
+    ):
+        response = page.goto(f"{s.server.url}/{path}")
         assert response.status == 404, path
     s.goto("/t/globex/")
     outcome = page.evaluate(

@@ -21,14 +21,17 @@ from circuits.tenancy.credentials import save_credential
 from circuits.web.views.builder import schema_forms
 from circuits.web.views.builder.gallery import templates
 from circuits.web.views.builder.services import RerunFromStep, diff_documents
+from tests.api.helpers import session_client, simple_circuit
 from tests.builder.helpers import document, flow
 from tests.engine.helpers import build, edge, node
 
 URL = "/t/acme/circuits/flow/edit"
+API = "/api/v1/circuits/flow"  # what the builder's JSON reads and writes go to (static/builder/*.js)
 
 
-def post_json(client, url: str, body: dict):
-    return client.post(url, json.dumps(body), content_type="application/json")
+def browser_api(user):
+    """/api/v1 the way the builder calls it: the signed-in session and X-Tenant."""
+    return session_client(user, "acme")
 
 
 # --- the gallery -------------------------------------------------------------------------------
@@ -61,9 +64,9 @@ def test_creating_a_circuit_from_a_template_opens_it_in_the_builder(world, clien
 def test_importing_an_exported_file_creates_a_circuit_and_a_broken_file_is_refused_by_field(world, client_for):
     client = client_for(world.editor)
     flow(world)
-    exported = client.get(f"{URL}/export")
-    assert exported["Content-Disposition"] == 'attachment; filename="flow.circuit.json"'
-    upload = exported.content.replace(b'"slug": "flow"', b'"slug": "flow-copy"')
+    exported = browser_api(world.editor).get(f"{API}/export")
+    assert exported.status_code == 200 and exported.json()["slug"] == "flow"
+    upload = json.dumps({**exported.json(), "slug": "flow-copy"}).encode()
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     response = client.post("/t/acme/circuits/new", {"mode": "import", "file": SimpleUploadedFile("f.json", upload)})
@@ -81,32 +84,34 @@ def test_saving_returns_the_new_revision_and_the_graphs_problems(world, client_f
     revision = Circuit.objects.get(slug="flow").versions.get(status="draft").revision
     doc = document(extra=True)
     doc["nodes"][1]["config"] = {}  # util.log without its message
-    response = post_json(client, f"{URL}/save", {"document": doc, "base_revision": revision})
+    client = browser_api(world.editor)
+    response = client.put(f"{API}/draft", {**doc, "base_revision": revision}, format="json")
     assert response.status_code == 200
-    body = response.json()
-    assert body["revision"] == revision + 1
-    assert any(e.get("node") == "note" and "message" in e["message"] for e in body["errors"])
+    assert response.json()["revision"] == revision + 1 and response.json()["ports"]["note"] == ["next", "error"]
+    errors = client.post(f"{API}/draft/validate", format="json").json()["errors"]
+    assert any(e.get("node") == "note" and "message" in e["message"] for e in errors)
 
 
 def test_a_stale_revision_is_a_conflict_and_nothing_is_overwritten(world, client_for):
     circuit = flow(world)
     draft = circuit.versions.get(status="draft")
     SaveDraft(world.tenant, world.admin, circuit, document(), base_revision=draft.revision).execute()  # someone else saves
-    response = post_json(client_for(world.editor), f"{URL}/save", {"document": document(extra=True), "base_revision": draft.revision})
+    response = browser_api(world.editor).put(f"{API}/draft", {**document(extra=True), "base_revision": draft.revision}, format="json")
     assert response.status_code == 409
-    assert response.json()["conflict"] is True and "Reload" in response.json()["message"]
+    assert response.json()["type"].endswith("conflict") and "Reload" in response.json()["detail"]
     assert circuit.versions.get(status="draft").nodes.count() == 1  # the other person's save stands
 
 
 def test_a_malformed_document_is_refused_naming_the_problem(world, client_for):
     flow(world)
-    client = client_for(world.editor)
-    bad = {"nodes": [{"key": "Bad Key", "action": "util.log"}], "edges": []}
-    response = post_json(client, f"{URL}/save", {"document": bad, "base_revision": 2})
+    client = browser_api(world.editor)
+    bad = {"nodes": [{"key": "Bad Key", "action": "util.log"}], "edges": [], "base_revision": 2}
+    response = client.put(f"{API}/draft", bad, format="json")
     assert response.status_code == 400
-    assert "nodes/0/key" in json.dumps(response.json()["errors"]["document"])
-    assert post_json(client, f"{URL}/save", {"document": "x"}).status_code == 400
-    assert client.post(f"{URL}/save", "{not json", content_type="application/json").json()["errors"]["body"]
+    assert "nodes[0].key" in response.json()["errors"]
+    assert "nodes.non_field_errors" in client.put(f"{API}/draft", {"nodes": "x", "edges": []}, format="json").json()["errors"]
+    malformed = client.put(f"{API}/draft", "{not json", content_type="application/json")
+    assert malformed.status_code == 400 and malformed.json()["type"].endswith("malformed-json")
 
 
 # --- config forms ---------------------------------------------------------------------------------
@@ -297,13 +302,14 @@ def test_publishing_an_invalid_draft_answers_the_graph_errors(world, client_for)
     doc = document(extra=True)
     doc["nodes"][1]["config"] = {"message": "{{ nope("}
     SaveDraft(world.tenant, world.editor, circuit, doc, base_revision=draft.revision).execute()
-    response = client_for(world.editor).post(f"{URL}/publish", {"note": "try"})
+    response = browser_api(world.editor).post(f"{API}/publish", {"note": "try"}, format="json")
     assert response.status_code == 400
     assert any(e.get("node") == "note" for e in response.json()["graph_errors"])
     ok_doc = document(extra=True)
     SaveDraft(world.tenant, world.editor, circuit, ok_doc).execute()
-    published = client_for(world.editor).post(f"{URL}/publish", {"note": "second"})
-    assert published.status_code == 200 and published.json() == {"version": 2, "status": "published", "note": "second"}
+    published = browser_api(world.editor).post(f"{API}/publish", {"note": "second"}, format="json")
+    assert published.status_code == 200
+    assert (published.json()["number"], published.json()["status"], published.json()["note"]) == (2, "published", "second")
 
 
 def test_versions_diff_shows_added_removed_and_changed_steps_and_edges(world, client_for):
@@ -322,12 +328,12 @@ def test_versions_diff_shows_added_removed_and_changed_steps_and_edges(world, cl
 
 def test_rolling_back_publishes_an_earlier_version_again(world, client_for):
     circuit = flow(world)
-    client = client_for(world.editor)
-    assert client.post(f"{URL}/publish", {"note": "v2"}).status_code == 200
-    response = client.post(f"{URL}/rollback", {"number": "1"})
-    assert response.status_code == 200 and response.json()["version"] == 1
+    client = browser_api(world.editor)
+    assert client.post(f"{API}/publish", {"note": "v2"}, format="json").status_code == 200
+    response = client.post(f"{API}/rollback", {"version": 1}, format="json")
+    assert response.status_code == 200 and response.json()["number"] == 1
     assert circuit.versions.get(status="published").number == 1
-    assert client.post(f"{URL}/rollback", {"number": "7"}).status_code == 400
+    assert client.post(f"{API}/rollback", {"version": 7}, format="json").status_code == 400
 
 
 # --- test runs ----------------------------------------------------------------------------------------
@@ -336,27 +342,27 @@ def test_rolling_back_publishes_an_earlier_version_again(world, client_for):
 def test_a_test_run_is_queued_for_a_worker_not_run_inside_the_request(world, client_for, django_capture_on_commit_callbacks):
     flow(world)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client_for(world.operator).post(f"{URL}/test-run", json.dumps({"payload": {"name": "Zed"}}), content_type="application/json")
+        response = browser_api(world.operator).post(f"{API}/test-runs", {"payload": {"name": "Zed"}}, format="json")
     assert response.status_code == 202
     body = response.json()
-    execution = Execution.objects.get(pk=body["execution"])
+    execution = Execution.objects.get(pk=body["id"])
     assert (execution.status, execution.is_test, execution.input) == ("queued", True, {"name": "Zed"})
     assert execution.version.status == "draft"
-    assert body["ws"] == f"/ws/t/acme/executions/{execution.pk}/" and body["url"] == f"/t/acme/executions/{execution.pk}/"
+    assert body["url"].endswith(f"/api/v1/executions/{execution.pk}")
     assert len(callbacks) == 1  # handed to the worker once the transaction commits
-    bad = client_for(world.operator).post(f"{URL}/test-run", json.dumps({"payload": [1]}), content_type="application/json")
+    bad = browser_api(world.operator).post(f"{API}/test-runs", {"payload": [1]}, format="json")
     assert bad.status_code == 400 and "payload" in bad.json()["errors"]
 
 
-def test_steps_of_an_execution_show_input_output_and_errors(world, client_for):
+def test_the_steps_of_a_test_run_show_input_output_and_another_tenants_run_is_404(world, client_for):
     circuit = flow(world)
     execution = Execution.objects.filter(circuit=circuit).first()
-    body = client_for(world.viewer).get(f"{URL}/executions/{execution.pk}/steps").json()
-    steps = {s["node"]: s for s in body["steps"]}
+    body = browser_api(world.viewer).get(f"/api/v1/executions/{execution.pk}").json()
+    steps = {s["node_key"]: s for s in body["steps"]}
     assert steps["greet"]["output"] == "hi Ann" and steps["greet"]["input"] == {"template": "hi Ann"}
-    other = build(world, "other", [node("a", "util.log", {"message": "x"})], [edge("trigger", "a")])
-    foreign = run_now(create_execution(other, {}))
-    assert client_for(world.viewer).get(f"{URL}/executions/{foreign.pk}/steps").status_code == 404
+    other = simple_circuit(world, "other", tenant=world.other_tenant, actor=world.outsider)
+    foreign = run_now(create_execution(other, {"name": "Eve"}))  # another tenant's: a 404, never its data
+    assert browser_api(world.viewer).get(f"/api/v1/executions/{foreign.pk}").status_code == 404
 
 
 @pytest.mark.django_db
@@ -381,6 +387,15 @@ def test_rerun_from_a_step_pins_the_earlier_steps_and_runs_the_rest_with_the_cur
 def test_rerun_from_a_step_that_is_not_in_the_draft_is_refused(world, client_for):
     circuit = flow(world)
     execution = Execution.objects.filter(circuit=circuit).first()
-    body = json.dumps({"from_execution": execution.pk, "from_node": "ghost"})
-    response = client_for(world.editor).post(f"{URL}/test-run", body, content_type="application/json")
+    response = browser_api(world.operator).post(f"/api/v1/executions/{execution.pk}/rerun-from-step", {"node": "ghost"}, format="json")
     assert response.status_code == 400 and "ghost" in response.json()["errors"]["node"][0]
+
+
+def test_the_builder_has_no_json_endpoints_of_its_own(world, client_for):
+    """Saving, validating, publishing, roll back, export, test runs, listening and steps are /api/v1's."""
+    execution = Execution.objects.filter(circuit=flow(world)).first()
+    client = client_for(world.owner)
+    for path in ("save", "validate", "publish", "rollback", "export", "test-run", "listen", f"executions/{execution.pk}/steps"):
+        assert client.get(f"{URL}/{path}").status_code == 404, path
+        assert client.post(f"{URL}/{path}", "{}", content_type="application/json").status_code == 404, path
+    assert client.get(URL).status_code == 200

@@ -1,14 +1,16 @@
-"""The builder's Validate, Save and Publish name every bad step reference: node, field, expression (issue #9)."""
+"""The builder's Validate, Save and Publish name every bad step reference: node, field, expression (issue #9).
+
+The builder calls them through /api/v1 with the browser session (static/builder/document.js, panels.js).
+"""
 
 from __future__ import annotations
 
-import json
-
 from circuits.automation.models.version import CircuitVersion
 from circuits.automation.services.versions import SaveDraft
+from tests.api.helpers import session_client
 from tests.builder.helpers import SLUG, document, flow
 
-URL = f"/t/acme/circuits/{SLUG}/edit"
+API = f"/api/v1/circuits/{SLUG}"
 
 
 def typo_draft(world) -> None:
@@ -20,7 +22,7 @@ def typo_draft(world) -> None:
 
 def test_validate_lists_every_bad_reference_with_its_node_field_and_expression(world, client_for):
     typo_draft(world)
-    response = client_for(world.viewer).get(f"{URL}/validate")
+    response = session_client(world.viewer, "acme").post(f"{API}/draft/validate", format="json")
     assert response.status_code == 200
     errors = response.json()["errors"]
     assert [(e["node"], e["path"], e["expression"], e["step"]) for e in errors] == [
@@ -30,21 +32,23 @@ def test_validate_lists_every_bad_reference_with_its_node_field_and_expression(w
     assert errors[0]["message"] == "step 'note', config.message: steps.greeet.output reads step 'greeet', which does not exist — did you mean 'greet'?"
 
 
-def test_saving_answers_the_reference_errors_and_keeps_the_draft(world, client_for):
+def test_saving_keeps_the_draft_and_validating_it_answers_the_reference_errors(world):
     flow(world)
     revision = CircuitVersion.objects.get(circuit__slug=SLUG, status="draft").revision
     doc = document(extra=True)
     doc["nodes"][1]["config"] = {"message": "{{ steps.greeet.output }}"}
-    response = client_for(world.editor).post(f"{URL}/save", json.dumps({"document": doc, "base_revision": revision}), content_type="application/json")
+    client = session_client(world.editor, "acme")
+    response = client.put(f"{API}/draft", {**doc, "base_revision": revision}, format="json")
     assert response.status_code == 200  # a draft may be unfinished: it is saved, with its problems listed
-    assert [e["expression"] for e in response.json()["errors"]] == ["steps.greeet.output"]
+    assert response.json()["revision"] == revision + 1
+    assert [e["expression"] for e in client.post(f"{API}/draft/validate", format="json").json()["errors"]] == ["steps.greeet.output"]
 
 
 def test_publishing_a_draft_with_a_bad_reference_is_a_400_naming_node_and_expression(world, client_for):
     typo_draft(world)
-    response = client_for(world.editor).post(f"{URL}/publish", {"note": "try"})
+    response = session_client(world.editor, "acme").post(f"{API}/publish", {"note": "try"}, format="json")
     assert response.status_code == 400
     body = response.json()
     assert [(e["node"], e["expression"]) for e in body["graph_errors"]] == [("note", "steps.greeet.output"), ("note", "steps.note.output")]
-    assert any("steps.greeet.output reads step 'greeet'" in m for m in body["errors"]["__all__"])
+    assert "steps.greeet.output reads step 'greeet'" in body["detail"]
     assert CircuitVersion.objects.get(circuit__slug=SLUG, status="published").number == 1  # v1 stays the published one

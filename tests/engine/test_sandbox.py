@@ -32,6 +32,7 @@ from circuits.automation.engine.runner import run_now
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.services.executions import CancelExecution
 from circuits.core.queues import all_queues
+from tests.api.helpers import session_client
 from tests.engine.helpers import build, chain, node
 from tests.engine.sandbox_corpus import CANARY, CANARY_VARIABLE, PAYLOADS, TRIGGER
 from tests.fixtures import needs_postgres, needs_redis
@@ -143,7 +144,7 @@ def test_validating_a_saved_draft_full_of_heavy_constants_is_quick(world, client
     client = client_for(world.viewer)
     assert client.get(f"/t/{world.tenant.slug}/circuits/{circuit.slug}/edit").status_code == 200
     started = time.monotonic()
-    response = client.get(f"/t/{world.tenant.slug}/circuits/{circuit.slug}/edit/validate")
+    response = session_client(world.viewer, world.tenant.slug).post(f"/api/v1/circuits/{circuit.slug}/draft/validate", format="json")
     assert response.status_code == 200
     assert time.monotonic() - started < 1.0
 

@@ -17,7 +17,7 @@ from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
 from circuits.automation.models.trigger import Event
 from tests.api.access import assert_problem
-from tests.api.helpers import client_as
+from tests.api.helpers import client_as, session_client
 from tests.builder.helpers import document, flow
 from tests.engine.helpers import build, chain, node
 
@@ -111,10 +111,10 @@ def test_the_api_refuses_the_same_json_with_a_malformed_json_problem(world, name
 def test_the_builder_refuses_the_same_json_in_a_saved_document(world, client_for, name, value, words):
     flow(world)
     doc = json.dumps(document()).replace('"template": "hi {{ trigger.name }}"', '"template": ' + value)
-    raw = '{"document": %s, "base_revision": 2}' % doc  # noqa: UP031
-    response = client_for(world.editor).post("/t/acme/circuits/flow/edit/save", raw, content_type="application/json")
-    assert response.status_code == 400, response.content[:300]
-    assert words in response.json()["errors"]["body"][0]
+    raw = doc[:-1] + ', "base_revision": 2}'  # the draft as the builder saves it: PUT /api/v1/…/draft
+    response = session_client(world.editor, "acme").put("/api/v1/circuits/flow/draft", raw, content_type="application/json")
+    body = assert_problem(response, 400)
+    assert body["type"] == "urn:circuitos:problem:malformed-json" and words in body["detail"], body
 
 
 @pytest.mark.parametrize(("name", "value", "words"), BAD_VALUES, ids=IDS)

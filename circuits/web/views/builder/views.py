@@ -1,49 +1,42 @@
-"""The browser circuit builder: the canvas page and the endpoints it talks to.
+"""The browser circuit builder: the canvas page and the htmx partials it swaps in (node form,
+trigger form, versions list, diff).
 
-Every view resolves the circuit through `Circuit.objects.restrict(user, "view", tenant)`
-(another tenant's circuit, or one the user may not see, is a 404) and checks the object
-permission of what it does (edit / publish / run) on that circuit, so a guardian grant on one
-circuit works like the role. Mutations go through the services; the JSON endpoints answer
-400 naming the field, 409 for a conflicting draft, 403 for a role that may not.
+The builder reads and writes everything else through /api/v1 (static/builder/*.js): drafts,
+validation, publishing, roll back, export, test runs, listening, step runs. Every view here
+resolves the circuit through `Circuit.objects.restrict(user, "view", tenant)` (another
+tenant's circuit, or one the user may not see, is a 404) and checks the object permission of
+what it does (edit) on that circuit, so a guardian grant on one circuit works like the role;
+bad input is a 400 naming the field.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import secrets
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
 from actions.sdk import registry
 from circuits.automation.engine import graph as graphs
 from circuits.automation.engine.expressions import check_value
 from circuits.automation.engine.graph import node_ports
-from circuits.automation.engine.runner import PINNED
 from circuits.automation.models.circuit import Circuit
 from circuits.automation.models.execution import Execution
 from circuits.automation.models.trigger import Trigger
 from circuits.automation.models.version import CircuitVersion, VersionStatus
 from circuits.automation.services.circuits import CreateCircuit
-from circuits.automation.services.executions import StartExecution
 from circuits.automation.services.versions import (
-    Conflict,
     DeleteTrigger,
-    GraphInvalid,
     ImportCircuit,
-    PublishDraft,
-    Rollback,
-    SaveDraft,
     SaveTrigger,
     current_version,
-    export_circuit,
-    validate_version,
     version_document,
 )
 from circuits.automation.triggers import registry as trigger_registry
@@ -51,49 +44,23 @@ from circuits.automation.triggers.base import TriggerKind
 from circuits.automation.triggers.kinds.manual import ManualTrigger
 from circuits.automation.triggers.kinds.webhook import WebhookTrigger
 from circuits.core import strict_json
-from circuits.core.numbers import finite_number, is_id
+from circuits.core.numbers import finite_number
 from circuits.tenancy.models.access import Credential
 from circuits.tenancy.permissions import has_perm
 from circuits.web import importmap, webhooks
 from circuits.web.views.base import TenantView
 from circuits.web.views.builder import schema_forms
 from circuits.web.views.builder.gallery import get_template, templates
-from circuits.web.views.builder.services import RerunFromStep, diff_versions
+from circuits.web.views.builder.services import diff_versions
 from circuits.web.views.form_errors import error_dict
 
 MAX_BODY = 2_000_000  # a circuit document larger than this is refused before parsing
 
 
-def _bad(error: ValidationError, status: int = 400) -> JsonResponse:
-    body: dict[str, Any] = {"errors": error_dict(error)}
-    if isinstance(error, GraphInvalid):
-        body["graph_errors"] = error.graph_errors
-    return JsonResponse(body, status=status)
-
-
-def _json_body(request: HttpRequest, json_fields: tuple[str, ...] = ()) -> dict:
-    """The request's data: a JSON body, or form fields (where `json_fields` hold JSON text)."""
-    if request.content_type != "application/json":
-        data: dict[str, Any] = {k: request.POST.get(k) for k in request.POST}
-        for name in json_fields:
-            if data.get(name):
-                try:
-                    data[name] = strict_json.loads(data[name])
-                except strict_json.JSONRefused as exc:
-                    raise ValidationError({name: f"{name} is not valid JSON: {exc.detail}"}) from None
-        for name in ("base_revision", "from_execution"):
-            if isinstance(data.get(name), str) and is_id(data[name].strip()):
-                data[name] = int(data[name])
-        return data
-    if len(request.body) > MAX_BODY:
-        raise ValidationError({"document": f"The request is larger than {MAX_BODY:,} bytes."})
-    try:
-        data = strict_json.loads(request.body or b"{}")
-    except strict_json.JSONRefused as exc:
-        raise ValidationError({"body": f"The request body is not valid JSON: {exc.detail}"}) from None
-    if not isinstance(data, dict):
-        raise ValidationError({"body": "The request body must be a JSON object."})
-    return data
+def _bad(error: ValidationError, status: int = 400) -> HttpResponse:
+    """A refused partial request: an HTML fragment naming each field (htmx swaps it into the panel)."""
+    items = format_html_join("", "<li><strong>{}</strong>: {}</li>", ((field, " ".join(messages)) for field, messages in error_dict(error).items()))
+    return HttpResponse(format_html('<div class="error" role="alert"><ul class="field-errors">{}</ul></div>', items), status=status)
 
 
 def action_catalogue() -> list[dict]:
@@ -188,20 +155,12 @@ class BuilderPage(BuilderBase):
             "perms": self.perms(),
             "last_test_execution": last_test.pk if last_test else None,
             "urls": {
+                # The htmx partials this page swaps in; every JSON read and write goes to /api/v1.
                 "base": base,
-                "save": base + "save",
-                "validate": base + "validate",
-                "publish": base + "publish",
                 "versions": base + "versions",
                 "diff": base + "diff",
-                "rollback": base + "rollback",
-                "export": base + "export",
                 "node_form": base + "node-form",
                 "trigger_form": base + "trigger-form",
-                "test_run": base + "test-run",
-                "listen": base + "listen",
-                "steps": base + "executions/",
-                "ws": f"/ws/t/{self.tenant.slug}/executions/",
                 "execution_page": f"/t/{self.tenant.slug}/executions/",
                 "circuits": reverse("circuit_list", args=[self.tenant.slug]),
                 "api": "/api/v1/",
@@ -211,48 +170,7 @@ class BuilderPage(BuilderBase):
         return render(request, "builder/builder.html", context)
 
 
-# --- drafts, validation, publishing -----------------------------------------------------------
-
-
-class SaveDraftView(BuilderBase):
-    def post(self, request, slug: str):
-        circuit = self.setup_circuit(slug)
-        self.require("edit", circuit)
-        body = _json_body(request, ("document",))
-        document = body.get("document")
-        if not isinstance(document, dict):
-            raise ValidationError({"document": "Send the draft as {'document': {'nodes': [...], 'edges': [...]}, 'base_revision': n}."})
-        base_revision = body.get("base_revision")
-        if base_revision is not None and (not isinstance(base_revision, int) or isinstance(base_revision, bool) or base_revision < 0):
-            raise ValidationError({"base_revision": "base_revision must be a whole number (0 when you started without a draft)."})
-        document = {"nodes": document.get("nodes"), "edges": document.get("edges")}
-        try:
-            draft = SaveDraft(self.tenant, request.user, circuit, document, base_revision=base_revision).execute()
-        except Conflict as conflict:
-            current = self.draft()
-            return JsonResponse({"conflict": True, "message": conflict.messages[0], "revision": current.revision if current else 0}, status=409)
-        ports = {n["key"]: node_ports(n["action"], n.get("config")) for n in document["nodes"]}
-        return JsonResponse({"revision": draft.revision, "version": draft.number, "errors": validate_version(draft), "ports": ports})
-
-
-class ValidateView(BuilderBase):
-    def get(self, request, slug: str):
-        circuit = self.setup_circuit(slug)
-        version = current_version(circuit)
-        if version is None:
-            return JsonResponse({"version": None, "errors": [{"message": "The circuit has no steps yet: drag an action onto the canvas."}]})
-        return JsonResponse({"version": version.number, "status": version.status, "errors": validate_version(version)})
-
-
-class PublishView(BuilderBase):
-    def post(self, request, slug: str):
-        circuit = self.setup_circuit(slug)
-        self.require("publish", circuit)
-        note = str(_json_body(request).get("note") or "")
-        if len(note) > 2000:
-            raise ValidationError({"note": "Keep the note under 2,000 characters."})
-        version = PublishDraft(self.tenant, request.user, circuit, note=note.strip()).execute()
-        return JsonResponse({"version": version.number, "status": version.status, "note": version.note})
+# --- versions and diffs (htmx partials; saving, validating, publishing and rolling back go through /api/v1) ---
 
 
 class VersionsView(BuilderBase):
@@ -279,32 +197,6 @@ class DiffView(BuilderBase):
                 change["before_text"] = json.dumps(change["before"], ensure_ascii=False) if change["before"] is not None else "—"
                 change["after_text"] = json.dumps(change["after"], ensure_ascii=False) if change["after"] is not None else "—"
         return render(request, "builder/partials/diff.html", {"a": a, "b": b, "diff": diff})
-
-
-class RollbackView(BuilderBase):
-    def post(self, request, slug: str):
-        circuit = self.setup_circuit(slug)
-        self.require("publish", circuit)
-        try:
-            number = int(request.POST.get("number", ""))
-        except ValueError:
-            raise ValidationError({"number": "Say which version number to publish again."}) from None
-        version = Rollback(self.tenant, request.user, circuit, number).execute()
-        return JsonResponse({"version": version.number, "status": version.status, "current": self.current_state()})
-
-
-class ExportView(BuilderBase):
-    def get(self, request, slug: str):
-        circuit = self.setup_circuit(slug)
-        version = None
-        if request.GET.get("version"):
-            version = circuit.versions.filter(number=request.GET["version"]).first() if is_id(request.GET["version"]) else None
-            if version is None:
-                raise Http404("No such version.")
-        document = export_circuit(circuit, version)
-        response = HttpResponse(json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json")
-        response["Content-Disposition"] = f'attachment; filename="{circuit.slug}.circuit.json"'
-        return response
 
 
 # --- node and trigger forms (htmx) -------------------------------------------------------------
@@ -521,106 +413,6 @@ class TriggerFormView(BuilderBase):
             messages_ = [m for ms in error_dict(error).values() for m in ms]
             return self._render(request, trigger, type_, config, enabled, messages_, status=400)
         return self._render(request, trigger, trigger.type, trigger.config, trigger.enabled, [], saved=True)
-
-
-# --- test runs ----------------------------------------------------------------------------------
-
-
-class TestRunView(BuilderBase):
-    """Start a test run of the draft (queued, never run inside this request), or re-run from a step."""
-
-    def post(self, request, slug: str):
-        circuit = self.setup_circuit(slug)
-        self.require("run", circuit)
-        body = _json_body(request, ("payload",))
-        if body.get("from_node"):
-            source_id = body.get("from_execution")
-            if not isinstance(source_id, int):
-                raise ValidationError({"from_execution": "Say which earlier test run to take the pinned steps from."})
-            source = Execution.objects.for_tenant(self.tenant).filter(circuit=circuit, pk=source_id).first()
-            if source is None:
-                raise Http404("No such execution.")
-            execution = RerunFromStep(self.tenant, request.user, circuit, source, str(body["from_node"])).execute()
-        else:
-            payload = body.get("payload") if body.get("payload") not in (None, "") else {}
-            if not isinstance(payload, dict):
-                raise ValidationError({"payload": "The sample payload must be a JSON object."})
-            execution = StartExecution(self.tenant, request.user, circuit, payload, test=True).execute()
-        return JsonResponse(
-            {
-                "execution": execution.pk,
-                "status": execution.status,
-                "ws": f"/ws/t/{self.tenant.slug}/executions/{execution.pk}/",
-                "url": f"/t/{self.tenant.slug}/executions/{execution.pk}/",
-            },
-            status=202,
-        )
-
-
-class ListenView(BuilderBase):
-    """ "Listen for test event": POST starts waiting for the next call to the circuit's webhook
-    test URL (or, with cancel, stops); GET ?listen=<id> says whether it came and which test run
-    it started (circuits/web/webhooks.py runs it)."""
-
-    def _webhook(self) -> Trigger:
-        trigger = self.circuit.triggers.filter(type=WebhookTrigger.type).exclude(webhook_token="").order_by("pk").first()
-        if trigger is None:
-            raise ValidationError({"trigger": "This circuit has no webhook trigger to listen on: add one in the trigger panel."})
-        return trigger
-
-    def post(self, request, slug: str):
-        circuit = self.setup_circuit(slug)
-        self.require("run", circuit)
-        trigger = self._webhook()
-        body = _json_body(request)
-        if body.get("cancel"):
-            webhooks.stop_listening(trigger, str(body["cancel"]))
-            return JsonResponse({"listening": False})
-        listen_id = secrets.token_urlsafe(12)
-        webhooks.listen(trigger, request.user, listen_id)
-        test_url = request.build_absolute_uri(reverse("test_webhook", args=[trigger.webhook_token]))
-        return JsonResponse({"listen": listen_id, "test_url": test_url, "seconds": webhooks.LISTEN_SECONDS})
-
-    def get(self, request, slug: str):
-        circuit = self.setup_circuit(slug)
-        self.require("run", circuit)
-        return JsonResponse(webhooks.listen_result(self._webhook(), request.GET.get("listen", "")))
-
-
-class StepsView(BuilderBase):
-    """Input, output, error and logs of every step of one execution of this circuit."""
-
-    def get(self, request, slug: str, execution_id: int):
-        circuit = self.setup_circuit(slug)
-        execution = get_object_or_404(Execution.objects.for_tenant(self.tenant).filter(circuit=circuit), pk=execution_id)
-        steps = [
-            {
-                "node": s.node_key,
-                "scope": s.scope,
-                "attempt": s.attempt,
-                "status": s.status,
-                "port": s.port,
-                "input": s.input,
-                "output": s.output,
-                "error": s.error,
-                "logs": s.logs,
-                "duration_ms": s.duration_ms,
-                # A test run took the node's pinned data instead of running it.
-                "pinned": any(isinstance(entry, dict) and entry.get(PINNED) for entry in s.logs or []),
-            }
-            for s in execution.steps.order_by("pk")
-        ]
-        return JsonResponse(
-            {
-                "execution": execution.pk,
-                "status": execution.status,
-                "input": execution.input,
-                "output": execution.output,
-                "error": execution.error,
-                "version": execution.version.number,
-                "steps": steps,
-            }
-        )
 
 
 # --- new circuits: blank, from the gallery, from an exported file --------------------------------
