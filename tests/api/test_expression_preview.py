@@ -106,6 +106,11 @@ def test_a_step_that_runs_later_is_an_error_naming_the_order(world, scorer, edit
     assert error["kind"] == "step_order" and "runs after this step" in error["message"]
 
 
+def test_loop_outside_a_loop_body_is_a_scope_error(world, scorer, editor):
+    error = error_of(post(editor, {"expression": "{{ loop.item }}", "node": "notify"}))
+    assert error["kind"] == "scope" and "inside the body of a Loop" in error["message"]
+
+
 def test_a_syntax_error_points_at_its_block_and_line(world, scorer, editor):
     source = "ok {{ trigger.email }}\nthen {{ trigger.score + }}"
     error = error_of(post(editor, {"expression": source}))

@@ -94,7 +94,7 @@ def preview_data(tenant, circuit: Circuit) -> PreviewData:
 @dataclass
 class PreviewError:
     message: str
-    kind: str  # syntax, sandbox, unknown_step, undefined, limit, evaluation
+    kind: str  # syntax, sandbox, unknown_step, step_order, scope (loop outside a Loop), undefined, limit, evaluation
     start: int  # character offsets into the expression: the `{{ … }}` the error is in
     end: int
     line: int
@@ -160,7 +160,8 @@ def _step_problems(source: str, data: PreviewData, node: str | None) -> PreviewE
     ref, why = problems[0]
     at = source.find(ref.text)
     start, end = (at, at + len(ref.text)) if at >= 0 else _span(source, lambda block: ref.text in block)
-    return _error(source, f"{ref.text} {why}", "unknown_step" if "does not exist" in why else "step_order", start, end)
+    kind = "scope" if ref.name in ("loop", "loops") else "unknown_step" if "does not exist" in why else "step_order"
+    return _error(source, f"{ref.text} {why}", kind, start, end)
 
 
 # --- the preview ------------------------------------------------------------------------------
