@@ -67,6 +67,17 @@ def test_lists_and_objects_keep_their_shape(world, scorer, editor):
     assert body["type"] == "object" and body["value"]["tags"] == ["a", "b"] and body["value"]["email"] == "ada@example.com"
 
 
+def test_a_step_that_ran_many_times_reads_its_last_result(world, editor):
+    loop = node("each", "control.loop", {"items": "{{ trigger.items }}"})
+    body = node("double", "util.transform", {"template": {"n": "{{ loop.item * 2 }}"}})
+    after = node("after", "util.log", {"message": "done"})
+    edges = [edge("trigger", "each"), edge("each", "double", "each"), edge("each", "after", "done")]
+    circuit = build(world, "looped", [loop, body, after], edges, publish=False)
+    run_now(create_execution(circuit, {"items": [1, 2, 3]}, version=current_version(circuit), is_test=True))
+    body_ = post(editor, {"expression": "{{ steps.double.output.n }}", "node": "after"}, f"{V}/circuits/looped/expressions/preview").json()
+    assert body_["value"] == 6, body_
+
+
 def test_text_without_expressions_is_its_own_value(world, scorer, editor):
     assert post(editor, {"expression": "plain words"}).json()["value"] == "plain words"
 
