@@ -67,6 +67,17 @@ def test_lists_and_objects_keep_their_shape(world, scorer, editor):
     assert body["type"] == "object" and body["value"]["tags"] == ["a", "b"] and body["value"]["email"] == "ada@example.com"
 
 
+def test_a_step_that_ran_many_times_reads_its_last_result(world, editor):
+    loop = node("each", "control.loop", {"items": "{{ trigger.items }}"})
+    body = node("double", "util.transform", {"template": {"n": "{{ loop.item * 2 }}"}})
+    after = node("after", "util.log", {"message": "done"})
+    edges = [edge("trigger", "each"), edge("each", "double", "each"), edge("each", "after", "done")]
+    circuit = build(world, "looped", [loop, body, after], edges, publish=False)
+    run_now(create_execution(circuit, {"items": [1, 2, 3]}, version=current_version(circuit), is_test=True))
+    body_ = post(editor, {"expression": "{{ steps.double.output.n }}", "node": "after"}, f"{V}/circuits/looped/expressions/preview").json()
+    assert body_["value"] == 6, body_
+
+
 def test_text_without_expressions_is_its_own_value(world, scorer, editor):
     assert post(editor, {"expression": "plain words"}).json()["value"] == "plain words"
 
@@ -104,6 +115,11 @@ def test_an_unknown_step_is_an_inline_error_at_its_reference(world, scorer, edit
 def test_a_step_that_runs_later_is_an_error_naming_the_order(world, scorer, editor):
     error = error_of(post(editor, {"expression": "{{ steps.notify.output }}", "node": "score"}))
     assert error["kind"] == "step_order" and "runs after this step" in error["message"]
+
+
+def test_loop_outside_a_loop_body_is_a_scope_error(world, scorer, editor):
+    error = error_of(post(editor, {"expression": "{{ loop.item }}", "node": "notify"}))
+    assert error["kind"] == "scope" and "inside the body of a Loop" in error["message"]
 
 
 def test_a_syntax_error_points_at_its_block_and_line(world, scorer, editor):

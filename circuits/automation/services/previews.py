@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Max
 
 from circuits.automation.engine import graph as graphs
 from circuits.automation.engine.expressions import Budget, ExpressionError, LimitError, render_value
 from circuits.automation.engine.references import check_references, references
 from circuits.automation.models.circuit import Circuit
-from circuits.automation.models.execution import Execution
+from circuits.automation.models.execution import Execution, StepRun
 from circuits.automation.models.version import CircuitVersion
 from circuits.automation.services.versions import current_version
 
@@ -58,7 +59,10 @@ def _step_results(execution: Execution | None) -> dict[str, dict]:
     if execution is None:
         return {}
     results: dict[str, dict] = {}
-    for node_key, output, status, port, error in execution.steps.order_by("pk").values_list("node_key", "output", "status", "port", "error"):
+    # Only each step's newest row is read: a loop's body can leave thousands of rows behind.
+    newest = execution.steps.values("node_key").annotate(newest=Max("pk")).values("newest")
+    rows = StepRun.objects.filter(pk__in=newest).order_by("pk").values_list("node_key", "output", "status", "port", "error")
+    for node_key, output, status, port, error in rows:
         results[node_key] = {"output": output, "status": status, "port": port, **({"error": error} if error else {})}
     return results
 
@@ -94,7 +98,7 @@ def preview_data(tenant, circuit: Circuit) -> PreviewData:
 @dataclass
 class PreviewError:
     message: str
-    kind: str  # syntax, sandbox, unknown_step, undefined, limit, evaluation
+    kind: str  # syntax, sandbox, unknown_step, step_order, scope (loop outside a Loop), undefined, limit, evaluation
     start: int  # character offsets into the expression: the `{{ … }}` the error is in
     end: int
     line: int
@@ -160,7 +164,8 @@ def _step_problems(source: str, data: PreviewData, node: str | None) -> PreviewE
     ref, why = problems[0]
     at = source.find(ref.text)
     start, end = (at, at + len(ref.text)) if at >= 0 else _span(source, lambda block: ref.text in block)
-    return _error(source, f"{ref.text} {why}", "unknown_step" if "does not exist" in why else "step_order", start, end)
+    kind = "scope" if ref.name in ("loop", "loops") else "unknown_step" if "does not exist" in why else "step_order"
+    return _error(source, f"{ref.text} {why}", kind, start, end)
 
 
 # --- the preview ------------------------------------------------------------------------------

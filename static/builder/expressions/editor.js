@@ -236,6 +236,9 @@ export function mountField(source, { nodeKey }) {
     schedulePreview();
   });
 
+  // The field's label focuses the editor, not the transparent element under it.
+  if (label) label.addEventListener('click', (event) => { event.preventDefault(); view.focus(); });
+
   const field = { view, source, destroy() { clearTimeout(timer); if (pending) pending.abort(); view.destroy(); views.delete(source); } };
   views.set(source, field);
   return field;

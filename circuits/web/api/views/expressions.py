@@ -54,7 +54,7 @@ class NodeQuerySerializer(StrictSerializer):
 
 class PreviewErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
-    kind = serializers.ChoiceField(["syntax", "sandbox", "unknown_step", "step_order", "undefined", "limit", "evaluation"])
+    kind = serializers.ChoiceField(["syntax", "sandbox", "unknown_step", "step_order", "scope", "undefined", "limit", "evaluation"])
     start = serializers.IntegerField(help_text="Offset of the first character of the part in error (the `{{ … }}` or the step reference).")
     end = serializers.IntegerField(help_text="Offset just past it.")
     line = serializers.IntegerField(help_text="1-based line of `start`.")
