@@ -373,3 +373,36 @@ def test_the_selected_step_stays_in_view_when_the_node_view_opens(world, browser
     page.mouse.move(canvas["x"] + 120, canvas["y"] + 90, steps=4)
     assert node_el(page, "s4").bounding_box() == placed
     assert s.console_errors == [], s.console_errors
+
+
+def test_a_port_label_is_drawn_above_the_step_placed_over_it(world, browser_session):
+    steps = [
+        node("a", "util.log", {"message": "a"}, position={"x": 300, "y": 100}),
+        node("b", "util.log", {"message": "b"}, position={"x": 545, "y": 100}),  # its card over a's "next" label
+    ]
+    build(world, "crowded", steps, chain("a", "b"), publish=False)
+    s = browser_session(world.editor)
+    page = s.page
+    _open(s, "crowded", "a")
+    # What is on top at the middle of a's "next" label (the label takes no pointer events in
+    # the page; here it does, so that elementFromPoint finds it when it is on top).
+    page.add_style_tag(content=".drawflow .drawflow-node .output::after { pointer-events: auto !important; }")
+    on_top = page.evaluate(
+        """() => {
+            const port = document.querySelector(`.drawflow-node[data-key='a'] .outputs .output_1`);
+            const r = port.getBoundingClientRect();
+            const label = getComputedStyle(port, '::after');
+            const z = window.circuitBuilder.editor.zoom;
+            const x = r.left + (parseFloat(label.left) + parseFloat(label.width) / 2) * z;
+            const y = r.top + (parseFloat(label.top) + parseFloat(label.height) / 2) * z;
+            const hit = document.elementFromPoint(x, y);
+            return {port: hit === port, label: getComputedStyle(port, '::after').content, under: hit && (hit.closest('.drawflow-node') || hit).dataset.key};
+        }"""
+    )
+    assert on_top["label"] == '"next"' and on_top["port"], on_top
+    # Connections are drawn below the steps and still take a click (the trigger's one to a).
+    trigger_edge = page.locator(f"#drawflow .connection.node_in_{node_el(page, 'a').get_attribute('id')} .main-path").first
+    box = trigger_edge.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(trigger_edge).to_have_class(re.compile("selected"))
+    assert s.console_errors == [], s.console_errors
