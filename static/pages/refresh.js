@@ -6,10 +6,11 @@
  * data-refresh-record / data-refresh-type: only record.changed events of that record / object type.
  * data-refresh-url: where the part is read from (default: this page's own URL).
  * data-refresh-gone: shown instead of a refresh when the record itself was deleted.
+ * data-refresh-gap: the least time between two reads of the part, in ms (default MIN_GAP_MS).
  *
  * The live events say only *what* moved (a record id, an execution id): the part is fetched
  * again as a whole page through its own, permission-checked view, and the element with the
- * same id replaces it — at most once per MIN_GAP_MS per part. Open <details> stay open, and a
+ * same id replaces it — at most once per gap per part. Open <details> stay open, and a
  * part being typed into waits until the focus leaves it. After the socket reconnects (events
  * sent meanwhile are lost) every part is read again.
  */
@@ -42,7 +43,9 @@
     var s = of(id);
     if (s.timer) return;
     if (s.inFlight) { s.again = true; return; }
-    s.timer = setTimeout(function () { s.timer = null; reload(id); }, Math.max(150, MIN_GAP_MS - (Date.now() - s.last)));
+    var el = document.getElementById(id);
+    var gap = Number(el && el.dataset.refreshGap) || MIN_GAP_MS;
+    s.timer = setTimeout(function () { s.timer = null; reload(id); }, Math.max(150, gap - (Date.now() - s.last)));
   }
 
   function typingIn(el) {

@@ -326,5 +326,5 @@ def test_the_builders_toolbar_keeps_every_button_on_screen_and_working_at_phone_
     page.locator("#btn-validate").click()
     expect(page.locator("#panel-problems")).not_to_contain_text("Press Validate to check the circuit.")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
-    s.screenshot("builder-phone")
+    s.screenshot("builder-phone", copy_to_docs=True)
     assert s.console_errors == [], s.console_errors
