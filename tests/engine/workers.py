@@ -99,14 +99,15 @@ def start_worker(
     )
 
 
-def start_beat(queue: str, resume_every: int = 1) -> subprocess.Popen:
-    """`celery beat` sending the sweep (resume_due_executions) every `resume_every` seconds to `queue`."""
+def start_beat(queue: str, resume_every: int = 1, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`celery beat` sending the sweep (resume_due_executions) every `resume_every` seconds to
+    the queues under `queue`; `env` adds settings (EXECUTION_PRUNE_EVERY, …)."""
     schedule = ARTIFACTS / f"beat-{queue}"
     ARTIFACTS.mkdir(exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "circuitos_site", "beat", "-s", str(schedule), "--max-interval", "1", "-l", "WARNING"],
         cwd=ROOT,
-        env=_env(queue, 60, ENGINE_RESUME_EVERY=str(resume_every)),
+        env=_env(queue, 60, ENGINE_RESUME_EVERY=str(resume_every), **(env or {})),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
