@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m bench` (all) or `python -m bench engine pages`."""
+"""Run the benchmarks: `python -m bench` (all) or `python -m bench engine pages` (`webhook --vs-node-red`: side by side)."""
 
 import importlib
 import sys
@@ -8,7 +8,7 @@ from bench.common import setup_django
 ALL = ["engine", "queue", "webhook", "fanout", "websocket", "pages", "rss"]
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or ALL
+    names = [name for name in sys.argv[1:] if not name.startswith("--")] or ALL  # options are the benchmarks' own
     if "retention" in names:  # PostgreSQL only, not in ALL: its own throwaway database, chosen before Django starts
         from bench.retention import use_throwaway_database
 

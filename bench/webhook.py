@@ -42,13 +42,13 @@ def _circuit(tenant, user, slug: str, respond: str):
     return trigger.webhook_token
 
 
-def _wrk(url: str) -> dict | None:
+def _wrk(url: str, body: str = '{"n": 7}', threads: int = 2, connections: int = CONNECTIONS, seconds: int = SECONDS) -> dict | None:
     if not shutil.which("wrk"):
         return None
     script = ROOT / "var" / "bench-post.lua"
-    script.write_text('wrk.method = "POST"\nwrk.body = \'{"n": 7}\'\nwrk.headers["Content-Type"] = "application/json"\n')
+    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n')
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(script), url], capture_output=True, text=True, check=True
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url], capture_output=True, text=True, check=True
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
@@ -60,9 +60,9 @@ def _wrk(url: str) -> dict | None:
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "non2xx": int(errors.group(1)) if errors else 0, "tool": "wrk"}
 
 
-def _python_load(url: str) -> dict:
+def _python_load(url: str, body: str = '{"n": 7}', connections: int = CONNECTIONS, seconds: int = SECONDS) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.loadgen", url, str(SECONDS), str(CONNECTIONS), '{"n": 7}'], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "bench.loadgen", url, str(seconds), str(connections), body], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     data = json.loads(out)
     ok = sum(n for status, n in data["statuses"].items() if 200 <= int(status) < 300)
@@ -70,6 +70,10 @@ def _python_load(url: str) -> dict:
 
 
 def main() -> None:
+    if "--vs-node-red" in sys.argv:
+        from bench.versus import main as versus
+
+        return versus()
     from circuits.automation.models.execution import Execution
 
     tenant, user = bench_world("hooks")

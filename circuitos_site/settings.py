@@ -379,6 +379,8 @@ METRICS_ALLOW_NETWORKS = env_networks("METRICS_ALLOW_NETWORKS", ["127.0.0.1/32",
 # multiprocess mode, each process writing into this shared folder, which scripts/run.sh empties
 # at start. Unset: one process's own values (the laptop shape, worker embedded in `serve`).
 PROMETHEUS_MULTIPROC_DIR = env_dir("PROMETHEUS_MULTIPROC_DIR")
+# Count every SQL statement (circuitos_db_statements_total): `python -m bench webhook --vs-node-red` turns it on.
+METRICS_DB_STATEMENTS = env_bool("METRICS_DB_STATEMENTS", False)
 # Distinct circuits one process labels in execution series; further ones count as "other".
 METRICS_MAX_CIRCUITS = env_int("METRICS_MAX_CIRCUITS", 500, minimum=1)
 # Each Celery worker serves its own series (steps, executions finished, lease takeovers: counted

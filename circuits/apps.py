@@ -26,3 +26,11 @@ class CircuitsConfig(AppConfig):
         lookup.connect()
         logs.configure()
         logs.connect_celery()
+        # SQL statements counted per process (a benchmark's figure; off by default).
+        from django.conf import settings
+        from django.db.backends.signals import connection_created
+
+        from circuits.core import metrics
+
+        if settings.METRICS_DB_STATEMENTS:
+            connection_created.connect(metrics.count_db_statements, dispatch_uid="circuits.core.metrics.db_statements")

@@ -40,6 +40,8 @@ STEP_SECONDS = Histogram(
 )
 LEASE_TAKEOVERS = Counter("circuitos_lease_takeovers", "Running executions whose lease lapsed and another runner took over.")
 WEBHOOK_REJECTIONS = Counter("circuitos_webhook_rejections", "Inbound webhook deliveries refused, by reason.", ["reason"])
+# Only with METRICS_DB_STATEMENTS on (the benchmarks turn it on: SQL statements per request).
+DB_STATEMENTS = Counter("circuitos_db_statements", "SQL statements sent to the database.")
 LIVE_EVENT_DROPS = Counter("circuitos_live_events_dropped", "Live updates that could not be sent to the channel layer.", ["reason"])
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -110,3 +112,14 @@ def serve_worker_metrics(port: int, addr: str, *, forks: bool) -> None:
     else:
         registry = REGISTRY
     start_http_server(port, addr=addr, registry=registry)
+
+
+def _count_statement(execute, sql, params, many, context):
+    DB_STATEMENTS.inc()
+    return execute(sql, params, many, context)
+
+
+def count_db_statements(sender, connection, **kwargs) -> None:
+    """`connection_created` receiver (METRICS_DB_STATEMENTS): count every statement of the connection."""
+    if _count_statement not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_statement)

@@ -10,6 +10,7 @@ committing transaction, with no read of either table. PostgreSQL + Redis, the re
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import pytest
 from django.db import connections
 from django.db.backends.signals import connection_created
 from django.test import Client
+from django.utils import timezone
 
 from circuits.automation.engine import inline
 from circuits.automation.models.execution import Execution, ExecutionStatus
@@ -130,3 +132,16 @@ def test_a_waited_webhook_run_writes_its_execution_and_steps_in_one_transaction(
         ("respond", "succeeded", "next"),
     ]
     assert inline.journal.entry(execution.pk) is None  # removed once the row committed
+
+
+def test_a_journal_entry_this_database_never_drew_is_dropped_not_recorded(world):
+    # A recreated or restored database beside a Redis that still holds entries: recording one
+    # would take an id the sequence hands out again later.
+    circuit = lead_circuit(world, "stale-entry")
+    version = circuit.versions.get(status="published")
+    stale = inline.reserve_id() + 1000
+    entry = {"tenant": world.tenant.pk, "circuit": circuit.pk, "version": version.pk, "input": {}, "started": timezone.now().isoformat()}
+    inline.journal.record(stale, entry)
+    assert inline.recover_lost(now=time.time() + 3600) == 0
+    assert not Execution.objects.filter(pk=stale).exists()
+    assert inline.journal.entry(stale) is None

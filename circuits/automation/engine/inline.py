@@ -55,6 +55,7 @@ from circuits.automation.engine.lease import Lease
 from circuits.automation.engine.runner import Engine, HandedOff, _jsonable
 from circuits.automation.engine.signals import execution_finished
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun, announce, lease_expiry, lease_seconds
+from circuits.automation.models.version import CircuitVersion
 from circuits.core import metrics
 from circuits.core.live import publish_on_commit
 
@@ -323,8 +324,10 @@ def run_waited(circuit, payload: Any, *, version, trigger=None, tenant=None, wai
             execution.pk = None
             return None
         metrics.execution_started(execution, ExecutionStatus.QUEUED)
-        connection.close()  # back to the pool: the run's thread borrows its own, one at a time per caller
-        engine = InlineEngine(execution, wait_seconds)
+        engine = InlineEngine(execution, wait_seconds)  # (a version's first run reads its graph)
+        # Back to the pool before waiting: the run's thread borrows its own. A caller holding one
+        # while it waits would starve the runs it waits for once a pool's worth of callers wait.
+        connection.close()
         outcome: dict[str, Any] = {}
         done = threading.Event()
 
@@ -362,12 +365,28 @@ def recover_lost(now: float | None = None) -> int:
     if not enabled():
         return 0
     recovered = 0
-    for execution_id in journal.expired(now):
+    expired = journal.expired(now)
+    drawn = _last_drawn_id() if expired else 0
+    for execution_id in expired:
         entry = journal.entry(execution_id)
         if entry is not None and not Execution.objects.filter(pk=execution_id).exists():
-            recovered += _record_lost(execution_id, entry)
+            if execution_id <= drawn and _consistent(entry):
+                recovered += _record_lost(execution_id, entry)
+            else:  # not drawn from this database's sequence (a recreated or restored database, a stale Redis)
+                log.warning("journal entry %s names no execution this database could have started; dropped", execution_id)
         journal.remove(execution_id)
     return recovered
+
+
+def _last_drawn_id() -> int:
+    """The highest id the execution table's sequence has handed out (an entry above it is not ours)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass), 0)", [Execution._meta.db_table])
+        return cursor.fetchone()[0]
+
+
+def _consistent(entry: dict) -> bool:
+    return CircuitVersion.objects.filter(pk=entry.get("version"), circuit_id=entry.get("circuit"), circuit__tenant_id=entry.get("tenant")).exists()
 
 
 def _record_lost(execution_id: int, entry: dict) -> int:

@@ -47,7 +47,7 @@ from circuits.core import strict_json
 from circuits.core.numbers import finite_number
 from circuits.tenancy.models.access import Credential
 from circuits.tenancy.permissions import has_perm
-from circuits.web import importmap, webhooks
+from circuits.web import importmap
 from circuits.web.views.base import TenantView
 from circuits.web.views.builder import schema_forms
 from circuits.web.views.builder.gallery import get_template, templates
