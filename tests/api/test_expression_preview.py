@@ -197,6 +197,15 @@ def test_the_other_tenants_circuit_is_a_404_even_by_session_with_their_slug(worl
     assert_problem(post(client, {"expression": "{{ trigger }}"}, f"{V}/circuits/theirs/expressions/preview"), 404)
 
 
+def test_typed_sources_never_enter_the_engines_compile_cache(world, scorer, editor):
+    from circuits.automation.engine.expressions import _compiled
+
+    before = _compiled.cache_info().currsize
+    for i in range(5):
+        assert post(editor, {"expression": f"{{{{ trigger.score + {i} }}}} and {{{{ 'x{i}' }}}}"}).json()["type"] == "string"
+    assert _compiled.cache_info().currsize == before
+
+
 # --- bad bodies: 400 naming what is wrong --------------------------------------------------------
 
 
