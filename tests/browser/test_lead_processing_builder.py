@@ -59,6 +59,9 @@ def test_lead_processing_ai_runs_from_the_builder_and_shows_each_steps_output(br
     assert execution.status == "succeeded", execution.error
 
     for key, text in SHOWS.items():
+        # The node view keeps the selected step in view by panning as little as it can, so the
+        # next step may sit under the palette: fit the graph first, as a user would.
+        page.click("#btn-fit")
         page.locator(f".drawflow-node[data-key='{key}']").click()
         page.click("#tab-run")
         expect(page.locator("#panel-run .step-output")).to_contain_text(text)
