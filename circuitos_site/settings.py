@@ -146,9 +146,12 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache on ONE connection pool per process (circuitos_site/cache.py), not one per thread.
+            "BACKEND": "circuitos_site.cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_PREFIX", "circuitos"),
+            # A Redis that hangs fails a cache call after a few seconds instead of hanging its caller.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 else:

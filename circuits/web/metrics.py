@@ -103,10 +103,12 @@ class DatabaseCollector:
         if broker.startswith(("redis://", "rediss://")):
             import redis  # only with a Redis broker
 
+            from circuitos_site.cache import shared_client
+
             queue = settings.CELERY_TASK_DEFAULT_QUEUE
             try:
-                client = redis.Redis.from_url(broker, socket_connect_timeout=2, socket_timeout=2)
-                family.add_metric([queue], client.llen(queue))
+                # The process's shared pool (the cache's, when the broker is the same Redis): no connection per scrape.
+                family.add_metric([queue], shared_client(broker).llen(queue))
             except redis.RedisError:
                 log.warning("metrics: the broker queue length could not be read", exc_info=True)
         yield family
