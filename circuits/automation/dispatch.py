@@ -56,7 +56,29 @@ def create_execution(
         if version is None:
             raise NotRunnable(f"circuit {circuit.slug!r} has no published version")
     chain = lineage.lineage_for(trigger_type=trigger.type if trigger is not None else trigger_type, parent=parent, caused_by=caused_by)
-    execution = Execution(
+    execution = _unsaved(
+        circuit,
+        payload,
+        version,
+        chain,
+        trigger=trigger,
+        trigger_type=trigger_type,
+        event=event,
+        started_by=started_by,
+        is_test=is_test,
+        parent=parent,
+        rerun_of=rerun_of,
+    )
+    if chain.too_deep:
+        raise ChainTooDeep(lineage.refuse(execution, chain))
+    execution.save(force_insert=True)
+    return execution
+
+
+def _unsaved(
+    circuit: Circuit, payload: Any, version, chain: lineage.Lineage, *, trigger, trigger_type, event, started_by, is_test, parent, rerun_of
+) -> Execution:
+    return Execution(
         tenant_id=circuit.tenant_id,
         circuit=circuit,
         version=version,
@@ -71,10 +93,43 @@ def create_execution(
         caused_by=chain.cause,
         chain_depth=chain.depth,
     )
+
+
+def create_executions(triggers: list, payload: Any, *, event=None, parent: Execution | None = None, caused_by: Execution | None = None) -> list[Execution]:
+    """Queued executions of several triggers' circuits fired by one cause, in ONE bulk INSERT.
+
+    Each trigger carries `published_version_id` (annotated by the caller's matching query) and
+    its `circuit` (enabled: matching asked for it). They share one cause, so one lineage: a chain
+    that is too long refuses all of them, each recorded as a failed execution as `create_execution` does.
+    """
+    if not triggers:
+        return []
+    chain = lineage.lineage_for(trigger_type=triggers[0].type, parent=parent, caused_by=caused_by)
+    executions = []
+    for trigger in triggers:
+        if trigger.published_version_id is None:
+            continue  # unpublished since the matching query ran: nothing to run (as `create_execution` refuses)
+        execution = _unsaved(
+            trigger.circuit,
+            payload,
+            None,
+            chain,
+            trigger=trigger,
+            trigger_type=trigger.type,
+            event=event,
+            started_by=None,
+            is_test=False,
+            parent=parent,
+            rerun_of=None,
+        )
+        execution.version_id = trigger.published_version_id
+        executions.append(execution)
     if chain.too_deep:
-        raise ChainTooDeep(lineage.refuse(execution, chain))
-    execution.save(force_insert=True)
-    return execution
+        for execution in executions:
+            lineage.refuse(execution, chain)
+            log.warning("trigger %s: %s", execution.trigger_id, execution.error["message"])
+        return []
+    return Execution.objects.bulk_create(executions)
 
 
 # The worker task that claims and runs an execution (circuits/automation/tasks.py). Dispatch
@@ -83,14 +138,32 @@ def create_execution(
 RUN_EXECUTION_TASK = "circuits.automation.tasks.run_execution"
 
 
+RUN_EXECUTIONS_TASK = "circuits.automation.tasks.run_executions"
+
+
 def send_to_worker(execution_id: int) -> None:
     current_app.tasks[RUN_EXECUTION_TASK].apply_async((execution_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def send_many_to_worker(execution_ids: list[int]) -> None:
+    """ONE message for many executions (a fan-out): the worker taking it shares it out (tasks.run_executions)."""
+    if len(execution_ids) == 1:
+        send_to_worker(execution_ids[0])
+    elif execution_ids:
+        current_app.tasks[RUN_EXECUTIONS_TASK].apply_async((list(execution_ids),), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 def enqueue(execution: Execution) -> None:
     """Hand the execution to a worker once the surrounding transaction commits."""
     execution_id = execution.pk
     transaction.on_commit(lambda: send_to_worker(execution_id))
+
+
+def enqueue_many(executions: list[Execution]) -> None:
+    """Hand the executions to the workers in one message once the surrounding transaction commits."""
+    ids = [e.pk for e in executions]
+    if ids:
+        transaction.on_commit(lambda: send_many_to_worker(ids))
 
 
 def claim(execution_id: int) -> Execution | None:
