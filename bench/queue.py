@@ -34,7 +34,7 @@ def three_step(tenant, user, slug: str, respond_webhook: bool = False):
     return circuit
 
 
-def start_worker():
+def start_worker(extra_queues: tuple[str, ...] = ()):
     from django.conf import settings
 
     if settings.CELERY_EMBEDDED:
@@ -52,7 +52,7 @@ def start_worker():
             "circuitos_site",
             "worker",
             "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
+            ",".join((settings.CELERY_TASK_DEFAULT_QUEUE, *extra_queues)),
             "-c",
             "2",
             "-l",
