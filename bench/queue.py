@@ -34,7 +34,7 @@ def three_step(tenant, user, slug: str, respond_webhook: bool = False):
     return circuit
 
 
-def start_worker():
+def start_worker(extra_queues: tuple[str, ...] = ()):
     from django.conf import settings
 
     from circuits.core.queues import all_queues
@@ -54,7 +54,7 @@ def start_worker():
             "circuitos_site",
             "worker",
             "-Q",
-            ",".join(all_queues()),
+            ",".join((*all_queues(), *extra_queues)),
             "-c",
             "2",
             "-l",

@@ -160,6 +160,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 100_000}}}
 # Live events waiting to be sent, per process; past it the oldest are dropped (pages catch up from the database).
 LIVE_QUEUE_MAX = env_int("LIVE_QUEUE_MAX", 10_000, minimum=10)
+# The publisher gathers events this long after the first one before it looks up who listens and
+# sends: an execution's events then cost one presence look-up and one message per group, not one each.
+LIVE_COALESCE_MS = env_int("LIVE_COALESCE_MS", 5, minimum=0)
 
 # Without Redis the broker is Celery's in-memory transport: `manage.py serve` then runs a
 # real Celery worker and beat inside the web process (same interface, no server needed).
@@ -180,6 +183,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "circuitos")
 # callers while another grinds through bulk work.
 CELERY_TASK_KINDS = {
     "circuits.automation.tasks.run_execution": "default",  # dispatch picks interactive/scheduled/bulk per execution
+    "circuits.automation.tasks.run_executions": "default",  # a fan-out's one message: dispatch picks default or bulk
     "circuits.automation.tasks.deliver_failure_alerts": "default",
     "circuits.automation.tasks.flush_failure_digest": "default",
     "circuits.automation.tasks.resume_due_executions": "scheduled",

@@ -11,7 +11,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from circuits.automation import retention
-from circuits.automation.dispatch import claim, send_to_worker
+from circuits.automation.dispatch import claim, send_many_to_worker, send_to_worker
 from circuits.automation.engine import inline
 from circuits.automation.engine.runner import run_claimed
 from circuits.automation.failures import delivery as failure_delivery
@@ -30,6 +30,33 @@ def run_execution(execution_id: int) -> str:
         return "skipped"
     run_claimed(execution)
     return "done"  # also when the lease was lost on the way: the new owner finishes it
+
+
+# A worker runs at most this many of a fan-out's executions itself; it sends the rest back to
+# the queue (halving), so every worker slot gets a share of a big fan-out.
+RUN_BATCH = 8
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_executions(execution_ids: list[int], kind: str = "default") -> int:
+    """Run many executions sent as one message (an event fan-out); returns how many this call ran.
+
+    Each is claimed on its own (skip_locked), just before it runs, so a message delivered twice
+    (a worker died; acks_late) or a share sent on twice runs nothing twice: a finished or
+    running execution is not claimable.
+    """
+    ids = list(execution_ids)
+    while len(ids) > RUN_BATCH:
+        half = (len(ids) + 1) // 2
+        send_many_to_worker(ids[half:], kind)  # its taker halves it again, on the same queue
+        ids = ids[:half]
+    ran = 0
+    for execution_id in ids:
+        execution = claim(execution_id)
+        if execution is not None:
+            run_claimed(execution)
+            ran += 1
+    return ran
 
 
 @shared_task(ignore_result=True)

@@ -10,7 +10,8 @@ Only to groups someone listens to: a socket marks its groups in the cache (`mark
 refreshed while it is open) before it joins them and reads its snapshot, and the publisher
 looks the marks up once per batch — so a run nobody watches costs one cache read per batch,
 not a channel-layer round trip per event, and a socket that joins misses nothing its snapshot
-does not hold. Events waiting together for the same group go out as one message
+does not hold. The publisher gathers for LIVE_COALESCE_MS after the first event of a batch, so the
+events of one execution's moment share one presence look-up. Events waiting together for the same group go out as one message
 (`circuit.events`, at most BATCH_MAX events; the consumer sends them one frame each, in
 order). The queue is bounded (LIVE_QUEUE_MAX): when the publisher falls behind, the oldest
 events are dropped (counted in `dropped`) — never a close message or a flush marker — and
@@ -137,6 +138,9 @@ class _Publisher:
     async def _drain(self) -> None:
         while True:
             await self.wakeup.wait()
+            coalesce = settings.LIVE_COALESCE_MS / 1000
+            if coalesce and not any(isinstance(item, threading.Event) for item in self.items):
+                await asyncio.sleep(coalesce)  # let the events of the same moment join this batch (a flush goes at once)
             self.wakeup.clear()
             batch, self.items = list(self.items), deque()
             try:

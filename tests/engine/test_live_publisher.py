@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -97,3 +98,27 @@ async def test_a_socket_gets_every_event_published_after_its_snapshot_however_ma
     received = [await communicator.receive_json_from(timeout=5) for _ in range(300)]
     assert [e["seq"] for e in received] == list(range(300))
     await communicator.disconnect()
+
+
+def test_events_published_moments_apart_are_gathered_into_one_batch_and_one_message(settings):
+    settings.LIVE_COALESCE_MS = 300  # wide, so a loaded machine cannot split what the test spaces by 20 ms
+    layer = get_channel_layer()
+    group = live.execution_group(_unique_execution_id())
+    channel = async_to_sync(layer.new_channel)()
+    live.mark_listening([group])
+    async_to_sync(layer.group_add)(group, channel)
+    batches: list[int] = []
+
+    class Counting(live._Publisher):
+        async def send(self, batch: list) -> None:
+            batches.append(sum(1 for item in batch if not isinstance(item, threading.Event)))
+            await super().send(batch)
+
+    publisher = Counting(maxsize=1000)
+    for i in range(5):
+        publisher.submit([group], {"type": "circuit.event", "event": {"seq": i}})
+        time.sleep(0.02)
+    assert publisher.flush(5)
+    messages = async_to_sync(_collect)(layer, channel)
+    assert batches == [5]  # one presence look-up for the five, not five
+    assert [m["type"] for m in messages] == ["circuit.events"] and [e["seq"] for e in messages[0]["events"]] == list(range(5))

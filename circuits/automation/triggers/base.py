@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from circuits.automation.dispatch import ChainTooDeep, NotRunnable, create_execution, enqueue
+from circuits.automation.dispatch import ChainTooDeep, NotRunnable, create_execution, create_executions, enqueue, enqueue_many
 from circuits.automation.engine.expressions import ExpressionError, render_value
 from circuits.automation.models.execution import Execution
 from circuits.automation.models.trigger import Event, Trigger
@@ -115,6 +115,16 @@ def matching(tenant_id: int, type_: str, key: str) -> QuerySet[Trigger]:
     )
 
 
+def with_published_version(triggers: QuerySet[Trigger]) -> QuerySet[Trigger]:
+    """`matching()` plus each trigger's published version id (what `start_many` creates executions on)."""
+    from django.db.models import OuterRef, Subquery
+
+    from circuits.automation.models.version import CircuitVersion
+
+    published = CircuitVersion.objects.filter(circuit_id=OuterRef("circuit_id"), status=VersionStatus.PUBLISHED).values("pk")[:1]
+    return triggers.annotate(published_version_id=Subquery(published))
+
+
 def as_expression(condition: str) -> str:
     return condition if "{{" in condition else "{{ " + condition + " }}"
 
@@ -153,3 +163,22 @@ def start(
         return None
     enqueue(execution, kind)
     return execution
+
+
+def start_many(
+    triggers: list[Trigger],
+    payload: dict,
+    *,
+    event: Event | None = None,
+    parent: Execution | None = None,
+    caused_by: Execution | None = None,
+    kind: str = "default",
+) -> list[Execution]:
+    """`start` for many triggers fired by one cause: one bulk INSERT and one message for them all.
+
+    The triggers come from `with_published_version(matching(...))`; none is started when the
+    chain they would extend is too long (each refusal recorded, as `start` does).
+    """
+    executions = create_executions(triggers, payload, event=event, parent=parent, caused_by=caused_by)
+    enqueue_many(executions, kind)
+    return executions

@@ -13,7 +13,7 @@ from django.db import transaction
 from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.automation.models.trigger import Event
 from circuits.automation.triggers import listening
-from circuits.automation.triggers.base import CONDITION_SCHEMA, RecordChange, TriggerKind, condition_holds, matching, start
+from circuits.automation.triggers.base import CONDITION_SCHEMA, RecordChange, TriggerKind, condition_holds, matching, start_many, with_published_version
 from circuits.automation.triggers.catalogue import derived_events, unknown_event_message
 from circuits.automation.triggers.registry import register
 from circuits.tenancy.models.tenants import Tenant
@@ -38,17 +38,16 @@ def publish_event(
     payload = payload if payload is not None else {}
     with transaction.atomic():
         event = Event.objects.create(tenant=tenant, name=name, payload=payload, source=source)
-        started = []
         context = {"event": payload, "trigger": payload}
-        triggers = list(matching(tenant.pk, EventTrigger.type, name))
-        # An event that fans out to many circuits is bulk work: its runs queue behind nobody's wait.
-        kind = "bulk" if len(triggers) >= settings.ENGINE_BULK_FANOUT else None
-        for trigger in triggers:
-            if trigger.circuit_id == skip_circuit_id or not condition_holds(trigger, context):
-                continue
-            execution = start(trigger, payload, event=event, caused_by=caused_by, kind=kind)
-            if execution is not None:
-                started.append(execution)
+        firing = [
+            trigger
+            for trigger in with_published_version(matching(tenant.pk, EventTrigger.type, name))
+            if trigger.circuit_id != skip_circuit_id and condition_holds(trigger, context)
+        ]
+        # One bulk INSERT and one worker message however many circuits listen (a fan-out); a
+        # big fan-out is bulk work: its runs queue behind nobody's wait.
+        kind = "bulk" if len(firing) >= settings.ENGINE_BULK_FANOUT else "default"
+        started = start_many(firing, payload, event=event, caused_by=caused_by, kind=kind)
     return event, started
 
 
