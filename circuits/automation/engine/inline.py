@@ -199,6 +199,11 @@ class InlineEngine(Engine):
             self.flush_pending()  # steps kept in memory before (a failed one too) are written first
             yield
 
+    def _check_cancel(self) -> None:
+        # Before the row exists nobody can cancel the run (the cancel service needs the row): no Redis read.
+        if self.durable:
+            super()._check_cancel()
+
     def _run_node(self, key: str, scope: str, data: dict) -> tuple[str, Any]:
         if time.monotonic() > self.wait_deadline and (key, scope) not in self.done:
             raise HandedOff(f"the caller's wait ran out before step {key!r}")
