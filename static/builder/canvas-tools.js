@@ -178,6 +178,15 @@ function start(B, DATA) {
       updateBox(event);
       return;
     }
+    if (event.shiftKey && nodeEl && nodeEl.dataset.key !== TRIGGER) {
+      // Shift + click adds a step to the selection (with the one selected before), or takes it out.
+      if (!multi.size && B.selectedKey && B.selectedKey !== TRIGGER) multi.add(B.selectedKey);
+      const key = nodeEl.dataset.key;
+      if (multi.has(key)) multi.delete(key);
+      else multi.add(key);
+      markMulti();
+      return;
+    }
     if (nodeEl && multi.has(nodeEl.dataset.key) && multi.size > 1 && CAN.edit && !event.target.closest('.output, .input, .port-add')) {
       const start = new Map();
       for (const key of multi) {
@@ -451,12 +460,18 @@ function start(B, DATA) {
     markMulti();
     if (B.selectedKey !== lastSelected) {
       lastSelected = B.selectedKey;
-      keepSelectedInView();
+      // Chosen from a list in the side panel (problems, run steps): bring it into view. A step
+      // chosen, dropped or added on the canvas itself does not move the canvas.
+      if (chosenInPanel) keepSelectedInView();
     }
     drawMap();
   }
   let mouseIsDown = false;
-  window.addEventListener('mousedown', () => { mouseIsDown = true; }, true);
+  let chosenInPanel = false;
+  window.addEventListener('mousedown', (event) => {
+    mouseIsDown = true;
+    chosenInPanel = !!(event.target.closest && event.target.closest('#panel'));
+  }, true);
   window.addEventListener('mouseup', (event) => {
     mouseIsDown = false;
     // Drawflow ends a drag on a mouseup over the canvas only. When the click opened the node

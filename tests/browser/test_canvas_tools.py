@@ -131,6 +131,12 @@ def test_shift_dragging_selects_the_steps_inside_and_moving_deleting_and_one_und
     expect(node_el(page, "a")).to_have_class(re.compile("is-multi-selected"))
     expect(node_el(page, "b")).to_have_class(re.compile("is-multi-selected"))
     expect(node_el(page, "c")).not_to_have_class(re.compile("is-multi-selected"))
+    # Shift + click adds a step to the selection and takes it out again.
+    node_el(page, "c").click(modifiers=["Shift"])
+    expect(page.locator(".drawflow-node.is-multi-selected")).to_have_count(3)
+    node_el(page, "c").click(modifiers=["Shift"])
+    expect(page.locator(".drawflow-node.is-multi-selected")).to_have_count(2)
+    expect(node_el(page, "c")).not_to_have_class(re.compile("is-multi-selected"))
 
     # Dragging one of them moves both by the same amount, recorded as one change.
     before = {k: node_el(page, k).bounding_box() for k in "abc"}
