@@ -2,7 +2,7 @@
  * delete, copy / paste of several steps as JSON text on the system clipboard, pinned data typed
  * by hand, and keeping the selected step in view when the canvas narrows.
  *
- * It works only through `window.circuitBuilder` (see the end of builder.js) and the document
+ * It works only through `window.circuitBuilder` (see static/builder/main.js) and the document
  * events `builder:ready` / `builder:run`, so the builder's own modules can change underneath.
  * Every change to the graph goes through `changeDocument` (one undo step, autosaved).
  */

@@ -24,7 +24,7 @@ def operator(world):
 def test_execute_answers_at_once_with_the_queued_execution(world, operator, django_capture_on_commit_callbacks, monkeypatch):
     simple_circuit(world, "greeter")
     sent = []
-    monkeypatch.setattr("circuits.automation.dispatch.send_to_worker", sent.append)
+    monkeypatch.setattr("circuits.automation.dispatch.send_to_worker", lambda pk, kind="default": sent.append(pk))
     with django_capture_on_commit_callbacks(execute=True):
         response = operator.post("/api/v1/execute", {"circuit_name": "greeter", "data": {"name": "Ada"}})
     assert response.status_code == 202

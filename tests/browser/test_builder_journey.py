@@ -36,13 +36,25 @@ def drop_action(page, action: str, x: int, y: int) -> None:
 
 
 def connect(page, source: str, port_index: int, target: str) -> None:
-    """Drag from a node's output port to another node's input, with the mouse."""
-    page.locator(f".drawflow-node[data-key='{source}'] .outputs .output_{port_index}").hover()
-    page.mouse.down()
-    target_input = node_el(page, target).locator(".inputs .input_1")
-    box = target_input.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=8)
-    page.mouse.up()
+    """Drag from a node's output port to another node's input, with the mouse, until the
+    canvas draws that connection. Under a loaded CI machine a drag can start before the page
+    has settled (the flash banner and the first save's re-render move things by a few pixels);
+    the user would simply drag again, and so does this, at most three times."""
+    source_id = node_el(page, source).get_attribute("id")  # Drawflow's "node-<n>"
+    target_id = node_el(page, target).get_attribute("id")
+    drawn = page.locator(f"svg.connection.node_out_{source_id}.node_in_{target_id}")
+    for _attempt in range(3):
+        page.locator(f".drawflow-node[data-key='{source}'] .outputs .output_{port_index}").hover()
+        page.mouse.down()
+        box = node_el(page, target).locator(".inputs .input_1").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=8)
+        page.mouse.up()
+        try:
+            expect(drawn).to_have_count(1, timeout=3_000)
+            return
+        except AssertionError:
+            continue
+    expect(drawn).to_have_count(1)
 
 
 def open_step(page, key: str) -> None:

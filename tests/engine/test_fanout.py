@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from circuits.automation.dispatch import send_many_to_worker
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
 from circuits.automation.triggers.kinds.event import publish_event
+from circuits.core import queues
 from tests.engine.helpers import build, chain, node
 from tests.engine.workers import own_queue, start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis
@@ -52,11 +53,12 @@ def test_an_event_starting_a_hundred_executions_inserts_them_at_once_and_sends_o
     inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "circuits_execution"')]
     assert len(started) == FAN_OUT
     assert len(inserts) == 1  # one bulk INSERT of all hundred
-    assert queued_messages(queue) == 1  # one message on the broker for all hundred
+    # One message on the broker for all hundred, on the bulk queue (a fan-out of ENGINE_BULK_FANOUT or more).
+    assert queued_messages(queues.queue_for("bulk")) == 1 and queued_messages(queue) == 0
     ids = [e.pk for e in started]
     assert Execution.objects.filter(pk__in=ids, status=ExecutionStatus.QUEUED).count() == FAN_OUT
     # The message delivered twice (a redelivery after a worker died): still nothing runs twice.
-    send_many_to_worker(ids)
+    send_many_to_worker(ids, "bulk")
     workers = [start_worker(queue), start_worker(queue)]
     try:
         wait_for(lambda: all_finished(ids), timeout=120, what="the hundred executions to finish")

@@ -375,9 +375,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def web_process(lease_seconds: int, queue: str) -> Iterator[tuple[object, int]]:
+def web_process(lease_seconds: int, queue: str, env: dict[str, str] | None = None) -> Iterator[tuple[object, int]]:
     port = _free_port()
-    web = start_web(port, lease_seconds, queue)
+    web = start_web(port, lease_seconds, queue, env=env)
     try:
         wait_for(lambda: web.poll() is None and _answers(port), timeout=30, what="the web process to start")
         yield web, port
@@ -394,8 +394,10 @@ def _answers(port: int) -> bool:
 
 
 def test_a_waiting_webhooks_run_outlives_its_killed_web_process_and_writes_its_record_once(world, queue):
-    # The web process only watches a waiting webhook's execution (circuits/automation/engine/waiting.py):
-    # the worker runs it, so killing the web process mid-run cuts off the caller, not the run.
+    # On the queued path (ENGINE_INLINE_RUNS=0, or no Redis) the web process only watches a
+    # waiting webhook's execution (circuits/automation/engine/waiting.py): the worker runs it, so
+    # killing the web process mid-run cuts off the caller, not the run. (An inline run killed
+    # with its web process: tests/http/test_inline_crash.py.)
     email = "hook@example.test"
     gate = Gate()
     gate.hold(email)
@@ -416,7 +418,7 @@ def test_a_waiting_webhooks_run_outlives_its_killed_web_process_and_writes_its_r
         worker = start_worker(queue, lease_seconds=LEASE, log="lease-d-worker.log")
         answers: list[object] = []
         try:
-            with web_process(LEASE, queue) as (web, port):
+            with web_process(LEASE, queue, env={"ENGINE_INLINE_RUNS": "0"}) as (web, port):
 
                 def call() -> None:
                     try:

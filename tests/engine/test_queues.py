@@ -76,12 +76,13 @@ def test_an_interactive_worker_runs_a_waited_run_while_bulk_work_waits_on_its_qu
     template = [node("out", "util.transform", {"template": "{{ trigger.n }}"})]
     fanned = [build(world, f"on-signup-{i}", template, chain("out"), triggers=[{"type": "event", "config": {"event": "lead.created"}}]) for i in range(2)]
     waited = build(world, "waited", template, chain("out"))
-    # A big event's runs and a prune are bulk work: sent before the worker starts, they wait on the bulk queue.
+    # A big event's runs (one message for both: a fan-out) and a prune are bulk work: sent before
+    # the worker starts, they wait on the bulk queue.
     _event, bulk_runs = publish_event(world.tenant, "lead.created", {"n": 0})
     assert {e.circuit for e in bulk_runs} == set(fanned)
     current_app.tasks["circuits.automation.tasks.prune_executions"].apply_async()
-    assert _queued(queues.queue_for("bulk")) == 3
-    assert _broker_lengths(client)["bulk"] == 3
+    assert _queued(queues.queue_for("bulk")) == 2
+    assert _broker_lengths(client)["bulk"] == 2
 
     worker = start_worker(base, kinds=("interactive",), log="queues-interactive-worker.log")
     try:
@@ -93,9 +94,9 @@ def test_an_interactive_worker_runs_a_waited_run_while_bulk_work_waits_on_its_qu
         wait_for(lambda: _queued(queues.queue_for("default")) == 1, what="the default run on its queue")
     finally:
         stop(worker)
-    assert _queued(queues.queue_for("bulk")) == 3
+    assert _queued(queues.queue_for("bulk")) == 2
     assert set(Execution.objects.filter(pk__in=[e.pk for e in bulk_runs]).values_list("status", flat=True)) == {ExecutionStatus.QUEUED}
-    assert _broker_lengths(client) == {"interactive": 0, "default": 1, "scheduled": 0, "bulk": 3}
+    assert _broker_lengths(client) == {"interactive": 0, "default": 1, "scheduled": 0, "bulk": 2}
 
     # A worker of the bulk kind (worker-bulk in deploy/compose.yaml) takes them.
     bulk_worker = start_worker(base, kinds=("bulk",), log="queues-bulk-worker.log")

@@ -114,12 +114,12 @@ def start_beat(queue: str, resume_every: int = 1, env: dict[str, str] | None = N
     )
 
 
-def start_web(port: int, lease_seconds: int, queue: str = "unused-web-queue") -> subprocess.Popen:
+def start_web(port: int, lease_seconds: int, queue: str = "unused-web-queue", *, env: dict[str, str] | None = None) -> subprocess.Popen:
     """The site itself (runserver) in its own process, enqueueing executions on `queue`."""
     return subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
         cwd=ROOT,
-        env=_env(queue, lease_seconds),
+        env={**_env(queue, lease_seconds), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

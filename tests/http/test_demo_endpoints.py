@@ -13,9 +13,10 @@ import httpx
 import pytest
 from django.core.management import call_command
 
+from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.tenancy.models.tenants import Membership, Tenant
 from tests.api.helpers import make_key
-from tests.engine.workers import start_worker, stop
+from tests.engine.workers import start_worker, stop, wait_for
 from tests.fixtures import needs_postgres, needs_redis
 from tests.http.conftest import LiveDaphne, launch_server, stop_server
 
@@ -34,11 +35,15 @@ def demo_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
 
 
 @pytest.fixture
-def owner_key(demo_server, transactional_db, settings, tmp_path) -> str:
+def owner_key(demo_server, transactional_db, settings, tmp_path) -> Iterator[str]:
     settings.VAR_DIR = tmp_path
     call_command("load_demo", base_url=demo_server.url, stdout=open("/dev/null", "w"))  # noqa: SIM115
     tenant = Tenant.objects.get(slug="acme")
-    return make_key(tenant, Membership.objects.get(tenant=tenant, role="owner").user, "owner")
+    yield make_key(tenant, Membership.objects.get(tenant=tenant, role="owner").user, "owner")
+    # The same lead starts other demo circuits, which the worker runs after the answer: let them
+    # end before the test's flush, which would otherwise race their writes (a deadlock).
+    active = Execution.objects.filter(status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING])
+    wait_for(lambda: not active.exists(), timeout=90, what="the demo's other executions to end")
 
 
 def post(server: LiveDaphne, key: str, path: str, body=None) -> httpx.Response:

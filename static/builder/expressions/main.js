@@ -1,6 +1,6 @@
 /* The expression editor's entry module (loaded by templates/builder/builder.html).
  *
- * It needs no hook in builder.js: it watches the side panel. Whenever the server's node form
+ * It needs no hook in the builder's own modules: it watches the side panel. Whenever the server's node form
  * (#node-form, an htmx partial) appears or grows rows, every field marked `data-expr` becomes
  * an expression field (editor.js); whenever the node view (#step-data) is drawn, its JSON
  * becomes draggable (tree.js). The builder's own contract (window.circuitBuilder, the
