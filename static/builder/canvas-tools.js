@@ -7,6 +7,7 @@
  * Every change to the graph goes through `changeDocument` (one undo step, autosaved).
  */
 import { createApi, problemText } from './api.js';
+import { flash } from './util.js';
 
 const CLIP_FORMAT = 'circuitos.steps/v1'; // what Ctrl+C puts on the clipboard
 const EXPORT_FORMAT = 'circuitos.circuit/v1'; // an exported circuit pastes too
@@ -35,15 +36,7 @@ function start(B, DATA) {
   const pre = () => editor.precanvas;
 
   // --- small helpers --------------------------------------------------------------------------
-  let flashTimer = null;
-  function say(message, kind) {
-    const box = $('#flash');
-    box.textContent = message;
-    box.className = 'banner ' + (kind === 'bad' ? 'banner-bad' : kind === 'ok' ? 'banner-ok' : '');
-    box.hidden = false;
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(() => { box.hidden = true; }, kind === 'bad' ? 9000 : 4000);
-  }
+  const say = flash; // the builder's own banner (util.js)
   const nodeEls = () => $$('.drawflow-node', pre());
   const elOf = (key) => $(`.drawflow-node[data-key="${CSS.escape(key)}"]`, pre());
   const dfNode = (el) => editor.drawflow.drawflow.Home.data[el.id.replace('node-', '')];

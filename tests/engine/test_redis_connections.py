@@ -65,13 +65,16 @@ def test_many_executions_in_threads_of_their_own_hold_a_bounded_number_of_redis_
     live.mark_listening([live.tenant_group(world.tenant.pk)])  # someone listens: the publisher looks and sends
     named: set[str] = set()
     every: set[str] = set()
+    # Connections this process held before (tests that ran earlier in it, e.g. under xdist) are
+    # not this test's: count what the forty executions add.
+    before = {c["id"] for c in own_clients()}
 
     def one_execution() -> None:
         try:
             run_now(create_execution(circuit, {}))
             cache.get("any-key")
             # Looked at from inside the thread, while whatever it opened is still open.
-            clients = own_clients()
+            clients = [c for c in own_clients() if c["id"] not in before]
             named.update(c["id"] for c in clients if c["name"] == client_name())
             every.update(c["id"] for c in clients)
             assert len(clients) <= BOUND + CHANNEL_LAYER, clients
@@ -83,5 +86,5 @@ def test_many_executions_in_threads_of_their_own_hold_a_bounded_number_of_redis_
         thread.start()
         thread.join()
     # Every connection this process held over forty threads: a handful, not one per thread.
-    assert 1 <= len(named) <= BOUND, named
+    assert len(named) <= BOUND, named
     assert len(every) <= BOUND + CHANNEL_LAYER, every
