@@ -128,12 +128,23 @@ def stop_server(server: LiveDaphne) -> None:
         server.process.wait(timeout=15)
 
 
+def _missing(reason: str) -> None:
+    """Skip on a laptop without the service; fail in CI, which must run everything."""
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def require_postgres() -> None:
     if not settings.USES_POSTGRES:
-        reason = "the live-server tests need PostgreSQL (DATABASE_URL): the server process must share the test database"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _missing("the live-server tests need PostgreSQL (DATABASE_URL): the server process must share the test database")
+
+
+def require_production_shape() -> None:
+    """PostgreSQL and Redis: what scripts/run.sh's production shape runs on."""
+    require_postgres()
+    if not settings.REDIS_URL:
+        _missing("the production shape runs on Redis (REDIS_URL)")
 
 
 @pytest.fixture(scope="package")

@@ -17,8 +17,7 @@ from django.conf import settings
 from circuits.automation.dispatch import create_execution
 from circuits.automation.engine.runner import run_now
 from tests.engine.helpers import build, chain, node
-from tests.fixtures import IN_CI
-from tests.http.conftest import ROOT, launch_server, require_postgres, session_cookie, stop_server
+from tests.http.conftest import ROOT, launch_server, require_production_shape, session_cookie, stop_server
 from tests.http.wsclient import LiveSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,12 +45,7 @@ def _web_workers(run_sh_pid: int) -> list[int]:
 
 @pytest.fixture
 def production_shape(django_db_setup, django_db_blocker, tmp_path):
-    require_postgres()
-    if not settings.REDIS_URL:
-        reason = "the production shape runs on Redis (REDIS_URL)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_production_shape()
     with django_db_blocker.unblock():
         server = launch_server(
             "prod-shape",

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
@@ -23,8 +22,7 @@ from circuits.automation.models.execution import Execution, ExecutionStatus
 from circuits.core import tracing
 from tests.engine.helpers import build, chain, node
 from tests.engine.workers import wait_for
-from tests.fixtures import IN_CI
-from tests.http.conftest import ROOT, launch_server, require_postgres, stop_server
+from tests.http.conftest import ROOT, launch_server, require_production_shape, stop_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,12 +93,7 @@ def collector() -> Iterator[Collector]:
 
 @pytest.fixture
 def traced_site(django_db_setup, django_db_blocker, tmp_path, collector):
-    require_postgres()
-    if not settings.REDIS_URL:
-        reason = "the production shape runs on Redis (REDIS_URL)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_production_shape()
     with django_db_blocker.unblock():
         server = launch_server(
             "traced",

@@ -22,14 +22,13 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-from django.conf import settings
 
 from circuits.automation.engine import inline
 from circuits.automation.models.execution import Execution, ExecutionStatus, StepRun
 from tests.engine.test_inline_runs import PAYLOAD, lead_circuit
 from tests.engine.workers import wait_for
-from tests.fixtures import IN_CI, needs_postgres, needs_redis
-from tests.http.conftest import ROOT, LiveDaphne, launch_server, require_postgres, stop_server
+from tests.fixtures import needs_postgres, needs_redis
+from tests.http.conftest import ROOT, LiveDaphne, launch_server, require_production_shape, stop_server
 from tests.live import shared_database_url
 
 pytestmark = [needs_postgres(), needs_redis(), pytest.mark.django_db(transaction=True)]
@@ -43,12 +42,7 @@ NAMES = ("circuitos-web", "circuitos-worker", "circuitos-beat")
 
 @pytest.fixture
 def production_shape(django_db_setup, django_db_blocker, tmp_path) -> Iterator[LiveDaphne]:
-    require_postgres()
-    if not settings.REDIS_URL:
-        reason = "the production shape runs on Redis (REDIS_URL)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_production_shape()
     inline.journal.client.delete(inline.journal.entries, inline.journal.expiries)  # entries of earlier runs name other databases' rows
     with django_db_blocker.unblock():
         server = launch_server(
